@@ -1,0 +1,60 @@
+# Latch — the two commands are `make run` and `make test`; see README.md.
+SHELL := /usr/bin/env bash -o pipefail
+.SHELLFLAGS := -ec
+
+TOOLS_ENV = eval "$$(hack/tools.sh --print-env | sed 's/^/export /')"
+GO_TEST_FLAGS ?= -race -count=1
+FUZZTIME ?= 5s
+IMG ?= $(shell cat hack/IMAGE)
+
+.PHONY: all
+all: build
+
+##@ Development
+
+.PHONY: manifests
+manifests: ## Generate CRDs and RBAC into config/ and copy them into the chart.
+	@hack/tools.sh controller-gen
+	@$(TOOLS_ENV); $$CONTROLLER_GEN rbac:roleName=latch-manager crd paths="./api/...;./controllers/..." \
+		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	@hack/sync-chart.sh
+
+.PHONY: generate
+generate: ## Generate deepcopy code.
+	@hack/tools.sh controller-gen
+	@$(TOOLS_ENV); $$CONTROLLER_GEN object:headerFile=hack/boilerplate.go.txt paths="./api/..."
+
+.PHONY: fmt
+fmt: ## go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## go vet.
+	go vet ./...
+
+.PHONY: verify
+verify: ## Fail when generated files are stale or code is unformatted.
+	@hack/verify.sh
+
+.PHONY: tools
+tools: ## Install every pinned tool (cached under ~/.cache/latch/tools).
+	@hack/tools.sh redis controller-gen envtest helm
+
+.PHONY: test
+test: tools vet ## Run every test: unit, store conformance on real Redis, envtest, fuzz smoke.
+	@$(TOOLS_ENV); go test $(GO_TEST_FLAGS) ./...
+	@hack/fuzz.sh $(FUZZTIME)
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target longer (FUZZTIME=1m make fuzz).
+	@hack/fuzz.sh $(FUZZTIME)
+
+##@ Build
+
+.PHONY: build
+build: ## Build bin/latch.
+	go build -o bin/latch .
+
+.PHONY: run
+run: build tools ## Bring up the local stack.
+	@hack/run.sh

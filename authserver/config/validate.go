@@ -1,0 +1,164 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+)
+
+// Validate checks a defaulted config and returns every problem, each naming its field.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s: %s", ErrInvalid, field, fmt.Sprintf(format, args...)))
+	}
+	positive := func(field string, d Duration) {
+		if d.Duration <= 0 {
+			bad(field, "must be a positive duration, got %s", d.Duration)
+		}
+	}
+
+	positive("listen.readHeaderTimeout", c.Listen.ReadHeaderTimeout)
+	positive("listen.readTimeout", c.Listen.ReadTimeout)
+	positive("listen.writeTimeout", c.Listen.WriteTimeout)
+	positive("listen.idleTimeout", c.Listen.IdleTimeout)
+	positive("listen.shutdownTimeout", c.Listen.ShutdownTimeout)
+	if c.Listen.Public == c.Listen.Admin {
+		bad("listen.admin", "must differ from listen.public (%s)", c.Listen.Public)
+	}
+	if !c.TokenHashKey.IsSet() {
+		bad("tokenHashKey", "must name a file or env variable holding at least 32 bytes of key")
+	}
+
+	if r := c.Redis; r != nil {
+		switch r.Mode {
+		case RedisStandalone, RedisSentinel, RedisCluster:
+		default:
+			bad("redis.mode", "must be standalone, sentinel or cluster, got %q", r.Mode)
+		}
+		if len(r.Addresses) == 0 {
+			bad("redis.addresses", "must list at least one host:port")
+		}
+		for i, a := range r.Addresses {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				bad(fmt.Sprintf("redis.addresses[%d]", i), "must be host:port, got %q", a)
+			}
+		}
+		if r.Mode == RedisSentinel && r.MasterName == "" {
+			bad("redis.masterName", "is required in sentinel mode")
+		}
+		if r.Mode == RedisCluster && r.DB != 0 {
+			bad("redis.db", "must be 0 in cluster mode")
+		}
+	}
+
+	prefixes := map[string]string{}
+	prefix := func(dialect, p string) {
+		field := "protocols." + dialect + ".prefix"
+		if !strings.HasPrefix(p, "/") {
+			bad(field, "must be an absolute path starting with '/', got %q", p)
+		}
+		if p != "/" && strings.HasSuffix(p, "/") {
+			bad(field, "must not end with '/', got %q", p)
+		}
+		if other, ok := prefixes[p]; ok {
+			bad(field, "%q is already used by protocols.%s", p, other)
+		}
+		prefixes[p] = dialect
+	}
+	p := c.Protocols
+	if p.ReactAuth == nil && p.DeviseToken == nil && p.Account == nil && p.BearerToken == nil && p.KeyToken == nil {
+		bad("protocols", "enable at least one dialect")
+	}
+	if p.ReactAuth != nil {
+		prefix("reactAuth", p.ReactAuth.Prefix)
+	}
+	if d := p.DeviseToken; d != nil {
+		prefix("deviseToken", d.Prefix)
+		positive("protocols.deviseToken.tokenLifespan", d.TokenLifespan)
+		positive("protocols.deviseToken.batchRequestBuffer", d.BatchRequestBuffer)
+		if d.BatchRequestBuffer.Duration >= d.TokenLifespan.Duration {
+			bad("protocols.deviseToken.batchRequestBuffer", "must be shorter than tokenLifespan (%s)", d.TokenLifespan.Duration)
+		}
+		if d.MaxDevices < 1 {
+			bad("protocols.deviseToken.maxDevices", "must be at least 1, got %d", d.MaxDevices)
+		}
+		if d.DevicePolicy != EvictOldest && d.DevicePolicy != DenyNew {
+			bad("protocols.deviseToken.devicePolicy", "must be EvictOldest or DenyNew, got %q", d.DevicePolicy)
+		}
+	}
+	if p.Account != nil {
+		prefix("account", p.Account.Prefix)
+	}
+	if b := p.BearerToken; b != nil {
+		prefix("bearerToken", b.Prefix)
+		positive("protocols.bearerToken.tokenLifespan", b.TokenLifespan)
+	}
+	if k := p.KeyToken; k != nil {
+		prefix("keyToken", k.Prefix)
+		positive("protocols.keyToken.accessTokenLifespan", k.AccessTokenLifespan)
+		positive("protocols.keyToken.refreshTokenLifespan", k.RefreshTokenLifespan)
+	}
+
+	s := c.Sessions
+	positive("sessions.idleTimeout", s.IdleTimeout)
+	positive("sessions.absoluteTimeout", s.AbsoluteTimeout)
+	switch s.CookieSameSite {
+	case "Lax", "Strict", "None":
+	default:
+		bad("sessions.cookieSameSite", "must be Lax, Strict or None, got %q", s.CookieSameSite)
+	}
+
+	pw := c.Passwords
+	if pw.MinLength < 1 {
+		bad("passwords.minLength", "must be at least 1")
+	}
+	if pw.MaxLength < pw.MinLength || pw.MaxLength > 4096 {
+		bad("passwords.maxLength", "must be between minLength (%d) and 4096, got %d", pw.MinLength, pw.MaxLength)
+	}
+	if pw.Argon2.MemoryKiB < 8*uint32(pw.Argon2.Parallelism) {
+		bad("passwords.argon2.memoryKiB", "must be at least 8 KiB per lane")
+	}
+	if pw.HashWorkers < 1 {
+		bad("passwords.hashWorkers", "must be at least 1")
+	}
+	if pw.HashQueue < 1 {
+		bad("passwords.hashQueue", "must be at least 1")
+	}
+
+	b := c.BruteForce
+	if b.MaxFailuresPerLogin < 1 {
+		bad("bruteForce.maxFailuresPerLogin", "must be at least 1")
+	}
+	if b.MaxFailuresPerIP < 1 {
+		bad("bruteForce.maxFailuresPerIP", "must be at least 1")
+	}
+	positive("bruteForce.window", b.Window)
+	positive("bruteForce.lockout", b.Lockout)
+	for i, cidr := range b.TrustedProxies {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			bad(fmt.Sprintf("bruteForce.trustedProxies[%d]", i), "must be a CIDR, got %q", cidr)
+		}
+	}
+
+	e := c.Email
+	positive("email.resetTokenLifespan", e.ResetTokenLifespan)
+	positive("email.confirmTokenLifespan", e.ConfirmTokenLifespan)
+	if m := e.SMTP; m != nil {
+		if m.Host == "" {
+			bad("email.smtp.host", "is required")
+		}
+		switch m.Security {
+		case SMTPStartTLS, SMTPTLS, SMTPNone:
+		default:
+			bad("email.smtp.security", "must be StartTLS, TLS or None, got %q", m.Security)
+		}
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,186 @@
+package controllers
+
+import (
+	"fmt"
+	"path"
+	"time"
+
+	authv1 "github.com/latchauth/latch/api/v1alpha1"
+	"github.com/latchauth/latch/authserver/config"
+)
+
+// secretFile is one Secret key projected into the server pod as a file.
+type secretFile struct {
+	// Secret and Key name the source.
+	Secret, Key string
+	// File is the file name under secretsDir.
+	File string
+	// Field is the spec field that referenced it, for messages that say what to fix.
+	Field string
+}
+
+// renderedConfig is the server config of a realm plus the Secret keys the pods must mount
+// for it.
+type renderedConfig struct {
+	Config  *config.Config
+	Secrets []secretFile
+}
+
+// renderConfig turns a realm spec into the server's own config type, so what the operator
+// writes is exactly what the server reads. It is pure: it touches no client.
+func renderConfig(r *authv1.AuthRealm) renderedConfig {
+	s := r.Spec
+	out := renderedConfig{}
+	mount := func(secret, key, file, field string) config.Secret {
+		out.Secrets = append(out.Secrets, secretFile{Secret: secret, Key: key, File: file, Field: field})
+		return config.Secret{File: path.Join(secretsDir, file)}
+	}
+
+	c := &config.Config{
+		Realm: r.Namespace + "/" + r.Name,
+		Listen: config.Listen{
+			Public:        fmt.Sprintf(":%d", publicPort),
+			Admin:         fmt.Sprintf(":%d", adminPort),
+			SecureCookies: s.Sessions.Cookie.Secure || (s.Ingress != nil && s.Ingress.TLSSecretName != ""),
+		},
+		AllowedOrigins: s.AllowedOrigins,
+		Clients:        config.Clients{RequireRegistered: s.RequireRegisteredClients},
+		Log:            config.Log{Level: string(s.LogLevel)},
+	}
+	c.TokenHashKey = mount(keysSecretName(r), keyTokenHashKey, keyTokenHashKey, "generated keys")
+
+	switch {
+	case s.Redis.External != nil:
+		e := s.Redis.External
+		rc := &config.Redis{
+			Mode:      config.RedisMode(lowerFirst(string(e.Mode))),
+			Addresses: e.Addresses,
+			Username:  e.Username,
+			DB:        int(e.DB),
+			KeyPrefix: e.KeyPrefix,
+		}
+		if rc.Mode == "" {
+			rc.Mode = config.RedisStandalone
+		}
+		if e.Mode == authv1.RedisSentinel {
+			rc.MasterName = e.MasterName
+		}
+		if ref := e.PasswordSecretRef; ref != nil {
+			rc.Password = mount(ref.Name, ref.Key, "redis-password", "spec.redis.external.passwordSecretRef")
+		}
+		if t := e.TLS; t != nil {
+			rc.TLS = &config.TLS{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
+			if ref := t.CASecretRef; ref != nil {
+				rc.TLS.CAFile = mount(ref.Name, ref.Key, "redis-ca.pem", "spec.redis.external.tls.caSecretRef").File
+			}
+		}
+		c.Redis = rc
+	default: // managed
+		c.Redis = &config.Redis{
+			Mode:      config.RedisStandalone,
+			Addresses: []string{fmt.Sprintf("%s.%s.svc:%d", redisName(r), r.Namespace, redisPort)},
+			Password:  mount(keysSecretName(r), keyRedisPassword, "redis-password", "generated keys"),
+		}
+	}
+
+	p := s.Protocols
+	if d := p.ReactAuth; d != nil && d.Enabled {
+		c.Protocols.ReactAuth = &config.ReactAuth{Prefix: d.Prefix}
+	}
+	if d := p.DeviseToken; d != nil && d.Enabled {
+		c.Protocols.DeviseToken = &config.DeviseToken{
+			Prefix:             d.Prefix,
+			TokenLifespan:      dur(d.TokenLifespan.Duration),
+			BatchRequestBuffer: dur(d.BatchRequestBuffer.Duration),
+			MaxDevices:         int(d.MaxDevices),
+			DevicePolicy:       config.DevicePolicy(d.DevicePolicy),
+		}
+	}
+	if d := p.Account; d != nil && d.Enabled {
+		c.Protocols.Account = &config.Account{Prefix: d.Prefix}
+	}
+	if d := p.BearerToken; d != nil && d.Enabled {
+		c.Protocols.BearerToken = &config.BearerToken{Prefix: d.Prefix, TokenLifespan: dur(d.TokenLifespan.Duration)}
+	}
+	if d := p.KeyToken; d != nil && d.Enabled {
+		c.Protocols.KeyToken = &config.KeyToken{
+			Prefix:               d.Prefix,
+			AccessTokenLifespan:  dur(d.AccessTokenLifespan.Duration),
+			RefreshTokenLifespan: dur(d.RefreshTokenLifespan.Duration),
+		}
+	}
+
+	c.Sessions = config.Sessions{
+		IdleTimeout:     dur(s.Sessions.IdleTimeout.Duration),
+		AbsoluteTimeout: dur(s.Sessions.AbsoluteTimeout.Duration),
+		CookieName:      s.Sessions.Cookie.Name,
+		CookieDomain:    s.Sessions.Cookie.Domain,
+		CookieSameSite:  string(s.Sessions.Cookie.SameSite),
+	}
+	h := s.Passwords.Hashing
+	c.Passwords = config.Passwords{
+		MinLength: int(s.Passwords.MinLength),
+		MaxLength: int(s.Passwords.MaxLength),
+		Argon2: config.Argon2{
+			MemoryKiB:   uint32(max(h.MemoryKiB, 0)),
+			Iterations:  uint32(max(h.Iterations, 0)),
+			Parallelism: uint8(min(max(h.Parallelism, 0), 255)),
+		},
+	}
+	if h.Workers != nil {
+		c.Passwords.HashWorkers = int(*h.Workers)
+	}
+	c.Registration = config.Registration{
+		Closed:              s.Registration.Mode == authv1.RegistrationClosed,
+		RequireConfirmation: s.Registration.RequireEmailConfirmation,
+	}
+	b := s.BruteForce
+	c.BruteForce = config.BruteForce{
+		MaxFailuresPerLogin: int(b.MaxFailuresPerLogin),
+		MaxFailuresPerIP:    int(b.MaxFailuresPerIP),
+		Window:              dur(b.Window.Duration),
+		Lockout:             dur(b.Lockout.Duration),
+		TrustedProxies:      b.TrustedProxies,
+	}
+	e := s.Email
+	c.Email = config.Email{
+		From:                 e.From,
+		ResetURL:             e.ResetURL,
+		ConfirmURL:           e.ConfirmURL,
+		ResetTokenLifespan:   dur(e.ResetTokenLifespan.Duration),
+		ConfirmTokenLifespan: dur(e.ConfirmTokenLifespan.Duration),
+	}
+	if e.TemplatesConfigMapName != "" {
+		c.Email.TemplatesDir = templatesDir
+	}
+	if m := e.SMTP; m != nil {
+		c.Email.SMTP = &config.SMTP{Host: m.Host, Port: int(m.Port), Security: config.SMTPSecurity(m.Security)}
+		if m.CredentialsSecretName != "" {
+			f := "spec.email.smtp.credentialsSecretName"
+			c.Email.SMTP.Username = mount(m.CredentialsSecretName, "username", "smtp-username", f)
+			c.Email.SMTP.Password = mount(m.CredentialsSecretName, "password", "smtp-password", f)
+		}
+	}
+	// Defaults fill what the CRD left unset (an object written before a default existed), so
+	// the ConfigMap always holds the complete, explicit config the servers will run with.
+	c.Default()
+	if h.Workers == nil {
+		// Leave the pool size to each server, which sizes it by its own CPU limit.
+		c.Passwords.HashWorkers = 0
+	}
+	out.Config = c
+	return out
+}
+
+func dur(d time.Duration) config.Duration { return config.D(d) }
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	b := []byte(s)
+	if b[0] >= 'A' && b[0] <= 'Z' {
+		b[0] += 'a' - 'A'
+	}
+	return string(b)
+}

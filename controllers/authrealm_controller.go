@@ -1,0 +1,482 @@
+package controllers
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/equality"
+	kerrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	authv1 "github.com/latchauth/latch/api/v1alpha1"
+)
+
+// Index names: a realm is found from a Secret or ConfigMap it references without listing
+// every realm.
+const (
+	indexSecretRefs    = "latch.dev/secret-refs"
+	indexConfigMapRefs = "latch.dev/configmap-refs"
+)
+
+// AuthRealmReconciler turns each AuthRealm into its config, keys, server Deployment, Service
+// and the optional children, and reports their state in status.
+type AuthRealmReconciler struct {
+	Client client.Client
+	Scheme *runtime.Scheme
+	// ServerImage is the auth-server image used when spec.image is empty.
+	ServerImage string
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+	// Random fills generated keys; nil uses crypto/rand.
+	Random func([]byte) error
+}
+
+// +kubebuilder:rbac:groups=auth.latch.dev,resources=authrealms,verbs=get;list;watch
+// +kubebuilder:rbac:groups=auth.latch.dev,resources=authrealms/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=configmaps;secrets;serviceaccounts;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies;ingresses,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=monitoring.coreos.com,resources=servicemonitors,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups="",resources=events,verbs=create;patch
+
+// Reconcile brings one realm's children in line with its spec and updates its status.
+func (r *AuthRealmReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	realm := &authv1.AuthRealm{}
+	if err := r.Client.Get(ctx, req.NamespacedName, realm); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !realm.DeletionTimestamp.IsZero() {
+		// Every child carries a controller owner reference: the garbage collector removes them.
+		return ctrl.Result{}, nil
+	}
+
+	s := &realmScope{realm: realm, apply: newApplier(r.Client, r.Scheme)}
+	steps := []func(context.Context, *realmScope) error{
+		r.renderConfig,
+		r.resolveReferences,
+		r.reconcileKeys,
+		r.reconcileServiceAccount,
+		r.reconcileConfigMap,
+		r.reconcileRedis,
+		r.reconcileService,
+		r.reconcileDeployment,
+		r.reconcileDisruptionBudget,
+		r.reconcileNetworkPolicy,
+		r.reconcileIngress,
+		r.reconcileServiceMonitor,
+	}
+	var errs []error
+	for _, step := range steps {
+		if err := step(ctx, s); err != nil {
+			errs = append(errs, err)
+			break // later steps depend on earlier ones
+		}
+	}
+	err := errors.Join(errs...)
+	if statusErr := r.updateStatus(ctx, s, err); statusErr != nil {
+		err = errors.Join(err, statusErr)
+	}
+	if err != nil {
+		log.FromContext(ctx).Error(err, "reconcile failed")
+	}
+	return ctrl.Result{}, err
+}
+
+// realmScope carries what one reconcile has learned from step to step.
+type realmScope struct {
+	realm      *authv1.AuthRealm
+	apply      *applier
+	rendered   renderedConfig
+	configJSON []byte
+	// inputs are hashed into the pod template: config, generated keys, referenced data.
+	inputs     map[string][]byte
+	problems   []problem
+	warnings   []problem
+	deployment *appsv1.Deployment
+	redis      *appsv1.StatefulSet
+	writes     int
+}
+
+func (s *realmScope) applyObj(ctx context.Context, obj client.Object) error {
+	wrote, err := s.apply.apply(ctx, obj)
+	if wrote {
+		s.writes++
+	}
+	return err
+}
+
+func (s *realmScope) removeObj(ctx context.Context, obj client.Object) error {
+	obj.SetNamespace(s.realm.Namespace)
+	wrote, err := s.apply.remove(ctx, obj, s.realm)
+	if wrote {
+		s.writes++
+	}
+	return err
+}
+
+func (r *AuthRealmReconciler) renderConfig(_ context.Context, s *realmScope) error {
+	s.rendered = renderConfig(s.realm)
+	b, err := s.rendered.Config.Marshal()
+	if err != nil {
+		return fmt.Errorf("marshal server config: %w", err)
+	}
+	// The operator renders through the server's own schema and validation: a config the
+	// server would refuse is reported here instead of crash-looping pods.
+	if verr := s.rendered.Config.Validate(); verr != nil {
+		s.problems = append(s.problems, problem{authv1.ReasonInvalidSpec, "the rendered server config is invalid: " + verr.Error()})
+	}
+	s.configJSON = b
+	s.inputs = map[string][]byte{"config": b}
+	return nil
+}
+
+// resolveReferences reads every Secret key and ConfigMap the spec names. A missing one is a
+// problem for the user, reported in status; the pods are not rolled onto a config they
+// cannot start with.
+func (r *AuthRealmReconciler) resolveReferences(ctx context.Context, s *realmScope) error {
+	ns := s.realm.Namespace
+	for _, f := range s.rendered.Secrets {
+		if f.Secret == keysSecretName(s.realm) {
+			continue // generated by reconcileKeys
+		}
+		sec := &corev1.Secret{}
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: f.Secret}, sec)
+		switch {
+		case kerrors.IsNotFound(err):
+			s.problems = append(s.problems, problem{authv1.ReasonSecretMissing,
+				fmt.Sprintf("Secret %s/%s named by %s does not exist: create it with key %q", ns, f.Secret, f.Field, f.Key)})
+			continue
+		case err != nil:
+			return fmt.Errorf("get Secret %s/%s: %w", ns, f.Secret, err)
+		}
+		v, ok := sec.Data[f.Key]
+		if !ok {
+			s.problems = append(s.problems, problem{authv1.ReasonSecretKeyMissing,
+				fmt.Sprintf("Secret %s/%s named by %s has no key %q: add it", ns, f.Secret, f.Field, f.Key)})
+			continue
+		}
+		s.inputs["secret/"+f.Secret+"/"+f.Key] = v
+	}
+	if n := s.realm.Spec.Email.TemplatesConfigMapName; n != "" {
+		cm := &corev1.ConfigMap{}
+		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: n}, cm)
+		switch {
+		case kerrors.IsNotFound(err):
+			s.problems = append(s.problems, problem{authv1.ReasonInvalidSpec,
+				fmt.Sprintf("ConfigMap %s/%s named by spec.email.templatesConfigMapName does not exist: create it or unset the field", ns, n)})
+		case err != nil:
+			return fmt.Errorf("get ConfigMap %s/%s: %w", ns, n, err)
+		default:
+			keys := make([]string, 0, len(cm.Data))
+			for k := range cm.Data {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				s.inputs["templates/"+k] = []byte(cm.Data[k])
+			}
+		}
+	}
+	return nil
+}
+
+// reconcileKeys creates the generated-keys Secret once and never overwrites it: a new token
+// hash key would end every session. Deleting the Secret rotates the keys (and ends sessions).
+func (r *AuthRealmReconciler) reconcileKeys(ctx context.Context, s *realmScope) error {
+	sec := &corev1.Secret{}
+	key := types.NamespacedName{Namespace: s.realm.Namespace, Name: keysSecretName(s.realm)}
+	err := r.Client.Get(ctx, key, sec)
+	if kerrors.IsNotFound(err) {
+		tokenKey, err := r.randomString(32)
+		if err != nil {
+			return err
+		}
+		redisPassword, err := r.randomString(32)
+		if err != nil {
+			return err
+		}
+		sec = buildKeysSecret(s.realm, tokenKey, redisPassword)
+		if err := r.Client.Create(ctx, sec); err != nil {
+			return fmt.Errorf("create Secret %s: %w", key, err)
+		}
+		s.writes++
+	} else if err != nil {
+		return fmt.Errorf("get Secret %s: %w", key, err)
+	}
+	for _, k := range []string{keyTokenHashKey, keyRedisPassword} {
+		if len(sec.Data[k]) == 0 {
+			s.problems = append(s.problems, problem{authv1.ReasonSecretKeyMissing,
+				fmt.Sprintf("generated Secret %s lost key %q: delete the Secret so the operator generates new keys (this ends all sessions)", key, k)})
+		}
+		s.inputs["keys/"+k] = sec.Data[k]
+	}
+	return nil
+}
+
+func (r *AuthRealmReconciler) randomString(n int) (string, error) {
+	b := make([]byte, n)
+	fill := r.Random
+	if fill == nil {
+		fill = func(b []byte) error { _, err := rand.Read(b); return err }
+	}
+	if err := fill(b); err != nil {
+		return "", fmt.Errorf("generate key: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func (r *AuthRealmReconciler) reconcileServiceAccount(ctx context.Context, s *realmScope) error {
+	return s.applyObj(ctx, buildServiceAccount(s.realm))
+}
+
+func (r *AuthRealmReconciler) reconcileConfigMap(ctx context.Context, s *realmScope) error {
+	return s.applyObj(ctx, buildConfigMap(s.realm, s.configJSON))
+}
+
+func (r *AuthRealmReconciler) reconcileService(ctx context.Context, s *realmScope) error {
+	return s.applyObj(ctx, buildService(s.realm))
+}
+
+func (r *AuthRealmReconciler) reconcileRedis(ctx context.Context, s *realmScope) error {
+	realm := s.realm
+	if realm.Spec.Redis.Managed == nil {
+		for _, obj := range []client.Object{
+			&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: redisName(realm)}},
+			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: redisName(realm)}},
+			&networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: redisName(realm)}},
+		} {
+			if err := s.removeObj(ctx, obj); err != nil {
+				return err
+			}
+		}
+		// The data volume is kept: switching to an external Redis must never destroy
+		// data. Deleting the realm removes it through its owner reference.
+		return nil
+	}
+	objs := []client.Object{buildRedisDataClaim(realm), buildRedisService(realm), buildRedisStatefulSet(realm)}
+	if np := realm.Spec.NetworkPolicy; np != nil && np.Enabled {
+		objs = append(objs, buildRedisNetworkPolicy(realm))
+	} else if err := s.removeObj(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: redisName(realm)}}); err != nil {
+		return err
+	}
+	for _, obj := range objs {
+		if err := s.applyObj(ctx, obj); err != nil {
+			return err
+		}
+	}
+	sts := &appsv1.StatefulSet{}
+	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: realm.Namespace, Name: redisName(realm)}, sts); err == nil {
+		s.redis = sts
+	} else if !kerrors.IsNotFound(err) {
+		return fmt.Errorf("get StatefulSet %s: %w", redisName(realm), err)
+	}
+	return nil
+}
+
+// configHash hashes every input of the pods in a stable order.
+func configHash(inputs map[string][]byte) string {
+	keys := make([]string, 0, len(inputs))
+	for k := range inputs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%s\x00%d\x00", k, len(inputs[k]))
+		h.Write(inputs[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+func (r *AuthRealmReconciler) reconcileDeployment(ctx context.Context, s *realmScope) error {
+	realm := s.realm
+	key := types.NamespacedName{Namespace: realm.Namespace, Name: deploymentName(realm)}
+	if len(s.problems) == 0 {
+		image := realm.Spec.Image
+		if image == "" {
+			image = r.ServerImage
+		}
+		if err := s.applyObj(ctx, buildDeployment(realm, image, s.rendered.Secrets, configHash(s.inputs))); err != nil {
+			return err
+		}
+	}
+	// With problems, the running servers are left as they are: rolling them onto a config
+	// they cannot start with would take the realm down.
+	d := &appsv1.Deployment{}
+	if err := r.Client.Get(ctx, key, d); err == nil {
+		s.deployment = d
+	} else if !kerrors.IsNotFound(err) {
+		return fmt.Errorf("get Deployment %s: %w", key, err)
+	}
+	return nil
+}
+
+func (r *AuthRealmReconciler) reconcileDisruptionBudget(ctx context.Context, s *realmScope) error {
+	if desiredReplicas(s.realm) > 1 {
+		return s.applyObj(ctx, buildPodDisruptionBudget(s.realm))
+	}
+	return s.removeObj(ctx, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: deploymentName(s.realm)}})
+}
+
+func (r *AuthRealmReconciler) reconcileNetworkPolicy(ctx context.Context, s *realmScope) error {
+	if np := s.realm.Spec.NetworkPolicy; np != nil && np.Enabled {
+		return s.applyObj(ctx, buildNetworkPolicy(s.realm))
+	}
+	return s.removeObj(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: deploymentName(s.realm)}})
+}
+
+func (r *AuthRealmReconciler) reconcileIngress(ctx context.Context, s *realmScope) error {
+	if s.realm.Spec.Ingress != nil {
+		return s.applyObj(ctx, buildIngress(s.realm))
+	}
+	return s.removeObj(ctx, &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: deploymentName(s.realm)}})
+}
+
+func (r *AuthRealmReconciler) reconcileServiceMonitor(ctx context.Context, s *realmScope) error {
+	gvk := schema.GroupVersionKind{Group: serviceMonitorGVK.Group, Version: serviceMonitorGVK.Version, Kind: serviceMonitorGVK.Kind}
+	installed, err := r.kindInstalled(gvk)
+	if err != nil {
+		return err
+	}
+	want := s.realm.Spec.ServiceMonitor != nil && s.realm.Spec.ServiceMonitor.Enabled
+	switch {
+	case want && !installed:
+		s.warnings = append(s.warnings, problem{"ServiceMonitorCRDMissing",
+			"spec.serviceMonitor is enabled but the ServiceMonitor CRD (monitoring.coreos.com/v1) is not installed: install the Prometheus Operator or disable it"})
+		return nil
+	case want:
+		return s.applyObj(ctx, buildServiceMonitor(s.realm))
+	case installed:
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(gvk)
+		u.SetName(deploymentName(s.realm))
+		return s.removeObj(ctx, u)
+	}
+	return nil
+}
+
+func (r *AuthRealmReconciler) kindInstalled(gvk schema.GroupVersionKind) (bool, error) {
+	_, err := r.Client.RESTMapper().RESTMapping(gvk.GroupKind(), gvk.Version)
+	switch {
+	case err == nil:
+		return true, nil
+	case meta.IsNoMatchError(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("discover %s: %w", gvk.Kind, err)
+}
+
+// updateStatus writes the status only when it changed, so a no-op reconcile writes nothing.
+func (r *AuthRealmReconciler) updateStatus(ctx context.Context, s *realmScope, reconcileErr error) error {
+	st := computeRealmStatus(realmObservation{
+		Realm:      s.realm,
+		Deployment: s.deployment,
+		Redis:      s.redis,
+		Problems:   s.problems,
+		Warnings:   s.warnings,
+		ConfigHash: configHashIfComplete(s),
+		Err:        reconcileErr,
+		Now:        metav1.NewTime(r.now()),
+	})
+	if apierrors.Semantic.DeepEqual(st, s.realm.Status) {
+		return nil
+	}
+	patch := client.MergeFrom(s.realm.DeepCopy())
+	s.realm.Status = st
+	if err := r.Client.Status().Patch(ctx, s.realm, patch); err != nil {
+		return fmt.Errorf("patch status: %w", err)
+	}
+	s.writes++
+	return nil
+}
+
+func configHashIfComplete(s *realmScope) string {
+	if len(s.problems) > 0 || s.inputs == nil {
+		return ""
+	}
+	return configHash(s.inputs)
+}
+
+func (r *AuthRealmReconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+// SetupWithManager registers the controller, its indexes and its watches.
+func (r *AuthRealmReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(context.Background(), &authv1.AuthRealm{}, indexSecretRefs, func(o client.Object) []string {
+		var names []string
+		for _, f := range renderConfig(o.(*authv1.AuthRealm)).Secrets {
+			names = append(names, f.Secret)
+		}
+		return names
+	}); err != nil {
+		return fmt.Errorf("index secret references: %w", err)
+	}
+	if err := idx.IndexField(context.Background(), &authv1.AuthRealm{}, indexConfigMapRefs, func(o client.Object) []string {
+		if n := o.(*authv1.AuthRealm).Spec.Email.TemplatesConfigMapName; n != "" {
+			return []string{n}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("index configmap references: %w", err)
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&authv1.AuthRealm{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.PersistentVolumeClaim{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&appsv1.StatefulSet{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&networkingv1.Ingress{}).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.realmsReferencing(indexSecretRefs))).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(r.realmsReferencing(indexConfigMapRefs))).
+		Complete(r)
+}
+
+// realmsReferencing maps a Secret or ConfigMap to the realms of its namespace that name it.
+func (r *AuthRealmReconciler) realmsReferencing(index string) handler.MapFunc {
+	return func(ctx context.Context, o client.Object) []reconcile.Request {
+		var list authv1.AuthRealmList
+		if err := r.Client.List(ctx, &list, client.InNamespace(o.GetNamespace()), client.MatchingFields{index: o.GetName()}); err != nil {
+			log.FromContext(ctx).Error(err, "list realms referencing object", "name", o.GetName())
+			return nil
+		}
+		reqs := make([]reconcile.Request, 0, len(list.Items))
+		for _, item := range list.Items {
+			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: item.Namespace, Name: item.Name}})
+		}
+		return reqs
+	}
+}

@@ -1,0 +1,79 @@
+package controllers
+
+import (
+	"fmt"
+
+	authv1 "github.com/latchauth/latch/api/v1alpha1"
+)
+
+// Child names are deterministic, so a stale cache can never make the operator create a
+// second copy of anything.
+func deploymentName(r *authv1.AuthRealm) string     { return r.Name }
+func serviceName(r *authv1.AuthRealm) string        { return r.Name }
+func serviceAccountName(r *authv1.AuthRealm) string { return r.Name }
+func configMapName(r *authv1.AuthRealm) string      { return r.Name + "-config" }
+func keysSecretName(r *authv1.AuthRealm) string     { return r.Name + "-keys" }
+func redisName(r *authv1.AuthRealm) string          { return r.Name + "-redis" }
+
+// endpointURL is the in-cluster URL of the realm's public port.
+func endpointURL(r *authv1.AuthRealm) string {
+	return fmt.Sprintf("http://%s.%s.svc:%d", serviceName(r), r.Namespace, publicPort)
+}
+
+const (
+	publicPort = 8080
+	adminPort  = 9090
+	redisPort  = 6379
+
+	// fieldOwner is the server-side apply field manager of every object the operator writes.
+	fieldOwner = "latch-operator"
+
+	// configHashAnnotation on the pod template carries the hash of every input of the pods,
+	// so any change rolls them and nothing else does.
+	configHashAnnotation = "latch.dev/config-hash"
+
+	// Keys of the generated Secret.
+	keyTokenHashKey  = "token-hash-key"
+	keyRedisPassword = "redis-password"
+
+	// Paths inside the server container.
+	configDir       = "/etc/latch/config"
+	configFile      = "config.json"
+	secretsDir      = "/etc/latch/secrets"
+	templatesDir    = "/etc/latch/templates"
+	defaultUID      = 65532
+	redisUID        = 999
+	defaultRedisImg = "redis:7.4-alpine"
+)
+
+// Labels.
+const (
+	labelName      = "app.kubernetes.io/name"
+	labelInstance  = "app.kubernetes.io/instance"
+	labelComponent = "app.kubernetes.io/component"
+	labelManagedBy = "app.kubernetes.io/managed-by"
+	labelPartOf    = "app.kubernetes.io/part-of"
+	labelRealm     = "latch.dev/realm"
+)
+
+// selectorLabels select a realm's server pods; they never change for the life of the realm
+// because a Deployment's selector is immutable.
+func selectorLabels(r *authv1.AuthRealm) map[string]string {
+	return map[string]string{labelName: "latch-server", labelInstance: r.Name}
+}
+
+func redisSelectorLabels(r *authv1.AuthRealm) map[string]string {
+	return map[string]string{labelName: "latch-redis", labelInstance: r.Name}
+}
+
+// commonLabels go on every child.
+func commonLabels(r *authv1.AuthRealm, component string) map[string]string {
+	return map[string]string{
+		labelName:      "latch-server",
+		labelInstance:  r.Name,
+		labelComponent: component,
+		labelManagedBy: "latch-operator",
+		labelPartOf:    "latch",
+		labelRealm:     r.Name,
+	}
+}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# tools.sh installs the pinned tools Latch needs to build and test, caching each one
+# outside the work tree under $LATCH_TOOLS (default ~/.cache/latch/tools), keyed by version,
+# so a second run takes seconds.
+#
+#   hack/tools.sh [tool...]     tools: redis etcd kube-apiserver controller-gen helm setup-envtest
+#   hack/tools.sh --print-env   print the variables the Makefile and tests read (after installing)
+#
+# Every tool comes from a registry this project may use: Debian packages (redis-server) or Go
+# modules (everything else, built from source). Nothing downloads a prebuilt binary.
+set -euo pipefail
+
+ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
+KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
+CONTROLLER_TOOLS_VERSION="${CONTROLLER_TOOLS_VERSION:-v0.23.0}"
+HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+
+TOOLS="${LATCH_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/latch/tools}"
+mkdir -p "$TOOLS"
+
+say()  { printf '[tools] %s\n' "$*" >&2; }
+fail() { printf '[tools] FAILED: %s\n' "$*" >&2; exit 1; }
+
+# progress runs a slow command, printing a dot line every 15 s so a watcher knows it is alive,
+# and shows the command's own output only when it fails.
+progress() {
+  local what="$1"; shift
+  local log; log="$(mktemp)"
+  local start=$SECONDS
+  say "$what (this can take minutes the first time)..."
+  ( "$@" >"$log" 2>&1 ) &
+  local pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 15
+    kill -0 "$pid" 2>/dev/null && say "  ... $what still running ($((SECONDS - start)) s)"
+  done
+  if ! wait "$pid"; then
+    tail -n 40 "$log" >&2
+    rm -f "$log"
+    return 1
+  fi
+  rm -f "$log"
+  say "$what done in $((SECONDS - start)) s"
+}
+
+install_redis() {
+  if command -v redis-server >/dev/null 2>&1; then return 0; fi
+  [ "$(id -u)" = 0 ] || fail "redis-server: not installed and not root; run: sudo apt-get install -y redis-server"
+  progress "redis-server: apt-get install" bash -c \
+    'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends redis-server redis-tools' \
+    || fail "redis-server: apt-get install failed; run 'apt-get update && apt-get install -y redis-server' by hand and retry"
+  # The Debian package starts a system redis on 6379; tests use their own servers on free ports.
+  (service redis-server stop || true) >/dev/null 2>&1
+}
+
+# build_in_wrapper builds a Go main package from a module that go install refuses (replace
+# directives), inside a throwaway wrapper module.
+build_in_wrapper() {
+  local out="$1" pkg="$2" mod="$3" version="$4" extra="${5:-}"
+  local w; w="$(mktemp -d)"
+  (
+    cd "$w"
+    go mod init latch.dev/toolwrapper >/dev/null 2>&1
+    if [ -n "$extra" ]; then eval "$extra"; fi
+    GOFLAGS=-mod=mod go get "$mod@$version"
+    GOFLAGS=-mod=mod go build -trimpath -o "$out" "$pkg"
+  )
+  local rc=$?
+  rm -rf "$w"
+  return $rc
+}
+
+install_etcd() {
+  local dir="$TOOLS/etcd-$ETCD_VERSION"
+  [ -x "$dir/etcd" ] && return 0
+  mkdir -p "$dir"
+  progress "etcd $ETCD_VERSION: build from Go modules" \
+    build_in_wrapper "$dir/etcd.tmp" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3 "$ETCD_VERSION" \
+    || fail "etcd: build failed (see output above); check the Go module proxy is reachable and ETCD_VERSION=$ETCD_VERSION exists"
+  mv "$dir/etcd.tmp" "$dir/etcd"
+}
+
+# kube_replaces writes one replace directive per staging module that k8s.io/kubernetes requires
+# at v0.0.0, pointing it at the published v0.X.Y tag.
+kube_replaces() {
+  local gomod staging
+  gomod="$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"
+  [ -f "$gomod" ] || return 1
+  staging="v0.${KUBE_VERSION#v1.}"
+  grep -E '^\s*k8s\.io/[a-z0-9-]+ => \./staging' "$gomod" | awk '{print $1}' | sort -u | while read -r m; do
+    go mod edit -replace "$m=$m@$staging"
+  done
+}
+
+install_kube_apiserver() {
+  local dir="$TOOLS/kube-apiserver-$KUBE_VERSION"
+  [ -x "$dir/kube-apiserver" ] && return 0
+  mkdir -p "$dir"
+  export KUBE_VERSION
+  export -f kube_replaces
+  progress "kube-apiserver $KUBE_VERSION: build from Go modules" \
+    build_in_wrapper "$dir/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes "$KUBE_VERSION" kube_replaces \
+    || fail "kube-apiserver: build failed (see output above); check the Go module proxy and KUBE_VERSION=$KUBE_VERSION"
+  mv "$dir/kube-apiserver.tmp" "$dir/kube-apiserver"
+}
+
+go_install() {
+  local name="$1" pkg="$2" version="$3"
+  local dir="$TOOLS/$name-$version"
+  [ -x "$dir/$name" ] && return 0
+  mkdir -p "$dir"
+  progress "$name $version: go install" env GOBIN="$dir" go install "$pkg@$version" \
+    || fail "$name: go install $pkg@$version failed (see output above)"
+}
+
+install_controller_gen() { go_install controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen "$CONTROLLER_TOOLS_VERSION"; }
+install_helm()           { go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"; }
+
+# assets links etcd and kube-apiserver into one directory, the layout envtest's
+# KUBEBUILDER_ASSETS expects.
+assets_dir() { echo "$TOOLS/envtest-$KUBE_VERSION-etcd-$ETCD_VERSION"; }
+install_assets() {
+  install_etcd; install_kube_apiserver
+  local a; a="$(assets_dir)"; mkdir -p "$a"
+  ln -sf "$TOOLS/etcd-$ETCD_VERSION/etcd" "$a/etcd"
+  ln -sf "$TOOLS/kube-apiserver-$KUBE_VERSION/kube-apiserver" "$a/kube-apiserver"
+  ln -sf "$(command -v kubectl || echo /usr/bin/kubectl)" "$a/kubectl"
+}
+
+print_env() {
+  echo "KUBEBUILDER_ASSETS=$(assets_dir)"
+  echo "CONTROLLER_GEN=$TOOLS/controller-gen-$CONTROLLER_TOOLS_VERSION/controller-gen"
+  echo "HELM=$TOOLS/helm-$HELM_VERSION/helm"
+  echo "REDIS_SERVER=$(command -v redis-server || true)"
+}
+
+main() {
+  if [ "${1:-}" = "--print-env" ]; then print_env; return; fi
+  local want=("$@")
+  [ ${#want[@]} -eq 0 ] && want=(redis controller-gen envtest helm)
+  for t in "${want[@]}"; do
+    case "$t" in
+      redis) install_redis ;;
+      etcd) install_etcd ;;
+      kube-apiserver) install_kube_apiserver ;;
+      envtest) install_assets ;;
+      controller-gen) install_controller_gen ;;
+      helm) install_helm ;;
+      *) fail "unknown tool '$t' (known: redis etcd kube-apiserver envtest controller-gen helm)" ;;
+    esac
+  done
+}
+main "$@"

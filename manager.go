@@ -1,0 +1,82 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	authv1 "github.com/latchauth/latch/api/v1alpha1"
+	"github.com/latchauth/latch/controllers"
+)
+
+// newScheme holds every type the operator reads or writes.
+func newScheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	utilruntime.Must(clientgoscheme.AddToScheme(s))
+	utilruntime.Must(authv1.AddToScheme(s))
+	return s
+}
+
+// runManager runs the operator until SIGTERM.
+func runManager(args []string) error {
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	metricsAddr := fs.String("metrics-bind-address", ":8080", "address of the Prometheus metrics endpoint (0 disables it)")
+	probeAddr := fs.String("health-probe-bind-address", ":8081", "address of /healthz and /readyz")
+	leaderElect := fs.Bool("leader-elect", false, "elect a leader so only one replica reconciles")
+	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's own)")
+	watchNamespaces := fs.String("watch-namespaces", "", "comma-separated namespaces to watch (default: all)")
+	serverImage := fs.String("server-image", defaultImage(), "auth-server image for realms that name none")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+
+	scheme := newScheme()
+	opts := ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress:        *probeAddr,
+		LeaderElection:                *leaderElect,
+		LeaderElectionID:              "latch-operator.latch.dev",
+		LeaderElectionNamespace:       *leaderNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	}
+	if *watchNamespaces != "" {
+		opts.Cache.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range strings.Split(*watchNamespaces, ",") {
+			if ns = strings.TrimSpace(ns); ns != "" {
+				opts.Cache.DefaultNamespaces[ns] = cache.Config{}
+			}
+		}
+	}
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), opts)
+	if err != nil {
+		return fmt.Errorf("create manager: %w", err)
+	}
+	if err := (&controllers.AuthRealmReconciler{
+		Client:      mgr.GetClient(),
+		Scheme:      scheme,
+		ServerImage: *serverImage,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up AuthRealm controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("add health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("add ready check: %w", err)
+	}
+	ctrl.Log.WithName("setup").Info("starting manager", "serverImage", *serverImage, "watchNamespaces", *watchNamespaces)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}
