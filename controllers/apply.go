@@ -165,8 +165,8 @@ func toApplyMap(obj client.Object) (map[string]any, error) {
 }
 
 // prune drops nulls, empty maps and empty lists, which apply treats as absent, so the
-// comparison sees only values that matter. kind and apiVersion are dropped too: extraction
-// does not always carry them.
+// comparison sees only values that matter. kind, apiVersion, name and namespace are dropped
+// too: extraction does not carry them. It works on a copy.
 func prune(m map[string]any) map[string]any {
 	out := pruneValue(m)
 	om, _ := out.(map[string]any)
@@ -175,6 +175,11 @@ func prune(m map[string]any) map[string]any {
 	}
 	delete(om, "kind")
 	delete(om, "apiVersion")
+	if md, ok := om["metadata"].(map[string]any); ok {
+		// The object's key is not a managed field; it is equal by construction.
+		delete(md, "name")
+		delete(md, "namespace")
+	}
 	return om
 }
 

@@ -3,7 +3,8 @@ package controllers
 import (
 	"fmt"
 	"path"
-	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/authserver/config"
@@ -50,8 +51,8 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 	c.TokenHashKey = mount(keysSecretName(r), keyTokenHashKey, keyTokenHashKey, "generated keys")
 
 	switch {
-	case s.Redis.External != nil:
-		e := s.Redis.External
+	case s.ExternalRedis() != nil:
+		e := s.ExternalRedis()
 		rc := &config.Redis{
 			Mode:      config.RedisMode(lowerFirst(string(e.Mode))),
 			Addresses: e.Addresses,
@@ -84,35 +85,35 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 	}
 
 	p := s.Protocols
-	if d := p.ReactAuth; d != nil && d.Enabled {
+	if d := p.ReactAuth; d.IsEnabled() {
 		c.Protocols.ReactAuth = &config.ReactAuth{Prefix: d.Prefix}
 	}
-	if d := p.DeviseToken; d != nil && d.Enabled {
+	if d := p.DeviseToken; d.IsEnabled() {
 		c.Protocols.DeviseToken = &config.DeviseToken{
 			Prefix:             d.Prefix,
-			TokenLifespan:      dur(d.TokenLifespan.Duration),
-			BatchRequestBuffer: dur(d.BatchRequestBuffer.Duration),
+			TokenLifespan:      durp(d.TokenLifespan),
+			BatchRequestBuffer: durp(d.BatchRequestBuffer),
 			MaxDevices:         int(d.MaxDevices),
 			DevicePolicy:       config.DevicePolicy(d.DevicePolicy),
 		}
 	}
-	if d := p.Account; d != nil && d.Enabled {
+	if d := p.Account; d.IsEnabled() {
 		c.Protocols.Account = &config.Account{Prefix: d.Prefix}
 	}
-	if d := p.BearerToken; d != nil && d.Enabled {
-		c.Protocols.BearerToken = &config.BearerToken{Prefix: d.Prefix, TokenLifespan: dur(d.TokenLifespan.Duration)}
+	if d := p.BearerToken; d.IsEnabled() {
+		c.Protocols.BearerToken = &config.BearerToken{Prefix: d.Prefix, TokenLifespan: durp(d.TokenLifespan)}
 	}
-	if d := p.KeyToken; d != nil && d.Enabled {
+	if d := p.KeyToken; d.IsEnabled() {
 		c.Protocols.KeyToken = &config.KeyToken{
 			Prefix:               d.Prefix,
-			AccessTokenLifespan:  dur(d.AccessTokenLifespan.Duration),
-			RefreshTokenLifespan: dur(d.RefreshTokenLifespan.Duration),
+			AccessTokenLifespan:  durp(d.AccessTokenLifespan),
+			RefreshTokenLifespan: durp(d.RefreshTokenLifespan),
 		}
 	}
 
 	c.Sessions = config.Sessions{
-		IdleTimeout:     dur(s.Sessions.IdleTimeout.Duration),
-		AbsoluteTimeout: dur(s.Sessions.AbsoluteTimeout.Duration),
+		IdleTimeout:     durp(s.Sessions.IdleTimeout),
+		AbsoluteTimeout: durp(s.Sessions.AbsoluteTimeout),
 		CookieName:      s.Sessions.Cookie.Name,
 		CookieDomain:    s.Sessions.Cookie.Domain,
 		CookieSameSite:  string(s.Sessions.Cookie.SameSite),
@@ -138,8 +139,8 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 	c.BruteForce = config.BruteForce{
 		MaxFailuresPerLogin: int(b.MaxFailuresPerLogin),
 		MaxFailuresPerIP:    int(b.MaxFailuresPerIP),
-		Window:              dur(b.Window.Duration),
-		Lockout:             dur(b.Lockout.Duration),
+		Window:              durp(b.Window),
+		Lockout:             durp(b.Lockout),
 		TrustedProxies:      b.TrustedProxies,
 	}
 	e := s.Email
@@ -147,8 +148,8 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 		From:                 e.From,
 		ResetURL:             e.ResetURL,
 		ConfirmURL:           e.ConfirmURL,
-		ResetTokenLifespan:   dur(e.ResetTokenLifespan.Duration),
-		ConfirmTokenLifespan: dur(e.ConfirmTokenLifespan.Duration),
+		ResetTokenLifespan:   durp(e.ResetTokenLifespan),
+		ConfirmTokenLifespan: durp(e.ConfirmTokenLifespan),
 	}
 	if e.TemplatesConfigMapName != "" {
 		c.Email.TemplatesDir = templatesDir
@@ -172,7 +173,8 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 	return out
 }
 
-func dur(d time.Duration) config.Duration { return config.D(d) }
+// durp converts an optional duration; unset stays zero for config.Default to fill.
+func durp(d *metav1.Duration) config.Duration { return config.D(authv1.DurationOr(d, 0)) }
 
 func lowerFirst(s string) string {
 	if s == "" {

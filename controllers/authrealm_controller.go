@@ -100,8 +100,9 @@ func (r *AuthRealmReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	if statusErr := r.updateStatus(ctx, s, err); statusErr != nil {
 		err = errors.Join(err, statusErr)
 	}
-	if err != nil {
-		log.FromContext(ctx).Error(err, "reconcile failed")
+	if isNamespaceTerminating(err) {
+		// Nothing can be created in a namespace being deleted, and nothing needs to be.
+		return ctrl.Result{}, nil
 	}
 	return ctrl.Result{}, err
 }
@@ -146,7 +147,9 @@ func (r *AuthRealmReconciler) renderConfig(_ context.Context, s *realmScope) err
 	}
 	// The operator renders through the server's own schema and validation: a config the
 	// server would refuse is reported here instead of crash-looping pods.
-	if verr := s.rendered.Config.Validate(); verr != nil {
+	check := *s.rendered.Config
+	check.Default() // as the server will: it sizes its own hashing pool
+	if verr := check.Validate(); verr != nil {
 		s.problems = append(s.problems, problem{authv1.ReasonInvalidSpec, "the rendered server config is invalid: " + verr.Error()})
 	}
 	s.configJSON = b
@@ -263,7 +266,7 @@ func (r *AuthRealmReconciler) reconcileService(ctx context.Context, s *realmScop
 
 func (r *AuthRealmReconciler) reconcileRedis(ctx context.Context, s *realmScope) error {
 	realm := s.realm
-	if realm.Spec.Redis.Managed == nil {
+	if realm.Spec.ManagedRedis() == nil {
 		for _, obj := range []client.Object{
 			&appsv1.StatefulSet{ObjectMeta: metav1.ObjectMeta{Name: redisName(realm)}},
 			&corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: redisName(realm)}},
@@ -278,7 +281,7 @@ func (r *AuthRealmReconciler) reconcileRedis(ctx context.Context, s *realmScope)
 		return nil
 	}
 	objs := []client.Object{buildRedisDataClaim(realm), buildRedisService(realm), buildRedisStatefulSet(realm)}
-	if np := realm.Spec.NetworkPolicy; np != nil && np.Enabled {
+	if realm.Spec.NetworkPolicy.IsEnabled() {
 		objs = append(objs, buildRedisNetworkPolicy(realm))
 	} else if err := s.removeObj(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: redisName(realm)}}); err != nil {
 		return err
@@ -343,7 +346,7 @@ func (r *AuthRealmReconciler) reconcileDisruptionBudget(ctx context.Context, s *
 }
 
 func (r *AuthRealmReconciler) reconcileNetworkPolicy(ctx context.Context, s *realmScope) error {
-	if np := s.realm.Spec.NetworkPolicy; np != nil && np.Enabled {
+	if s.realm.Spec.NetworkPolicy.IsEnabled() {
 		return s.applyObj(ctx, buildNetworkPolicy(s.realm))
 	}
 	return s.removeObj(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: deploymentName(s.realm)}})
@@ -362,7 +365,7 @@ func (r *AuthRealmReconciler) reconcileServiceMonitor(ctx context.Context, s *re
 	if err != nil {
 		return err
 	}
-	want := s.realm.Spec.ServiceMonitor != nil && s.realm.Spec.ServiceMonitor.Enabled
+	want := s.realm.Spec.ServiceMonitor.IsEnabled()
 	switch {
 	case want && !installed:
 		s.warnings = append(s.warnings, problem{"ServiceMonitorCRDMissing",
@@ -479,4 +482,9 @@ func (r *AuthRealmReconciler) realmsReferencing(index string) handler.MapFunc {
 		}
 		return reqs
 	}
+}
+
+// isNamespaceTerminating reports whether err only says the namespace is being deleted.
+func isNamespaceTerminating(err error) bool {
+	return err != nil && kerrors.HasStatusCause(err, corev1.NamespaceTerminatingCause)
 }

@@ -299,7 +299,7 @@ func buildRedisService(r *authv1.AuthRealm) *corev1.Service {
 // buildRedisStatefulSet is the managed Redis: one pod, append-only file on a PVC, password
 // from the generated keys Secret.
 func buildRedisStatefulSet(r *authv1.AuthRealm) *appsv1.StatefulSet {
-	m := r.Spec.Redis.Managed
+	m := r.Spec.ManagedRedis()
 	image := m.Image
 	if image == "" {
 		image = defaultRedisImg
@@ -466,7 +466,7 @@ func describe(kind, namespace, name string) string {
 // realm, rather than a StatefulSet claim template, so deleting the realm garbage-collects it
 // and nothing is left behind.
 func buildRedisDataClaim(r *authv1.AuthRealm) *corev1.PersistentVolumeClaim {
-	m := r.Spec.Redis.Managed
+	m := r.Spec.ManagedRedis()
 	size := resource.MustParse("1Gi")
 	if m.StorageSize != nil {
 		size = *m.StorageSize

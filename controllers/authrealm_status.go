@@ -84,7 +84,7 @@ func notReady(cause metav1.Condition) metav1.Condition {
 
 func redisCondition(o realmObservation) metav1.Condition {
 	c := metav1.Condition{Type: authv1.ConditionRedisReady}
-	if e := o.Realm.Spec.Redis.External; e != nil {
+	if e := o.Realm.Spec.ExternalRedis(); e != nil {
 		c.Status, c.Reason = metav1.ConditionTrue, authv1.ReasonRedisExternal
 		c.Message = fmt.Sprintf("external %s Redis at %s", e.Mode, strings.Join(e.Addresses, ","))
 		return c

@@ -46,7 +46,7 @@ type AuthRealmSpec struct {
 	// and external; the default is a managed Redis.
 	// +optional
 	// +kubebuilder:default={managed:{}}
-	Redis RedisSpec `json:"redis,omitempty"`
+	Redis *RedisSpec `json:"redis,omitempty"`
 
 	// protocols enables the dialects the servers speak, each under its own path prefix.
 	// +required
@@ -201,8 +201,8 @@ const (
 )
 
 // ExternalRedisSpec names a Redis the user runs.
-// +kubebuilder:validation:XValidation:rule="self.mode != 'Sentinel' || has(self.masterName)",message="redis.external.masterName is required when mode is Sentinel"
-// +kubebuilder:validation:XValidation:rule="self.mode != 'Cluster' || !has(self.db) || self.db == 0",message="redis.external.db must be 0 when mode is Cluster"
+// +kubebuilder:validation:XValidation:rule="!has(self.mode) || self.mode != 'Sentinel' || has(self.masterName)",message="redis.external.masterName is required when mode is Sentinel"
+// +kubebuilder:validation:XValidation:rule="!has(self.mode) || self.mode != 'Cluster' || !has(self.db) || self.db == 0",message="redis.external.db must be 0 when mode is Cluster"
 type ExternalRedisSpec struct {
 	// mode is Standalone, Sentinel or Cluster.
 	// +optional
@@ -290,7 +290,7 @@ type ReactAuthSpec struct {
 	// enabled turns the dialect on.
 	// +optional
 	// +kubebuilder:default=true
-	Enabled bool `json:"enabled"`
+	Enabled *bool `json:"enabled,omitempty"`
 	// prefix is the dialect's path prefix: an absolute path without a trailing slash.
 	// +optional
 	// +kubebuilder:default="/react-auth"
@@ -314,12 +314,12 @@ const (
 )
 
 // DeviseTokenSpec configures the deviseToken dialect.
-// +kubebuilder:validation:XValidation:rule="duration(self.batchRequestBuffer) < duration(self.tokenLifespan)",message="batchRequestBuffer must be shorter than tokenLifespan"
+// +kubebuilder:validation:XValidation:rule="!has(self.batchRequestBuffer) || !has(self.tokenLifespan) || duration(self.batchRequestBuffer) < duration(self.tokenLifespan)",message="batchRequestBuffer must be shorter than tokenLifespan"
 type DeviseTokenSpec struct {
 	// enabled turns the dialect on.
 	// +optional
 	// +kubebuilder:default=true
-	Enabled bool `json:"enabled"`
+	Enabled *bool `json:"enabled,omitempty"`
 	// prefix is the dialect's path prefix: an absolute path without a trailing slash.
 	// +optional
 	// +kubebuilder:default="/auth"
@@ -332,13 +332,13 @@ type DeviseTokenSpec struct {
 	// +optional
 	// +kubebuilder:default="336h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="tokenLifespan must be a positive duration"
-	TokenLifespan metav1.Duration `json:"tokenLifespan,omitempty"`
+	TokenLifespan *metav1.Duration `json:"tokenLifespan,omitempty"`
 	// batchRequestBuffer is the window after a rotation in which the current token is echoed
 	// and the previous one still accepted, so parallel requests all succeed.
 	// +optional
 	// +kubebuilder:default="5s"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="batchRequestBuffer must be a positive duration"
-	BatchRequestBuffer metav1.Duration `json:"batchRequestBuffer,omitempty"`
+	BatchRequestBuffer *metav1.Duration `json:"batchRequestBuffer,omitempty"`
 	// maxDevices is how many clients (devices) one user may be signed in on at once.
 	// +optional
 	// +kubebuilder:default=10
@@ -356,7 +356,7 @@ type AccountSpec struct {
 	// enabled turns the dialect on.
 	// +optional
 	// +kubebuilder:default=true
-	Enabled bool `json:"enabled"`
+	Enabled *bool `json:"enabled,omitempty"`
 	// prefix is the dialect's path prefix: an absolute path without a trailing slash.
 	// +optional
 	// +kubebuilder:default="/account"
@@ -372,7 +372,7 @@ type BearerTokenSpec struct {
 	// enabled turns the dialect on.
 	// +optional
 	// +kubebuilder:default=true
-	Enabled bool `json:"enabled"`
+	Enabled *bool `json:"enabled,omitempty"`
 	// prefix is the dialect's path prefix: an absolute path without a trailing slash.
 	// +optional
 	// +kubebuilder:default="/api"
@@ -385,16 +385,16 @@ type BearerTokenSpec struct {
 	// +optional
 	// +kubebuilder:default="24h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="tokenLifespan must be a positive duration"
-	TokenLifespan metav1.Duration `json:"tokenLifespan,omitempty"`
+	TokenLifespan *metav1.Duration `json:"tokenLifespan,omitempty"`
 }
 
 // KeyTokenSpec configures the keyToken dialect.
-// +kubebuilder:validation:XValidation:rule="duration(self.accessTokenLifespan) <= duration(self.refreshTokenLifespan)",message="accessTokenLifespan must not be longer than refreshTokenLifespan"
+// +kubebuilder:validation:XValidation:rule="!has(self.accessTokenLifespan) || !has(self.refreshTokenLifespan) || duration(self.accessTokenLifespan) <= duration(self.refreshTokenLifespan)",message="accessTokenLifespan must not be longer than refreshTokenLifespan"
 type KeyTokenSpec struct {
 	// enabled turns the dialect on.
 	// +optional
 	// +kubebuilder:default=true
-	Enabled bool `json:"enabled"`
+	Enabled *bool `json:"enabled,omitempty"`
 	// prefix is the dialect's path prefix: an absolute path; "/" serves /users at the root.
 	// +optional
 	// +kubebuilder:default="/"
@@ -407,12 +407,12 @@ type KeyTokenSpec struct {
 	// +optional
 	// +kubebuilder:default="1h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="accessTokenLifespan must be a positive duration"
-	AccessTokenLifespan metav1.Duration `json:"accessTokenLifespan,omitempty"`
+	AccessTokenLifespan *metav1.Duration `json:"accessTokenLifespan,omitempty"`
 	// refreshTokenLifespan is the lifetime of refresh tokens.
 	// +optional
 	// +kubebuilder:default="336h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="refreshTokenLifespan must be a positive duration"
-	RefreshTokenLifespan metav1.Duration `json:"refreshTokenLifespan,omitempty"`
+	RefreshTokenLifespan *metav1.Duration `json:"refreshTokenLifespan,omitempty"`
 }
 
 // SameSite is a cookie SameSite mode.
@@ -420,18 +420,18 @@ type KeyTokenSpec struct {
 type SameSite string
 
 // SessionsSpec sets session lifetimes and the cookie.
-// +kubebuilder:validation:XValidation:rule="duration(self.idleTimeout) <= duration(self.absoluteTimeout)",message="sessions.idleTimeout must not be longer than sessions.absoluteTimeout"
+// +kubebuilder:validation:XValidation:rule="!has(self.idleTimeout) || !has(self.absoluteTimeout) || duration(self.idleTimeout) <= duration(self.absoluteTimeout)",message="sessions.idleTimeout must not be longer than sessions.absoluteTimeout"
 type SessionsSpec struct {
 	// idleTimeout ends a session unused for this long.
 	// +optional
 	// +kubebuilder:default="336h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="idleTimeout must be a positive duration"
-	IdleTimeout metav1.Duration `json:"idleTimeout,omitempty"`
+	IdleTimeout *metav1.Duration `json:"idleTimeout,omitempty"`
 	// absoluteTimeout ends a session this long after login, however much it is used.
 	// +optional
 	// +kubebuilder:default="720h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="absoluteTimeout must be a positive duration"
-	AbsoluteTimeout metav1.Duration `json:"absoluteTimeout,omitempty"`
+	AbsoluteTimeout *metav1.Duration `json:"absoluteTimeout,omitempty"`
 	// cookie sets the session cookie of the cookie dialects.
 	// +optional
 	// +kubebuilder:default={}
@@ -439,7 +439,7 @@ type SessionsSpec struct {
 }
 
 // CookieSpec sets the session cookie.
-// +kubebuilder:validation:XValidation:rule="self.sameSite != 'None' || self.secure",message="cookie.sameSite None requires cookie.secure true"
+// +kubebuilder:validation:XValidation:rule="!has(self.sameSite) || self.sameSite != 'None' || (has(self.secure) && self.secure)",message="cookie.sameSite None requires cookie.secure true"
 type CookieSpec struct {
 	// name is the cookie's name.
 	// +optional
@@ -460,7 +460,7 @@ type CookieSpec struct {
 }
 
 // PasswordsSpec sets the password policy and hashing cost.
-// +kubebuilder:validation:XValidation:rule="self.minLength <= self.maxLength",message="passwords.minLength must not exceed passwords.maxLength"
+// +kubebuilder:validation:XValidation:rule="!has(self.minLength) || !has(self.maxLength) || self.minLength <= self.maxLength",message="passwords.minLength must not exceed passwords.maxLength"
 type PasswordsSpec struct {
 	// minLength is the shortest accepted password, in characters.
 	// +optional
@@ -547,12 +547,12 @@ type BruteForceSpec struct {
 	// +optional
 	// +kubebuilder:default="15m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="window must be a positive duration"
-	Window metav1.Duration `json:"window,omitempty"`
+	Window *metav1.Duration `json:"window,omitempty"`
 	// lockout is how long a locked login or address stays locked.
 	// +optional
 	// +kubebuilder:default="15m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="lockout must be a positive duration"
-	Lockout metav1.Duration `json:"lockout,omitempty"`
+	Lockout *metav1.Duration `json:"lockout,omitempty"`
 	// trustedProxies lists the CIDRs whose X-Forwarded-For header names the client address.
 	// +optional
 	// +listType=set
@@ -585,12 +585,12 @@ type EmailSpec struct {
 	// +optional
 	// +kubebuilder:default="1h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="resetTokenLifespan must be a positive duration"
-	ResetTokenLifespan metav1.Duration `json:"resetTokenLifespan,omitempty"`
+	ResetTokenLifespan *metav1.Duration `json:"resetTokenLifespan,omitempty"`
 	// confirmTokenLifespan is how long a confirmation link works.
 	// +optional
 	// +kubebuilder:default="24h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="confirmTokenLifespan must be a positive duration"
-	ConfirmTokenLifespan metav1.Duration `json:"confirmTokenLifespan,omitempty"`
+	ConfirmTokenLifespan *metav1.Duration `json:"confirmTokenLifespan,omitempty"`
 	// templatesConfigMapName names a ConfigMap whose keys reset.txt, reset.html, confirm.txt
 	// and confirm.html override the built-in templates.
 	// +optional
@@ -632,7 +632,7 @@ type NetworkPolicySpec struct {
 	// enabled creates the NetworkPolicy.
 	// +optional
 	// +kubebuilder:default=true
-	Enabled bool `json:"enabled"`
+	Enabled *bool `json:"enabled,omitempty"`
 	// from lists the peers allowed to reach the public port; empty allows every peer.
 	// +optional
 	// +listType=atomic
@@ -665,7 +665,7 @@ type ServiceMonitorSpec struct {
 	// enabled creates the ServiceMonitor when its CRD exists.
 	// +optional
 	// +kubebuilder:default=true
-	Enabled bool `json:"enabled"`
+	Enabled *bool `json:"enabled,omitempty"`
 	// interval is the scrape interval.
 	// +optional
 	// +kubebuilder:default="30s"

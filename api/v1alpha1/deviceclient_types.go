@@ -44,7 +44,7 @@ const (
 // DeviceClientSpec declares one device or app client of a realm.
 // +kubebuilder:validation:XValidation:rule="has(self.clientID) == has(oldSelf.clientID) && (!has(self.clientID) || self.clientID == oldSelf.clientID)",message="clientID is immutable; delete and re-create the DeviceClient to change it"
 // +kubebuilder:validation:XValidation:rule="self.realmRef == oldSelf.realmRef",message="realmRef is immutable; delete and re-create the DeviceClient to move it to another realm"
-// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || duration(self.rotation.period) < duration(self.tokenLifespan)",message="rotation.period must be shorter than tokenLifespan, so a token is replaced before it expires"
+// +kubebuilder:validation:XValidation:rule="!has(self.rotation) || !has(self.rotation.period) || !has(self.tokenLifespan) || duration(self.rotation.period) < duration(self.tokenLifespan)",message="rotation.period must be shorter than tokenLifespan, so a token is replaced before it expires"
 type DeviceClientSpec struct {
 	// realmRef names the AuthRealm this client belongs to.
 	// +required
@@ -54,7 +54,7 @@ type DeviceClientSpec struct {
 	// change.
 	// +optional
 	// +kubebuilder:validation:MinLength=1
-	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:MaxLength=63
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9][A-Za-z0-9_-]*$`
 	ClientID string `json:"clientID,omitempty"`
 
@@ -68,7 +68,7 @@ type DeviceClientSpec struct {
 	// +optional
 	// +kubebuilder:default="720h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="tokenLifespan must be a positive duration"
-	TokenLifespan metav1.Duration `json:"tokenLifespan,omitempty"`
+	TokenLifespan *metav1.Duration `json:"tokenLifespan,omitempty"`
 
 	// rotation says when a device token is replaced and how long the old one keeps working.
 	// +optional
@@ -108,23 +108,23 @@ type RealmReference struct {
 }
 
 // RotationSpec sets device token rotation.
-// +kubebuilder:validation:XValidation:rule="duration(self.overlap) < duration(self.period)",message="rotation.overlap must be shorter than rotation.period"
+// +kubebuilder:validation:XValidation:rule="!has(self.overlap) || !has(self.period) || duration(self.overlap) < duration(self.period)",message="rotation.overlap must be shorter than rotation.period"
 type RotationSpec struct {
 	// period is the age at which a token is replaced.
 	// +optional
 	// +kubebuilder:default="600h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="rotation.period must be a positive duration"
-	Period metav1.Duration `json:"period,omitempty"`
+	Period *metav1.Duration `json:"period,omitempty"`
 	// overlap is how long the replaced token keeps working after a rotation, so devices
 	// can pick up the new one.
 	// +optional
 	// +kubebuilder:default="1h"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="rotation.overlap must be a positive duration"
-	Overlap metav1.Duration `json:"overlap,omitempty"`
+	Overlap *metav1.Duration `json:"overlap,omitempty"`
 }
 
 // CredentialsSpec says where the token lives.
-// +kubebuilder:validation:XValidation:rule="self.create != 'Never' || has(self.secretName)",message="credentials.secretName is required when credentials.create is Never: name the Secret you provide"
+// +kubebuilder:validation:XValidation:rule="!has(self.create) || self.create != 'Never' || has(self.secretName)",message="credentials.secretName is required when credentials.create is Never: name the Secret you provide"
 type CredentialsSpec struct {
 	// secretName is the credentials Secret; it defaults to "<name>-credentials".
 	// +optional
@@ -179,6 +179,7 @@ type DeviceClientStatus struct {
 }
 
 // DeviceClient registers a device or an application with an AuthRealm.
+// +kubebuilder:validation:XValidation:rule="has(self.spec.clientID) || self.metadata.name.matches('^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$')",message="metadata.name is not a valid client id (letters, digits, '_' and '-', at most 63): set spec.clientID"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=dc;devclient,categories=latch
