@@ -1,0 +1,111 @@
+package memory
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/latchauth/latch/authserver/store"
+)
+
+// CreateUser implements store.Store.
+func (s *Store) CreateUser(_ context.Context, u store.User, now time.Time) (store.User, error) {
+	u.Login = strings.TrimSpace(u.Login)
+	if err := u.Validate(); err != nil {
+		return store.User{}, err
+	}
+	if err := s.lock(); err != nil {
+		return store.User{}, err
+	}
+	defer s.mu.Unlock()
+	login := store.NormalizeLogin(u.Login)
+	if _, ok := s.users[u.ID]; ok {
+		return store.User{}, store.ErrAlreadyExists
+	}
+	if _, ok := s.logins[login]; ok {
+		return store.User{}, store.ErrAlreadyExists
+	}
+	now = ms(now)
+	u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = now, now, time.Time{}
+	if u.PasswordHash != "" {
+		u.PasswordChangedAt = now
+	}
+	s.users[u.ID] = u
+	s.logins[login] = u.ID
+	return u, nil
+}
+
+// GetUser implements store.Store.
+func (s *Store) GetUser(_ context.Context, id string) (store.User, error) {
+	if err := s.lock(); err != nil {
+		return store.User{}, err
+	}
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return store.User{}, store.ErrNotFound
+	}
+	return u, nil
+}
+
+// GetUserByLogin implements store.Store.
+func (s *Store) GetUserByLogin(_ context.Context, login string) (store.User, error) {
+	if err := s.lock(); err != nil {
+		return store.User{}, err
+	}
+	defer s.mu.Unlock()
+	id, ok := s.logins[store.NormalizeLogin(login)]
+	if !ok {
+		return store.User{}, store.ErrNotFound
+	}
+	return s.users[id], nil
+}
+
+// UpdateUser implements store.Store. The mutex makes the update atomic, so update runs once.
+func (s *Store) UpdateUser(_ context.Context, id string, now time.Time, update func(store.User) (store.User, error)) (store.User, error) {
+	if err := s.lock(); err != nil {
+		return store.User{}, err
+	}
+	defer s.mu.Unlock()
+	old, ok := s.users[id]
+	if !ok {
+		return store.User{}, store.ErrNotFound
+	}
+	nu, err := update(old)
+	if err != nil {
+		return store.User{}, err
+	}
+	nu.ID, nu.CreatedAt, nu.PasswordHash, nu.PasswordChangedAt = old.ID, old.CreatedAt, old.PasswordHash, old.PasswordChangedAt
+	nu.Login = strings.TrimSpace(nu.Login)
+	nu.UpdatedAt = ms(now)
+	if err := nu.Validate(); err != nil {
+		return store.User{}, err
+	}
+	oldLogin, newLogin := store.NormalizeLogin(old.Login), store.NormalizeLogin(nu.Login)
+	if newLogin != oldLogin {
+		if _, taken := s.logins[newLogin]; taken {
+			return store.User{}, store.ErrAlreadyExists
+		}
+		delete(s.logins, oldLogin)
+		s.logins[newLogin] = id
+	}
+	s.users[id] = nu
+	return nu, nil
+}
+
+// SetPassword implements store.Store.
+func (s *Store) SetPassword(_ context.Context, id, passwordHash, keepSessionID string, now time.Time) ([]string, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	now = ms(now)
+	u.PasswordHash, u.PasswordChangedAt, u.UpdatedAt = passwordHash, now, now
+	s.users[id] = u
+	delete(s.oneTime, oneTimeKey{id, store.OneTimeReset})
+	return s.endSessions(id, keepSessionID, store.ReasonPasswordChanged, now), nil
+}

@@ -1,0 +1,210 @@
+package redisstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/latchauth/latch/authserver/store"
+)
+
+// Records are Redis hashes of short field names, times as Unix milliseconds ("0" for none):
+// readable with redis-cli, comparable as numbers in Lua.
+
+func msString(t time.Time) string {
+	if t.IsZero() {
+		return "0"
+	}
+	return strconv.FormatInt(t.UnixMilli(), 10)
+}
+
+func parseMS(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+func durString(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) }
+
+func parseDur(s string) time.Duration {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return time.Duration(n) * time.Millisecond
+}
+
+// userProfile is the part of a user record UpdateUser may write.
+func userProfile(u store.User) []any {
+	return []any{
+		"login", u.Login, "email", u.Email, "first", u.FirstName, "last", u.LastName,
+		"role", u.Role, "status", strconv.Itoa(int(u.Status)), "upd", msString(u.UpdatedAt),
+	}
+}
+
+// userFields is a whole user record.
+func userFields(u store.User) []any {
+	return append(userProfile(u),
+		"id", u.ID, "pw", u.PasswordHash, "created", msString(u.CreatedAt), "pwc", msString(u.PasswordChangedAt))
+}
+
+// decodeUser reads a user record; rev is its revision, the optimistic-concurrency token.
+func decodeUser(m map[string]string) (u store.User, rev string, err error) {
+	if m["id"] == "" {
+		return store.User{}, "", fmt.Errorf("redis: user record without an id")
+	}
+	status, err := strconv.Atoi(m["status"])
+	if err != nil {
+		return store.User{}, "", fmt.Errorf("redis: user %s: malformed status %q", m["id"], m["status"])
+	}
+	return store.User{
+		ID:                m["id"],
+		Login:             m["login"],
+		Email:             m["email"],
+		FirstName:         m["first"],
+		LastName:          m["last"],
+		Role:              m["role"],
+		Status:            store.UserStatus(status),
+		PasswordHash:      m["pw"],
+		CreatedAt:         parseMS(m["created"]),
+		UpdatedAt:         parseMS(m["upd"]),
+		PasswordChangedAt: parseMS(m["pwc"]),
+	}, m["rev"], nil
+}
+
+func sessionFields(s store.Session) []any {
+	return []any{
+		"id", s.ID, "uid", s.UserID, "dialect", s.Dialect, "client", s.ClientName,
+		"tok", s.TokenHash, "prev", s.PreviousTokenHash, "pvu", msString(s.PreviousValidUntil),
+		"rot", msString(s.RotatedAt), "texp", msString(s.TokenExpiresAt),
+		"ref", s.RefreshHash, "spent", strings.Join(s.SpentRefreshHashes, " "),
+		"created", msString(s.CreatedAt), "seen", msString(s.LastSeenAt),
+		"idle", durString(s.IdleTimeout), "exp", msString(s.ExpiresAt),
+	}
+}
+
+func decodeSession(m map[string]string) (store.Session, error) {
+	if m["id"] == "" || m["uid"] == "" {
+		return store.Session{}, fmt.Errorf("redis: session record without ids")
+	}
+	return store.Session{
+		ID:                 m["id"],
+		UserID:             m["uid"],
+		Dialect:            m["dialect"],
+		ClientName:         m["client"],
+		TokenHash:          m["tok"],
+		PreviousTokenHash:  m["prev"],
+		PreviousValidUntil: parseMS(m["pvu"]),
+		RotatedAt:          parseMS(m["rot"]),
+		TokenExpiresAt:     parseMS(m["texp"]),
+		RefreshHash:        m["ref"],
+		SpentRefreshHashes: strings.Fields(m["spent"]),
+		CreatedAt:          parseMS(m["created"]),
+		LastSeenAt:         parseMS(m["seen"]),
+		IdleTimeout:        parseDur(m["idle"]),
+		ExpiresAt:          parseMS(m["exp"]),
+	}, nil
+}
+
+func rolesString(roles []string) string {
+	if len(roles) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(roles) // a []string always marshals
+	return string(b)
+}
+
+func parseRoles(s string) ([]string, error) {
+	var roles []string
+	if err := json.Unmarshal([]byte(s), &roles); err != nil {
+		return nil, fmt.Errorf("redis: malformed roles: %w", err)
+	}
+	if len(roles) == 0 {
+		return nil, nil
+	}
+	return roles, nil
+}
+
+// revocationMessage is the JSON published on the revocations channel; short names, as the
+// scripts write it with cjson.
+type revocationMessage struct {
+	UserID    string `json:"u"`
+	SessionID string `json:"s"`
+	Reason    string `json:"r"`
+	At        string `json:"t"`
+}
+
+func encodeRevocation(r store.Revocation) string {
+	b, _ := json.Marshal(revocationMessage{UserID: r.UserID, SessionID: r.SessionID, Reason: string(r.Reason), At: msString(r.At)})
+	return string(b)
+}
+
+func decodeRevocation(payload string) (store.Revocation, error) {
+	var m revocationMessage
+	if err := json.Unmarshal([]byte(payload), &m); err != nil {
+		return store.Revocation{}, fmt.Errorf("redis: malformed revocation message: %w", err)
+	}
+	return store.Revocation{UserID: m.UserID, SessionID: m.SessionID, Reason: store.Reason(m.Reason), At: parseMS(m.At)}, nil
+}
+
+// reply helpers: scripts return arrays of strings and nested arrays of strings.
+
+func status(res []any) string {
+	if len(res) == 0 {
+		return ""
+	}
+	s, _ := res[0].(string)
+	return s
+}
+
+func strs(v any) []string {
+	arr, _ := v.([]any)
+	out := make([]string, 0, len(arr))
+	for _, x := range arr {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
+}
+
+func pairs(v any) map[string]string {
+	flat := strs(v)
+	m := make(map[string]string, len(flat)/2)
+	for i := 0; i+1 < len(flat); i += 2 {
+		m[flat[i]] = flat[i+1]
+	}
+	return m
+}
+
+// ms keeps a time at the millisecond precision records store, in UTC.
+func ms(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return time.UnixMilli(t.UnixMilli()).UTC()
+}
+
+func str(res []any, i int) string {
+	if i >= len(res) {
+		return ""
+	}
+	s, _ := res[i].(string)
+	return s
+}
+
+func num(res []any, i int) int64 {
+	n, _ := strconv.ParseInt(str(res, i), 10, 64)
+	return n
+}
+
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+func unexpected(op string, res []any) error {
+	return fmt.Errorf("redis %s: unexpected script reply %q", op, status(res))
+}

@@ -1,0 +1,44 @@
+package redisstore
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/latchauth/latch/authserver/store"
+)
+
+// keys builds the key layout of DESIGN.md. The part in braces is the Redis Cluster hash tag:
+// everything one atomic step touches shares it.
+type keys struct{ prefix string }
+
+// newKeys checks the prefix: a brace in it would become the hash tag of every key and put the
+// whole realm in one slot, or split a step across slots.
+func newKeys(prefix string) (keys, error) {
+	if strings.ContainsAny(prefix, "{}") {
+		return keys{}, fmt.Errorf("%w: key prefix %q must not contain '{' or '}'", store.ErrInvalidArgument, prefix)
+	}
+	return keys{prefix: prefix}, nil
+}
+
+// userBase is the start of every key of a user; scripts append "s:<sessionID>" to it.
+func (k keys) userBase(uid string) string     { return k.prefix + "{u:" + uid + "}:" }
+func (k keys) user(uid string) string         { return k.userBase(uid) + "user" }
+func (k keys) sessionIndex(uid string) string { return k.userBase(uid) + "sessions" }
+func (k keys) session(uid, sid string) string { return k.userBase(uid) + "s:" + sid }
+func (k keys) oneTime(uid string, kind store.OneTimeKind) string {
+	return k.userBase(uid) + "ott:" + string(kind)
+}
+
+// login takes a normalized login.
+func (k keys) login(login string) string { return k.prefix + "{l:" + login + "}:login" }
+
+func (k keys) counter(s store.Subject) string {
+	if s.Kind == store.SubjectIP {
+		return k.prefix + "{bf:ip:" + s.Value + "}:ip"
+	}
+	return k.prefix + "{bf:" + s.Value + "}:login"
+}
+
+func (k keys) appClient(id string) string     { return k.prefix + "{c:" + id + "}:client" }
+func (k keys) deviceToken(hash string) string { return k.prefix + "{d:" + hash + "}:devtok" }
+func (k keys) revocations() string            { return k.prefix + "revocations" }

@@ -1,0 +1,53 @@
+package redisstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/latchauth/latch/authserver/store"
+)
+
+// IssueOneTimeToken implements store.Store.
+func (s *Store) IssueOneTimeToken(ctx context.Context, t store.OneTimeToken, now time.Time) error {
+	if err := t.Validate(now); err != nil {
+		return err
+	}
+	res, err := s.run(ctx, "issue one-time token", issueOneTimeScript,
+		[]string{s.keys.user(t.UserID), s.keys.oneTime(t.UserID, t.Kind)},
+		t.Hash, msString(t.ExpiresAt), ttlMS(t.ExpiresAt, now))
+	if err != nil {
+		return err
+	}
+	switch status(res) {
+	case "ok":
+		return nil
+	case "nouser":
+		return store.ErrNotFound
+	}
+	return unexpected("issue one-time token", res)
+}
+
+// ConsumeOneTimeToken implements store.Store.
+func (s *Store) ConsumeOneTimeToken(ctx context.Context, userID string, kind store.OneTimeKind, hash string, now time.Time) error {
+	if !store.ValidID(userID) || !store.ValidKind(kind) || !store.ValidID(hash) {
+		return store.ErrInvalidToken
+	}
+	res, err := s.run(ctx, "consume one-time token", consumeOneTimeScript,
+		[]string{s.keys.oneTime(userID, kind)}, hash, msString(now))
+	if err != nil {
+		return err
+	}
+	switch status(res) {
+	case "ok":
+		return nil
+	case "invalid":
+		return store.ErrInvalidToken
+	}
+	return unexpected("consume one-time token", res)
+}
+
+// ttlMS is the TTL that makes a key vanish at deadline, measured from the caller's now (not
+// the Redis clock), so skew between a replica and Redis cannot shorten it.
+func ttlMS(deadline, now time.Time) int64 {
+	return max(deadline.UnixMilli()-now.UnixMilli(), 1)
+}

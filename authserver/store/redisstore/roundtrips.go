@@ -1,0 +1,38 @@
+package redisstore
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RoundTrips is a go-redis hook that counts the commands and pipelines a client sends: each is
+// one request/reply exchange with the server. Add it to a client (client.AddHook) to measure
+// what an operation costs, in tests or as a metric. A script whose EVALSHA misses the script
+// cache counts twice (EVALSHA, then EVAL), as it costs.
+type RoundTrips struct{ n atomic.Int64 }
+
+var _ redis.Hook = (*RoundTrips)(nil)
+
+// Count returns the number of round trips so far.
+func (r *RoundTrips) Count() int64 { return r.n.Load() }
+
+// DialHook implements redis.Hook.
+func (r *RoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook implements redis.Hook.
+func (r *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook.
+func (r *RoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.n.Add(1)
+		return next(ctx, cmds)
+	}
+}

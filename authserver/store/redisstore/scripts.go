@@ -1,0 +1,426 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// Every atomic step is one Lua script: Redis runs a script alone, so a script is the unit of
+// atomicity, and one EVALSHA is one round trip. A script touches only keys that share one hash
+// tag, so it runs unchanged on Redis Cluster. Scripts that walk a user's sessions build the
+// session keys from the user's tagged base (ARGV "base", `P{u:<id>}:`), which keeps them in the
+// same slot as the declared keys.
+//
+// Times are the caller's, in Unix milliseconds: expiry logic compares stored deadlines with
+// the caller's now, and key TTLs (PEXPIRE of deadline - now) only collect garbage. The login
+// claim lease is the exception (see claimLoginSrc).
+//
+// Every script returns an array whose first element is a status word; Go maps the words to
+// the store's sentinel errors.
+
+// prelude holds the helpers the session scripts share. It is prepended to each of them.
+const prelude = `
+local function num(v) return tonumber(v) or 0 end
+local function str(n) return string.format('%d', n) end
+
+local function hmap(key)
+  local flat = redis.call('HGETALL', key)
+  if #flat == 0 then return nil end
+  local t = {}
+  for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
+  return t
+end
+
+local function flat(t)
+  local out = {}
+  for k, v in pairs(t) do out[#out + 1] = k; out[#out + 1] = v end
+  return out
+end
+
+-- deadline: when a session ends if nothing touches it, the earlier of its absolute expiry
+-- and the end of its idle window.
+local function deadline(s)
+  local d = num(s.exp)
+  local idle = num(s.idle)
+  if idle > 0 and num(s.seen) + idle < d then d = num(s.seen) + idle end
+  return d
+end
+
+-- authenticates: h is the current token (not past its own expiry) or the previous token
+-- inside the buffer.
+local function authenticates(s, h, now)
+  local texp = num(s.texp)
+  if texp > 0 and now >= texp then return false end
+  if h == s.tok then return true end
+  return s.prev ~= nil and s.prev ~= '' and h == s.prev and now < num(s.pvu)
+end
+
+-- touch slides the idle window, never backwards (replicas' clocks differ slightly).
+local function touch(skey, s, now)
+  if now > num(s.seen) then
+    s.seen = str(now)
+    redis.call('HSET', skey, 'seen', s.seen)
+  end
+end
+
+-- keepalive sets the session key's TTL to its deadline and keeps the user's session index
+-- alive at least as long as its longest session, so revoke-all never misses one.
+local function keepalive(skey, zkey, s, now)
+  local ttl = deadline(s) - now
+  redis.call('PEXPIRE', skey, str(ttl))
+  if redis.call('PTTL', zkey) < ttl then redis.call('PEXPIRE', zkey, str(ttl)) end
+end
+
+local function announce(chan, uid, sid, reason, now)
+  redis.call('PUBLISH', chan, cjson.encode({u = uid, s = sid, r = reason, t = str(now)}))
+end
+
+-- endsession deletes one session of the index and announces it if it was still live.
+local function endsession(base, zkey, chan, uid, sid, reason, now)
+  local skey = base .. 's:' .. sid
+  redis.call('ZREM', zkey, sid)
+  local f = redis.call('HMGET', skey, 'exp', 'idle', 'seen')
+  if not f[1] then return false end
+  redis.call('DEL', skey)
+  if now >= deadline({exp = f[1], idle = f[2], seen = f[3]}) then return false end
+  announce(chan, uid, sid, reason, now)
+  return true
+end
+
+-- endall ends every session in the index but keep, oldest first; returns the live ones ended.
+local function endall(base, zkey, chan, uid, keep, reason, now)
+  local ended = {}
+  for _, sid in ipairs(redis.call('ZRANGE', zkey, 0, -1)) do
+    if sid ~= keep and endsession(base, zkey, chan, uid, sid, reason, now) then
+      ended[#ended + 1] = sid
+    end
+  end
+  return ended
+end
+`
+
+func sessionScript(body string) *redis.Script { return redis.NewScript(prelude + body) }
+
+// createSessionScript creates a session after pruning dead entries from the user's index and
+// enforcing the device limit of its dialect, in one step.
+//
+// KEYS: user, index, session. ARGV: now, password guard (empty or ms), max, policy (evict|deny),
+// base, channel, user ID, session ID, dialect, then the session's field/value pairs.
+var createSessionScript = sessionScript(`
+local now = num(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'nouser'} end
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'pwc') ~= ARGV[2] then return {'conflict'} end
+local same = {}
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local skey = ARGV[5] .. 's:' .. sid
+  local f = redis.call('HMGET', skey, 'exp', 'idle', 'seen', 'dialect')
+  if not f[1] then
+    redis.call('ZREM', KEYS[2], sid)
+  elseif now >= deadline({exp = f[1], idle = f[2], seen = f[3]}) then
+    redis.call('DEL', skey)
+    redis.call('ZREM', KEYS[2], sid)
+  elseif f[4] == ARGV[9] then
+    same[#same + 1] = sid
+  end
+end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {'exists'} end
+local evicted = {}
+local max = num(ARGV[3])
+if max > 0 and #same >= max then
+  if ARGV[4] == 'deny' then return {'limit'} end
+  for i = 1, #same - max + 1 do
+    endsession(ARGV[5], KEYS[2], ARGV[6], ARGV[7], same[i], 'evicted', now)
+    evicted[#evicted + 1] = same[i]
+  end
+end
+local s = {}
+local fields = {}
+for i = 10, #ARGV, 2 do
+  s[ARGV[i]] = ARGV[i + 1]
+  fields[#fields + 1] = ARGV[i]
+  fields[#fields + 1] = ARGV[i + 1]
+end
+redis.call('HSET', KEYS[3], unpack(fields))
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[8])
+keepalive(KEYS[3], KEYS[2], s, now)
+return {'ok', evicted}
+`)
+
+// touchSessionScript slides a live session's idle window.
+//
+// KEYS: session, index. ARGV: now.
+var touchSessionScript = sessionScript(`
+local now = num(ARGV[1])
+local s = hmap(KEYS[1])
+if not s or now >= deadline(s) then return {'notfound'} end
+touch(KEYS[1], s, now)
+keepalive(KEYS[1], KEYS[2], s, now)
+return {'ok', flat(s)}
+`)
+
+// validateSessionScript authenticates a token and returns the session and its user.
+//
+// KEYS: session, index, user. ARGV: now, token hash.
+var validateSessionScript = sessionScript(`
+local now = num(ARGV[1])
+local s = hmap(KEYS[1])
+if not s or now >= deadline(s) or not authenticates(s, ARGV[2], now) then return {'invalid'} end
+local u = redis.call('HGETALL', KEYS[3])
+if #u == 0 then return {'invalid'} end
+touch(KEYS[1], s, now)
+keepalive(KEYS[1], KEYS[2], s, now)
+return {'ok', flat(s), u}
+`)
+
+// rotateSessionScript is devise's validate-and-rotate (DESIGN.md): echo inside the buffer,
+// rotate to the caller-derived successor outside it, accept the previous token inside the
+// buffer by answering with its successor, which is current.
+//
+// KEYS: session, index, user. ARGV: now, presented hash, successor hash, buffer (ms).
+var rotateSessionScript = sessionScript(`
+local now = num(ARGV[1])
+local s = hmap(KEYS[1])
+if not s or now >= deadline(s) or not authenticates(s, ARGV[2], now) then return {'invalid'} end
+local u = redis.call('HGETALL', KEYS[3])
+if #u == 0 then return {'invalid'} end
+local outcome
+if ARGV[2] == s.tok then
+  if now - num(s.rot) < num(ARGV[4]) then
+    outcome = 'echoed'
+  else
+    outcome = 'rotated'
+    s.prev, s.tok, s.rot, s.pvu = s.tok, ARGV[3], ARGV[1], str(now + num(ARGV[4]))
+    redis.call('HSET', KEYS[1], 'prev', s.prev, 'tok', s.tok, 'rot', s.rot, 'pvu', s.pvu)
+  end
+elseif ARGV[3] == s.tok then
+  outcome = 'previous'
+else
+  -- the previous token, but its successor is not current: the caller derived it otherwise.
+  return {'invalid'}
+end
+touch(KEYS[1], s, now)
+keepalive(KEYS[1], KEYS[2], s, now)
+return {outcome, flat(s), u}
+`)
+
+// refreshSessionScript exchanges a refresh token, with reuse detection: a spent refresh token
+// presented again ends the session, unless the session already holds this very request's new
+// refresh hash (a retry after a lost reply).
+//
+// KEYS: session, index, user. ARGV: now, presented refresh hash, new token hash, new refresh
+// hash, token expiry (ms or 0), max spent, base, channel, user ID, session ID.
+var refreshSessionScript = sessionScript(`
+local now = num(ARGV[1])
+local s = hmap(KEYS[1])
+if not s or now >= deadline(s) then return {'invalid'} end
+local u = redis.call('HGETALL', KEYS[3])
+if #u == 0 then return {'invalid'} end
+local p = ARGV[2]
+local spent = s.spent or ''
+if s.ref ~= nil and s.ref ~= '' and p == s.ref then
+  local list = {p}
+  for h in string.gmatch(spent, '%S+') do
+    if #list >= num(ARGV[6]) then break end
+    list[#list + 1] = h
+  end
+  s.spent, s.tok, s.ref, s.texp, s.prev, s.pvu, s.rot =
+    table.concat(list, ' '), ARGV[3], ARGV[4], ARGV[5], '', '0', ARGV[1]
+  redis.call('HSET', KEYS[1], 'spent', s.spent, 'tok', s.tok, 'ref', s.ref, 'texp', s.texp,
+    'prev', s.prev, 'pvu', s.pvu, 'rot', s.rot)
+elseif string.find(' ' .. spent .. ' ', ' ' .. p .. ' ', 1, true) then
+  if s.ref ~= ARGV[4] then
+    endsession(ARGV[7], KEYS[2], ARGV[8], ARGV[9], ARGV[10], 'refresh-reuse', now)
+    return {'reused'}
+  end
+else
+  return {'invalid'}
+end
+touch(KEYS[1], s, now)
+keepalive(KEYS[1], KEYS[2], s, now)
+return {'ok', flat(s), u}
+`)
+
+// revokeSessionScript ends one session, optionally authenticated by its token.
+//
+// KEYS: session, index. ARGV: now, token hash or empty, reason, channel, user ID, session ID.
+var revokeSessionScript = sessionScript(`
+local now = num(ARGV[1])
+local s = hmap(KEYS[1])
+if not s then
+  redis.call('ZREM', KEYS[2], ARGV[6])
+  return {'notfound'}
+end
+if now >= deadline(s) then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[6])
+  return {'notfound'}
+end
+if ARGV[2] ~= '' and not authenticates(s, ARGV[2], now) then return {'invalid'} end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[6])
+announce(ARGV[4], ARGV[5], ARGV[6], ARGV[3], now)
+return {'ok', flat(s)}
+`)
+
+// revokeAllScript ends every session of a user but one.
+//
+// KEYS: index. ARGV: now, kept session ID or empty, reason, base, channel, user ID.
+var revokeAllScript = sessionScript(`
+return {'ok', endall(ARGV[4], KEYS[1], ARGV[5], ARGV[6], ARGV[2], ARGV[3], num(ARGV[1]))}
+`)
+
+// setPasswordScript replaces the password hash, cancels the reset token and ends the other
+// sessions, in one step: no session minted under the old password survives the change.
+//
+// KEYS: user, index, reset token. ARGV: now, password hash, kept session ID or empty, base,
+// channel, user ID.
+var setPasswordScript = sessionScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'notfound'} end
+redis.call('HSET', KEYS[1], 'pw', ARGV[2], 'pwc', ARGV[1], 'upd', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'rev', 1)
+redis.call('DEL', KEYS[3])
+return {'ok', endall(ARGV[4], KEYS[2], ARGV[5], ARGV[6], ARGV[3], 'password-changed', num(ARGV[1]))}
+`)
+
+// The login index. A login key `P{l:<login>}:login` is a claim {id, lease, nonce} on a login.
+// Creating a user or changing its login spans two hash slots (the login's and the user's), so
+// it is two steps: claim the login, then write the user. A claim is valid while its lease runs
+// or, after that, while the user it names holds that login; anything else is stale (its writer
+// died or gave up) and may be taken over. The lease is measured on the Redis clock (TIME),
+// because it guards against a stalled writer, whose own clock has stopped with it: the write
+// step refuses to commit after the lease, and a takeover waits a margin beyond it to absorb
+// clock skew between cluster nodes. The nonce lets a writer release only its own claim.
+
+// claimLoginScript claims a login for a user: a free login, or one the user already holds
+// whose lease has run out (a rename back, or a retry). It says which, since only a new claim
+// is the caller's to release if its write fails.
+//
+// KEYS: login. ARGV: user ID, nonce, lease (ms).
+var claimLoginScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local cur = redis.call('HMGET', KEYS[1], 'id', 'lease', 'nonce')
+if not cur[1] or (cur[1] == ARGV[1] and now >= tonumber(cur[2])) then
+  local lease = string.format('%d', now + tonumber(ARGV[3]))
+  redis.call('HSET', KEYS[1], 'id', ARGV[1], 'lease', lease, 'nonce', ARGV[2])
+  return {'ok', lease, cur[1] and 'renewed' or 'new'}
+end
+if cur[1] == ARGV[1] then return {'busy'} end
+return {'held', cur[1], cur[2], cur[3], string.format('%d', now)}
+`)
+
+// takeOverLoginScript replaces a stale claim, if it is still the one that was judged stale.
+//
+// KEYS: login. ARGV: stale holder ID, stale nonce, user ID, nonce, lease (ms).
+var takeOverLoginScript = redis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 'id', 'nonce')
+if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] then return {'lost'} end
+local t = redis.call('TIME')
+local lease = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[5]))
+redis.call('HSET', KEYS[1], 'id', ARGV[3], 'lease', lease, 'nonce', ARGV[4])
+return {'ok', lease}
+`)
+
+// releaseLoginScript drops a claim if it is still the caller's.
+//
+// KEYS: login. ARGV: user ID, nonce.
+var releaseLoginScript = redis.NewScript(`
+local cur = redis.call('HMGET', KEYS[1], 'id', 'nonce')
+if cur[1] == ARGV[1] and cur[2] == ARGV[2] then redis.call('DEL', KEYS[1]) end
+return {'ok'}
+`)
+
+// writeUserScript creates a user, or updates one if its revision is still the one read. With
+// a lease, it commits only before the lease ends (on the Redis clock).
+//
+// KEYS: user. ARGV: create|update, expected revision, lease (ms or 0), field/value pairs.
+var writeUserScript = redis.NewScript(`
+local function lapsed()
+  local lease = tonumber(ARGV[3])
+  if lease == 0 then return false end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) >= lease
+end
+local fields = {}
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
+if ARGV[1] == 'create' then
+  if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+  if lapsed() then return {'lease'} end
+  redis.call('HSET', KEYS[1], 'rev', '1', unpack(fields))
+  return {'ok'}
+end
+local rev = redis.call('HGET', KEYS[1], 'rev')
+if not rev then return {'notfound'} end
+if rev ~= ARGV[2] then return {'conflict'} end
+if lapsed() then return {'lease'} end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('HINCRBY', KEYS[1], 'rev', 1)
+return {'ok'}
+`)
+
+// issueOneTimeScript stores a user's one-time token of a kind, replacing the previous one.
+//
+// KEYS: user, token. ARGV: hash, expiry (ms), TTL (ms).
+var issueOneTimeScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'nouser'} end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'h', ARGV[1], 'exp', ARGV[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return {'ok'}
+`)
+
+// consumeOneTimeScript spends a one-time token; a wrong hash leaves it in place.
+//
+// KEYS: token. ARGV: hash, now.
+var consumeOneTimeScript = redis.NewScript(`
+local f = redis.call('HMGET', KEYS[1], 'h', 'exp')
+if not f[1] then return {'invalid'} end
+if tonumber(ARGV[2]) >= tonumber(f[2]) then
+  redis.call('DEL', KEYS[1])
+  return {'invalid'}
+end
+if f[1] ~= ARGV[1] then return {'invalid'} end
+redis.call('DEL', KEYS[1])
+return {'ok'}
+`)
+
+// recordFailureScript counts a failed login in a fixed window and locks at the limit.
+//
+// KEYS: counter. ARGV: now, max failures, window (ms), lockout (ms).
+var recordFailureScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+local f = redis.call('HMGET', KEYS[1], 'n', 'wend', 'lock')
+local lock = tonumber(f[3]) or 0
+if now < lock then return {'locked', string.format('%d', lock), '0'} end
+local n, wend = tonumber(f[1]) or 0, tonumber(f[2]) or 0
+if now >= wend then n, wend = 0, now + tonumber(ARGV[3]) end
+n = n + 1
+redis.call('DEL', KEYS[1])
+if n >= tonumber(ARGV[2]) then
+  lock = now + tonumber(ARGV[4])
+  redis.call('HSET', KEYS[1], 'lock', string.format('%d', lock))
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  return {'locked', string.format('%d', lock), '0'}
+end
+redis.call('HSET', KEYS[1], 'n', string.format('%d', n), 'wend', string.format('%d', wend))
+redis.call('PEXPIRE', KEYS[1], string.format('%d', wend - now))
+return {'open', '0', string.format('%d', n)}
+`)
+
+// putExpiringScript replaces a hash and gives it a TTL.
+//
+// KEYS: key. ARGV: TTL (ms), field/value pairs.
+var putExpiringScript = redis.NewScript(`
+local fields = {}
+for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return {'ok'}
+`)
+
+// allScripts are loaded at startup by LoadScripts, so the first request of each kind is one
+// round trip too.
+var allScripts = []*redis.Script{
+	createSessionScript, touchSessionScript, validateSessionScript, rotateSessionScript,
+	refreshSessionScript, revokeSessionScript, revokeAllScript, setPasswordScript,
+	claimLoginScript, takeOverLoginScript, releaseLoginScript, writeUserScript,
+	issueOneTimeScript, consumeOneTimeScript, recordFailureScript, putExpiringScript,
+}

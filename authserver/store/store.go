@@ -1,0 +1,149 @@
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Store is everything the dialects keep. Every method takes ctx first and, where time matters,
+// the caller's now: backends never read a clock for expiry logic, so tests drive time and
+// every replica judges expiry alike. Backends are safe for concurrent use.
+//
+// Secrets never reach a Store: callers pass HMAC hashes of tokens (DESIGN.md), and the store
+// compares hashes only.
+//
+// Errors are the sentinels of this package, wrapped. A backend outage is ErrUnavailable and
+// never anything else: no method reports "not found" or "invalid token" because it could not
+// ask, and none deletes or shortens a record because of an error.
+type Store interface {
+	Users
+	Sessions
+	OneTimeTokens
+	BruteForce
+	Clients
+	Revocations
+
+	// Ping reports whether the backend answers (the admin port's /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the backend and ends every subscription. Later calls fail with
+	// ErrUnavailable.
+	Close() error
+}
+
+// Users holds accounts and the login index.
+type Users interface {
+	// CreateUser stores a new user. ID, Login and a valid Status are required; CreatedAt and
+	// UpdatedAt are set to now, and PasswordChangedAt too when a password hash is given. The
+	// login is claimed atomically: of racing registrations of one login exactly one succeeds,
+	// the others get ErrAlreadyExists (as does a taken ID).
+	CreateUser(ctx context.Context, u User, now time.Time) (User, error)
+	// GetUser returns the user with id, or ErrNotFound.
+	GetUser(ctx context.Context, id string) (User, error)
+	// GetUserByLogin returns the user holding login (normalized, so case and surrounding space
+	// do not matter), or ErrNotFound.
+	GetUserByLogin(ctx context.Context, login string) (User, error)
+	// UpdateUser applies update to the current record and stores the result, retrying on
+	// concurrent changes (so update may run more than once and must be a pure function of its
+	// input). ID, CreatedAt, PasswordHash and PasswordChangedAt are kept from the stored record
+	// (the password changes only through SetPassword); UpdatedAt becomes now. A login change
+	// moves the index entry: ErrAlreadyExists if another user holds the new login. An error
+	// from update is returned unchanged and nothing is written.
+	UpdateUser(ctx context.Context, id string, now time.Time, update func(User) (User, error)) (User, error)
+	// SetPassword replaces the password hash and, in the same atomic step, ends every session
+	// of the user except keepSessionID (empty: all), cancels an outstanding reset token and
+	// publishes a revocation per ended session. It returns the ended session IDs.
+	SetPassword(ctx context.Context, id, passwordHash, keepSessionID string, now time.Time) ([]string, error)
+}
+
+// Sessions holds logged-in clients. Every method that authenticates reads the session and its
+// user together, so a dialect needs nothing else; each is one round trip in Redis.
+type Sessions interface {
+	// CreateSession stores a new session after enforcing the device limit in the same step:
+	// with EvictOldest the oldest sessions of the dialect end (and are returned and
+	// announced), with DenyNew the call fails with ErrDeviceLimit. The user must exist
+	// (ErrNotFound); a taken session ID is ErrAlreadyExists; a stale PasswordChangedAt is
+	// ErrConflict.
+	CreateSession(ctx context.Context, req NewSession) (evicted []string, err error)
+	// GetSession returns a live session without touching it, or ErrNotFound.
+	GetSession(ctx context.Context, ref SessionRef, now time.Time) (Session, error)
+	// TouchSession slides a live session's idle window to now and returns it, or ErrNotFound.
+	TouchSession(ctx context.Context, ref SessionRef, now time.Time) (Session, error)
+	// ValidateSession authenticates tokenHash against the session (the current token, or the
+	// previous one inside its buffer, and the token's own expiry), slides the idle window and
+	// returns the session with its user. Anything that does not authenticate, a missing user
+	// included, is ErrInvalidToken.
+	ValidateSession(ctx context.Context, ref SessionRef, tokenHash string, now time.Time) (Session, User, error)
+	// RotateSession is devise's validate-and-rotate in one atomic step (DESIGN.md). Racing
+	// calls with the same token all succeed and all end up handing back the current token;
+	// one rotation happens per buffer window. Failure is ErrInvalidToken.
+	RotateSession(ctx context.Context, req Rotation) (RotationResult, error)
+	// RefreshSession exchanges the current refresh token for new token and refresh hashes,
+	// spending the old one. A spent refresh token presented again revokes the whole session
+	// and returns ErrTokenReused; anything else that does not match is ErrInvalidToken. A
+	// retry of the very request that spent it (same NewRefreshHash) succeeds again, so a lost
+	// reply cannot look like theft.
+	RefreshSession(ctx context.Context, req Refresh) (Session, User, error)
+	// RevokeSession ends one session and announces it. With a non-empty tokenHash the token
+	// must authenticate the session (as in ValidateSession) or nothing happens and
+	// ErrInvalidToken is returned: a logout is then one round trip. With an empty tokenHash it
+	// revokes by reference (admin paths, or a caller that has just validated). A session that
+	// does not exist or has expired is ErrNotFound. It returns the ended session.
+	RevokeSession(ctx context.Context, ref SessionRef, tokenHash string, reason Reason, now time.Time) (Session, error)
+	// RevokeAllSessions ends every session of the user except exceptSessionID (empty: all)
+	// in one step, announces each, and returns the ended IDs.
+	RevokeAllSessions(ctx context.Context, userID, exceptSessionID string, reason Reason, now time.Time) ([]string, error)
+}
+
+// OneTimeTokens holds reset and confirmation tokens.
+type OneTimeTokens interface {
+	// IssueOneTimeToken stores t, replacing any outstanding token of its kind for the user.
+	// The user must exist (ErrNotFound).
+	IssueOneTimeToken(ctx context.Context, t OneTimeToken, now time.Time) error
+	// ConsumeOneTimeToken spends the user's token of kind if hash matches and it has not
+	// expired; otherwise ErrInvalidToken, and a mismatch leaves the outstanding token alone (a
+	// wrong guess must not cancel the user's real link). Of racing consumers one succeeds.
+	ConsumeOneTimeToken(ctx context.Context, userID string, kind OneTimeKind, hash string, now time.Time) error
+}
+
+// BruteForce holds failed-login counters and locks, per login and per client address.
+type BruteForce interface {
+	// RecordFailure counts a failed login for subj under limit and returns the resulting
+	// state: reaching MaxFailures within Window locks the subject for Lockout. A failure
+	// while locked does not extend the lock.
+	RecordFailure(ctx context.Context, subj Subject, limit BruteForceLimit, now time.Time) (Lockout, error)
+	// CheckLockout returns subj's current state.
+	CheckLockout(ctx context.Context, subj Subject, now time.Time) (Lockout, error)
+	// ResetFailures forgets subj's failures and any lock (after a successful login).
+	ResetFailures(ctx context.Context, subj Subject) error
+}
+
+// Clients holds the registrations the operator writes for DeviceClients.
+type Clients interface {
+	// PutAppClient creates or replaces an app client.
+	PutAppClient(ctx context.Context, c AppClient) error
+	// GetAppClient returns the app client with id, or ErrNotFound.
+	GetAppClient(ctx context.Context, id string) (AppClient, error)
+	// DeleteAppClient removes the app client, or returns ErrNotFound.
+	DeleteAppClient(ctx context.Context, id string) error
+	// PutDeviceToken creates or replaces a device token registration; it disappears at its
+	// ExpiresAt, which must be after now.
+	PutDeviceToken(ctx context.Context, t DeviceToken, now time.Time) error
+	// GetDeviceToken returns the unexpired registration of the token with hash, or ErrNotFound.
+	GetDeviceToken(ctx context.Context, hash string, now time.Time) (DeviceToken, error)
+	// DeleteDeviceToken removes a registration, or returns ErrNotFound.
+	DeleteDeviceToken(ctx context.Context, hash string) error
+}
+
+// Revocations fans session ends out to every replica, so live sockets bound to an ended
+// session are closed wherever they are. Every Store method that ends a session publishes its
+// own revocations in the same atomic step; PublishRevocation is for ends the store does not
+// see (an expiry noticed by a caller).
+type Revocations interface {
+	// PublishRevocation announces r to every subscriber of every replica.
+	PublishRevocation(ctx context.Context, r Revocation) error
+	// SubscribeRevocations returns once the subscription is in place (events published after
+	// it returns are delivered) and delivers events until ctx ends or the store closes, then
+	// closes the channel. A subscriber must keep reading: events that cannot be buffered are
+	// dropped and replaced by one Resync event, as are those lost while reconnecting.
+	SubscribeRevocations(ctx context.Context) (<-chan RevocationEvent, error)
+}

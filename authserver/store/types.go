@@ -1,0 +1,311 @@
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// UserStatus is a user's lifecycle state; its numbers are the account dialect's wire values.
+type UserStatus int
+
+// The user statuses.
+const (
+	StatusPending  UserStatus = 0 // registered, email not yet confirmed
+	StatusActive   UserStatus = 1
+	StatusDisabled UserStatus = 2
+)
+
+// User is one account, shared by every dialect.
+type User struct {
+	ID string
+	// Login is kept as the user typed it (trimmed); it is unique and matched through
+	// NormalizeLogin. Dialects whose login is an email set Login and Email to the same value.
+	Login     string
+	Email     string
+	FirstName string
+	LastName  string
+	Role      string
+	Status    UserStatus
+	// PasswordHash is the encoded argon2id hash; empty for a user who cannot log in with a
+	// password. It changes only through SetPassword, which ends the user's other sessions.
+	PasswordHash      string
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// NormalizeLogin returns the form logins are indexed and compared in: trimmed and lower-cased,
+// so "  Alice@Example.com" and "alice@example.com" are one login.
+func NormalizeLogin(login string) string { return strings.ToLower(strings.TrimSpace(login)) }
+
+// SessionRef names a session. Session tokens carry both IDs (DESIGN.md), so every lookup goes
+// straight to the user's hash slot.
+type SessionRef struct {
+	UserID    string
+	SessionID string
+}
+
+// Session is one logged-in client of a user in one dialect.
+type Session struct {
+	ID     string
+	UserID string
+	// Dialect names the protocol that created the session; device limits count per dialect.
+	Dialect string
+	// ClientName is the dialect's client label (devise's "client", keyToken's app client).
+	ClientName string
+	// TokenHash is the hash of the current token.
+	TokenHash string
+	// PreviousTokenHash is the token replaced by the last rotation; it authenticates until
+	// PreviousValidUntil (the batch buffer), never after.
+	PreviousTokenHash  string
+	PreviousValidUntil time.Time
+	// RotatedAt is when TokenHash was issued (creation, rotation or refresh).
+	RotatedAt time.Time
+	// TokenExpiresAt, when set, ends the current token before the session itself: keyToken's
+	// short access tokens live inside a long refresh session.
+	TokenExpiresAt time.Time
+	// RefreshHash is the hash of the current refresh token (keyToken); empty if none.
+	RefreshHash string
+	// SpentRefreshHashes are refresh tokens already exchanged, newest first, at most
+	// MaxSpentRefreshHashes. Presenting one again revokes the session.
+	SpentRefreshHashes []string
+	CreatedAt          time.Time
+	LastSeenAt         time.Time
+	// IdleTimeout ends the session when unused for this long; zero disables it. Every
+	// successful validation, rotation, refresh or touch slides it.
+	IdleTimeout time.Duration
+	// ExpiresAt is the absolute end of the session, whatever its use. Required.
+	ExpiresAt time.Time
+}
+
+// MaxSpentRefreshHashes bounds the spent-refresh list of a session, so a session refreshed
+// hourly for weeks stays small. Reuse of an older refresh token is still refused, just as
+// an unknown token rather than as detected reuse.
+const MaxSpentRefreshHashes = 32
+
+// Ref returns the session's reference.
+func (s Session) Ref() SessionRef { return SessionRef{UserID: s.UserID, SessionID: s.ID} }
+
+// Deadline is when the session ends if nothing touches it again: the earlier of its absolute
+// expiry and the end of its idle window.
+func (s Session) Deadline() time.Time {
+	d := s.ExpiresAt
+	if s.IdleTimeout > 0 {
+		if idle := s.LastSeenAt.Add(s.IdleTimeout); idle.Before(d) {
+			d = idle
+		}
+	}
+	return d
+}
+
+// Live reports whether the session is still usable at now.
+func (s Session) Live(now time.Time) bool { return now.Before(s.Deadline()) }
+
+// DevicePolicy says what CreateSession does when a user already holds the maximum number of
+// sessions of a dialect.
+type DevicePolicy int
+
+// The device policies.
+const (
+	// EvictOldest ends the user's oldest sessions of the dialect to make room (devise's way).
+	EvictOldest DevicePolicy = iota
+	// DenyNew refuses the new session with ErrDeviceLimit.
+	DenyNew
+)
+
+// DeviceLimit bounds the live sessions a user holds in one dialect.
+type DeviceLimit struct {
+	// Max is the number of live sessions allowed; zero means no limit.
+	Max    int
+	Policy DevicePolicy
+}
+
+// NewSession is a CreateSession request.
+type NewSession struct {
+	// Session is the session to create. ID, UserID, Dialect, TokenHash and ExpiresAt are
+	// required; CreatedAt, LastSeenAt and RotatedAt are set to Now; the previous-token and
+	// spent-refresh fields must be empty.
+	Session Session
+	Limit   DeviceLimit
+	// PasswordChangedAt, when set, is the User.PasswordChangedAt the caller verified the
+	// password against. If the password has changed since, nothing is created and
+	// ErrConflict is returned, so a login that raced a reset cannot outlive it.
+	PasswordChangedAt time.Time
+	Now               time.Time
+}
+
+// Rotation is a RotateSession request: the devise validate-and-rotate step (DESIGN.md).
+type Rotation struct {
+	Ref SessionRef
+	// PresentedHash is hash(presented token); SuccessorHash is hash(successor(presented)).
+	PresentedHash string
+	SuccessorHash string
+	// Buffer is the batch-request window: inside it the current token is echoed instead of
+	// rotated, and the previous token still authenticates.
+	Buffer time.Duration
+	Now    time.Time
+}
+
+// RotationOutcome says which token the caller hands back.
+type RotationOutcome int
+
+// The rotation outcomes.
+const (
+	// Rotated: the presented token was current and has just been replaced by its successor.
+	Rotated RotationOutcome = iota + 1
+	// Echoed: the presented token is current and was issued inside the buffer; hand it back
+	// unchanged (never a blank header).
+	Echoed
+	// PreviousInBuffer: the presented token was replaced inside the buffer by a racing
+	// request; its successor is current, hand that back.
+	PreviousInBuffer
+)
+
+// ReturnsSuccessor reports whether the caller answers with successor(presented) rather than
+// the presented token itself.
+func (o RotationOutcome) ReturnsSuccessor() bool { return o == Rotated || o == PreviousInBuffer }
+
+// String names the outcome for logs and metrics.
+func (o RotationOutcome) String() string {
+	switch o {
+	case Rotated:
+		return "rotated"
+	case Echoed:
+		return "echoed"
+	case PreviousInBuffer:
+		return "previous-in-buffer"
+	}
+	return "unknown"
+}
+
+// RotationResult is everything a dialect needs after RotateSession, in the same round trip.
+type RotationResult struct {
+	Outcome RotationOutcome
+	Session Session
+	User    User
+}
+
+// Refresh is a RefreshSession request: keyToken's refresh-token exchange.
+type Refresh struct {
+	Ref                  SessionRef
+	PresentedRefreshHash string
+	// NewTokenHash and NewRefreshHash replace the session's token and refresh token.
+	NewTokenHash   string
+	NewRefreshHash string
+	// TokenExpiresAt is the new access token's expiry; zero lets it live as long as the session.
+	TokenExpiresAt time.Time
+	Now            time.Time
+}
+
+// OneTimeKind names a one-time token's purpose. A user has at most one outstanding token
+// per kind; issuing another replaces it.
+type OneTimeKind string
+
+// The one-time token kinds.
+const (
+	// OneTimeReset is a password-reset token. SetPassword also cancels it.
+	OneTimeReset OneTimeKind = "reset"
+	// OneTimeConfirm is an email-confirmation (activation) token.
+	OneTimeConfirm OneTimeKind = "confirm"
+)
+
+// OneTimeToken is an outstanding single-use token.
+type OneTimeToken struct {
+	UserID    string
+	Kind      OneTimeKind
+	Hash      string
+	ExpiresAt time.Time
+}
+
+// SubjectKind says what a brute-force counter counts failures of.
+type SubjectKind int
+
+// The brute-force subject kinds.
+const (
+	SubjectLogin SubjectKind = iota + 1
+	SubjectIP
+)
+
+// Subject is what a brute-force counter is kept for. Build it with LoginSubject or IPSubject.
+type Subject struct {
+	Kind  SubjectKind
+	Value string
+}
+
+// LoginSubject is the counter of a login, whether or not a user holds it (counting unknown
+// logins too keeps lockouts from revealing which logins exist). The login is normalized and
+// hashed, so backends never store login names in counter keys.
+func LoginSubject(login string) Subject {
+	sum := sha256.Sum256([]byte(NormalizeLogin(login)))
+	return Subject{Kind: SubjectLogin, Value: hex.EncodeToString(sum[:])}
+}
+
+// IPSubject is the counter of a client address (already resolved through trusted proxies).
+func IPSubject(ip string) Subject { return Subject{Kind: SubjectIP, Value: ip} }
+
+// BruteForceLimit is the policy RecordFailure applies.
+type BruteForceLimit struct {
+	// MaxFailures within Window lock the subject for Lockout.
+	MaxFailures int
+	Window      time.Duration
+	Lockout     time.Duration
+}
+
+// Lockout is a subject's brute-force state.
+type Lockout struct {
+	Locked bool
+	// Until is when the lock ends; zero when not locked.
+	Until time.Time
+	// Failures counts failures in the current window (zero while locked: the lock replaced it).
+	Failures int
+}
+
+// AppClient is a registered keyToken client (a DeviceClient of type app).
+type AppClient struct {
+	ID    string
+	Roles []string
+}
+
+// DeviceToken is a registered device token (a DeviceClient of type device); only its hash is
+// stored. During a rotation overlap a client has two.
+type DeviceToken struct {
+	Hash      string
+	ClientID  string
+	DeviceID  string
+	Roles     []string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Reason says why a session ended; it travels with revocation events and audit logs.
+type Reason string
+
+// The reasons the store itself records. Callers may publish others.
+const (
+	ReasonLogout          Reason = "logout"
+	ReasonRevokeAll       Reason = "revoke-all"
+	ReasonPasswordChanged Reason = "password-changed"
+	ReasonEvicted         Reason = "evicted"
+	ReasonRefreshReuse    Reason = "refresh-reuse"
+	ReasonAdmin           Reason = "admin"
+	ReasonExpired         Reason = "expired"
+)
+
+// Revocation announces that a session has ended.
+type Revocation struct {
+	UserID    string
+	SessionID string
+	Reason    Reason
+	At        time.Time
+}
+
+// RevocationEvent is what a subscription delivers: a revocation, or a resync.
+type RevocationEvent struct {
+	Revocation Revocation
+	// Resync is set when revocations may have been missed: the subscription reconnected after
+	// an outage, or the reader fell so far behind that events were dropped. The subscriber
+	// must re-validate every session it holds (a socket hub re-checks its bound sessions).
+	Resync bool
+}
