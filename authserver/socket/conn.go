@@ -1,0 +1,302 @@
+package socket
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/latchauth/latch/authserver/store"
+)
+
+// maxCloseText is the longest close reason that fits a control frame (125 bytes less the code).
+const maxCloseText = 123
+
+// Conn is one live socket. Exactly two goroutines touch the websocket: the reader, which also
+// runs the handler, and the writer, which alone writes data frames and pings (gorilla's
+// one-reader, one-writer rule). Everything else talks to the writer through the send queue.
+type Conn struct {
+	hub     *Hub
+	ws      *websocket.Conn
+	handler Handler
+	send    chan []byte
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	stopOnce sync.Once
+	// stopping is set once a close has begun: nothing more is queued or dispatched.
+	stopping atomic.Bool
+	// quit is closed when the connection should end; closeCode (0: none) and closeText are
+	// written before it closes and read by the writer after.
+	quit       chan struct{}
+	closeCode  int
+	closeText  string
+	readerDone chan struct{}
+
+	// Guarded by hub.mu.
+	bound *session
+	gone  bool
+}
+
+func newConn(h *Hub, ws *websocket.Conn, handler Handler) *Conn {
+	ctx, cancel := context.WithCancel(h.ctx)
+	return &Conn{
+		hub:        h,
+		ws:         ws,
+		handler:    handler,
+		send:       make(chan []byte, h.sendQueue),
+		ctx:        ctx,
+		cancel:     cancel,
+		quit:       make(chan struct{}),
+		readerDone: make(chan struct{}),
+	}
+}
+
+// Send queues msg for the peer. It never blocks: if the queue is full the peer is too slow,
+// the connection is dropped and ErrSlowPeer returned. A closing connection takes nothing
+// (ErrClosed). msg must not be modified afterwards.
+func (c *Conn) Send(msg []byte) error { return c.push(msg) }
+
+// Close closes the connection: messages already queued are sent, then a close frame with
+// code and text, and the TCP connection ends once the peer answers (or after a short grace).
+// Later calls do nothing.
+func (c *Conn) Close(code int, text string) {
+	if len(text) > maxCloseText {
+		text = strings.ToValidUTF8(text[:maxCloseText], "")
+	}
+	c.stop(code, text)
+}
+
+// CheckFunc confirms, for Bind, that a session is live and returns its deadline (when it ends
+// if unused; zero for none). It is the dialect's own check (a ValidateSession, say).
+type CheckFunc func(ctx context.Context) (deadline time.Time, err error)
+
+// Bind binds the connection to a session once check confirms it, replacing any previous
+// binding, and then queues reply (if any). There is no window in which the session's end could
+// be missed: the hub watches the session from before check runs, so an end announced while
+// check runs makes Bind fail with ErrSessionEnded, and one announced after Bind finds the
+// connection bound. reply is queued together with the binding, so a close push for the session
+// always comes after it on the wire. An error from check is returned wrapped, and leaves any
+// previous binding alone.
+//
+// The deadline arms the session's expiry timer; at it the hub re-checks the session and
+// pushes close only if it has really ended (an idle window may have slid elsewhere).
+func (c *Conn) Bind(ctx context.Context, ref store.SessionRef, check CheckFunc, reply []byte) error {
+	if ref.UserID == "" || ref.SessionID == "" {
+		return errors.New("socket: bind: empty session reference")
+	}
+	h := c.hub
+	h.mu.Lock()
+	if c.gone || c.stopping.Load() {
+		h.mu.Unlock()
+		return ErrClosed
+	}
+	s := h.index[ref.SessionID]
+	if s == nil {
+		s = &session{ref: ref}
+		h.index[ref.SessionID] = s
+	} else if s.ref.UserID != ref.UserID {
+		h.mu.Unlock()
+		return ErrSessionMismatch
+	}
+	s.pending++
+	h.mu.Unlock()
+
+	deadline, err := check(ctx)
+
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	s.pending--
+	switch {
+	case err != nil:
+		h.releaseLocked(s)
+		return fmt.Errorf("socket: bind: %w", err)
+	case s.ended:
+		return ErrSessionEnded
+	case c.gone || c.stopping.Load():
+		h.releaseLocked(s)
+		return ErrClosed
+	}
+	if c.bound != s {
+		h.unbindLocked(c)
+		h.attachLocked(c, s)
+	}
+	grew := deadline.After(s.deadline)
+	if grew {
+		s.deadline = deadline
+	}
+	if grew || s.timer == nil {
+		h.armLocked(s, s.deadline)
+	}
+	if len(reply) > 0 {
+		return c.push(reply)
+	}
+	return nil
+}
+
+// Unbind detaches the connection from its session, if any: it will get no close push for it.
+func (c *Conn) Unbind() {
+	c.hub.mu.Lock()
+	defer c.hub.mu.Unlock()
+	c.hub.unbindLocked(c)
+}
+
+// Session returns the session the connection is bound to.
+func (c *Conn) Session() (store.SessionRef, bool) {
+	c.hub.mu.Lock()
+	defer c.hub.mu.Unlock()
+	if c.bound == nil {
+		return store.SessionRef{}, false
+	}
+	return c.bound.ref, true
+}
+
+// push queues msg without blocking. Callers may hold hub.mu.
+func (c *Conn) push(msg []byte) error {
+	if c.stopping.Load() {
+		return ErrClosed
+	}
+	select {
+	case c.send <- msg:
+		return nil
+	default:
+		if c.abort() {
+			c.hub.slowDropped.Add(1)
+			c.hub.log.Info("socket: slow peer dropped", "remote", c.ws.RemoteAddr().String(), "queue", cap(c.send))
+		}
+		return ErrSlowPeer
+	}
+}
+
+// stop begins the end of the connection once; a non-zero code asks the writer for a close
+// handshake after the queued messages. It reports whether this call began it.
+func (c *Conn) stop(code int, text string) bool {
+	began := false
+	c.stopOnce.Do(func() {
+		began = true
+		c.stopping.Store(true)
+		c.closeCode, c.closeText = code, text
+		close(c.quit)
+	})
+	return began
+}
+
+// abort ends the connection at once, without a close frame: for a peer that is too slow to
+// take one, a dead peer, or a failed write. Closing the socket unblocks both goroutines. It
+// reports whether this call ended the connection.
+func (c *Conn) abort() bool {
+	began := c.stop(0, "")
+	_ = c.ws.NetConn().Close() // a second close of a closed socket fails harmlessly
+	return began
+}
+
+// readLoop is the connection's only reader; it runs the handler.
+func (c *Conn) readLoop() {
+	h := c.hub
+	defer func() {
+		c.abort()
+		close(c.readerDone)
+		c.cancel()
+		h.remove(c)
+		h.wg.Done()
+	}()
+	c.ws.SetReadLimit(h.readLimit)
+	// A peer that sends nothing, not even a pong, for pongWait is dead: the read fails.
+	_ = c.ws.SetReadDeadline(time.Now().Add(h.pongWait))
+	c.ws.SetPongHandler(func(string) error { return c.ws.SetReadDeadline(time.Now().Add(h.pongWait)) })
+	for {
+		typ, msg, err := c.ws.ReadMessage()
+		if err != nil {
+			if !c.stopping.Load() && websocket.IsUnexpectedCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) {
+				h.log.Debug("socket: read ended", "remote", c.ws.RemoteAddr().String(), "err", err)
+			}
+			return
+		}
+		if c.stopping.Load() {
+			continue // closing: read on only to see the peer's close frame
+		}
+		if typ != websocket.TextMessage {
+			c.Close(websocket.CloseUnsupportedData, "text messages only")
+			continue
+		}
+		c.dispatch(msg)
+	}
+}
+
+// dispatch runs the handler; a panic in it closes this connection (1011) instead of the
+// process, as net/http does for a request.
+func (c *Conn) dispatch(msg []byte) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.hub.log.Error("socket: handler panic", "panic", p, "stack", string(debug.Stack()))
+			c.Close(websocket.CloseInternalServerErr, "internal error")
+		}
+	}()
+	c.handler.HandleMessage(c.ctx, c, msg)
+}
+
+// writeLoop is the connection's only writer of data frames and pings.
+func (c *Conn) writeLoop() {
+	h := c.hub
+	ping := time.NewTicker(h.pingPeriod)
+	defer func() {
+		ping.Stop()
+		_ = c.ws.NetConn().Close()
+		h.wg.Done()
+	}()
+	for {
+		select {
+		case msg := <-c.send:
+			if err := c.write(msg); err != nil {
+				c.abort()
+				return
+			}
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.writeWait)); err != nil {
+				c.abort()
+				return
+			}
+		case <-c.quit:
+			if c.closeCode != 0 {
+				c.closeHandshake()
+			}
+			return
+		}
+	}
+}
+
+func (c *Conn) write(msg []byte) error {
+	_ = c.ws.SetWriteDeadline(time.Now().Add(c.hub.writeWait))
+	return c.ws.WriteMessage(websocket.TextMessage, msg)
+}
+
+// closeHandshake flushes what was queued before the close began (a close push, say), sends
+// the close frame, and waits briefly for the peer's close frame, which the reader consumes.
+func (c *Conn) closeHandshake() {
+	for drained := false; !drained; {
+		select {
+		case msg := <-c.send:
+			if c.write(msg) != nil {
+				return
+			}
+		default:
+			drained = true
+		}
+	}
+	frame := websocket.FormatCloseMessage(c.closeCode, c.closeText)
+	if err := c.ws.WriteControl(websocket.CloseMessage, frame, time.Now().Add(c.hub.writeWait)); err != nil {
+		return
+	}
+	grace := time.NewTimer(closeGrace)
+	defer grace.Stop()
+	select {
+	case <-c.readerDone:
+	case <-grace.C:
+	}
+}
