@@ -21,6 +21,7 @@ const usage = `latch: an operator-managed auth cluster.
 
 Usage:
   latch manager [flags]   run the operator (latch manager -h for flags)
+  latch server [flags]    run an auth server (latch server --config FILE; -h for flags)
 `
 
 func main() {
@@ -32,6 +33,8 @@ func main() {
 	switch os.Args[1] {
 	case "manager":
 		err = runManager(os.Args[2:])
+	case "server":
+		err = runServer(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -58,6 +58,10 @@ type Listen struct {
 	IdleTimeout Duration `json:"idleTimeout,omitempty"`
 	// ShutdownTimeout bounds the drain of in-flight requests on SIGTERM (default 25s).
 	ShutdownTimeout Duration `json:"shutdownTimeout,omitempty"`
+	// MaxHeaderBytes bounds the size of a request's headers, request line included (default
+	// 32768). Auth requests carry a cookie or a token or two; Go's own default of 1 MiB would
+	// let each connection hold far more memory than any client needs.
+	MaxHeaderBytes int `json:"maxHeaderBytes,omitempty"`
 	// SecureCookies marks session cookies Secure; set it when the realm is served over TLS.
 	SecureCookies bool `json:"secureCookies,omitempty"`
 }

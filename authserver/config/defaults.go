@@ -33,6 +33,7 @@ func (c *Config) Default() {
 	setDuration(&l.WriteTimeout, 30*time.Second)
 	setDuration(&l.IdleTimeout, 120*time.Second)
 	setDuration(&l.ShutdownTimeout, 25*time.Second)
+	setInt(&l.MaxHeaderBytes, 32<<10)
 
 	if r := c.Redis; r != nil {
 		if r.Mode == "" {

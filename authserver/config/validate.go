@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 )
 
@@ -24,7 +25,12 @@ func (c *Config) Validate() error {
 	positive("listen.writeTimeout", c.Listen.WriteTimeout)
 	positive("listen.idleTimeout", c.Listen.IdleTimeout)
 	positive("listen.shutdownTimeout", c.Listen.ShutdownTimeout)
-	if c.Listen.Public == c.Listen.Admin {
+	if m := c.Listen.MaxHeaderBytes; m < 4<<10 || m > 1<<20 {
+		bad("listen.maxHeaderBytes", "must be between 4096 and 1048576, got %d", m)
+	}
+	// Port 0 asks the kernel for a free port on each bind, so two such addresses never clash
+	// (tests listen on "127.0.0.1:0" twice and read the bound addresses back).
+	if c.Listen.Public == c.Listen.Admin && !strings.HasSuffix(c.Listen.Public, ":0") {
 		bad("listen.admin", "must differ from listen.public (%s)", c.Listen.Public)
 	}
 	if !c.TokenHashKey.IsSet() {
@@ -155,10 +161,25 @@ func (c *Config) Validate() error {
 			bad("email.smtp.security", "must be StartTLS, TLS or None, got %q", m.Security)
 		}
 	}
+	for i, o := range c.AllowedOrigins {
+		if !isOrigin(o) {
+			bad(fmt.Sprintf("allowedOrigins[%d]", i), "must be an origin scheme://host[:port] (http or https, no path), got %q", o)
+		}
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
 	}
 	return errors.Join(errs...)
+}
+
+// isOrigin reports whether s is a browser origin as the Origin header carries it: http or
+// https, a host, an optional port, and nothing else (the CRD's pattern, checked again here for
+// configs written by hand).
+func isOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+		u.User == nil && u.Path == "" && u.RawQuery == "" && u.Fragment == "" && !u.ForceQuery &&
+		!strings.ContainsAny(s, " \t")
 }

@@ -1,0 +1,158 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/latchauth/latch/authserver/password"
+	"github.com/latchauth/latch/authserver/store"
+)
+
+// LoginRequest is a password login.
+type LoginRequest struct {
+	// Login is matched trimmed and case-insensitively.
+	Login    string
+	Password string
+	// RequireActive refuses users still pending email confirmation (as a failed login, like
+	// every other refusal). Dialects whose contract lets a new, unconfirmed user in (account:
+	// registration returns a session) leave it unset.
+	RequireActive bool
+	// Session shapes the session a successful login creates.
+	Session SessionOptions
+}
+
+// Login checks a login and password and creates a session. Every failure, whatever its
+// cause (unknown login, wrong password, a lock on the login or the client address, a disabled
+// or pending account, a password changed meanwhile), is ErrInvalidCredentials, and every
+// attempt costs one argon2id verification (the user's hash, or the pool's dummy hash), so
+// neither the answer nor its timing tells which logins exist. Each failure counts against the
+// login and the address, known login or not.
+//
+// Other errors are internal (the store is unreachable, the pool is saturated): the dialect
+// answers them with its internal error, and nothing is counted.
+func (s *Service) Login(ctx context.Context, m Meta, req LoginRequest) (_ store.User, _ Issued, err error) {
+	began, now := time.Now(), s.Now()
+	defer func() { s.observe(m, "login", began, err) }()
+
+	login := store.NormalizeLogin(req.Login)
+	subj := subjects(login, m.ClientIP)
+	locks, err := s.checkLocks(ctx, subj, now)
+	if err != nil {
+		return store.User{}, Issued{}, err
+	}
+
+	var u store.User
+	known := false
+	if !locks.any() {
+		u, err = s.Store.GetUserByLogin(ctx, login)
+		switch {
+		case err == nil:
+			known = u.PasswordHash != ""
+		case !errors.Is(err, store.ErrNotFound):
+			return store.User{}, Issued{}, internal("login", err)
+		}
+	}
+
+	// Exactly one verification on every path, before any decision is visible.
+	reason, rehash, err := s.verify(ctx, m, u, known, req.Password)
+	if err != nil {
+		return store.User{}, Issued{}, err
+	}
+	switch {
+	case locks.any():
+		reason = "locked"
+	case reason != "":
+	case u.Status == store.StatusDisabled:
+		reason = "disabled"
+	case req.RequireActive && u.Status != store.StatusActive:
+		reason = "pending"
+	}
+	if reason != "" {
+		return store.User{}, Issued{}, s.loginFailed(ctx, m, subj, locks, u.ID, reason, now)
+	}
+
+	issued, err := s.issue(ctx, m, u, req.Session)
+	switch {
+	case errors.Is(err, ErrDeviceLimit):
+		s.audit(ctx, m, "login", u.ID, outcomeRefused, slog.String("reason", "device_limit"))
+		return store.User{}, Issued{}, err
+	case errors.Is(err, store.ErrConflict):
+		// The password changed between the check and the session: the one just checked is
+		// no longer the user's.
+		return store.User{}, Issued{}, s.loginFailed(ctx, m, subj, locks, u.ID, "password_changed", now)
+	case err != nil:
+		return store.User{}, Issued{}, err
+	}
+	s.clearFailures(ctx, m, login)
+	if rehash {
+		s.rehash(ctx, m, u, req.Password)
+	}
+	s.audit(ctx, m, "login", u.ID, outcomeSuccess, slog.String("session_id", issued.Session.ID))
+	return u, issued, nil
+}
+
+// verify spends one password verification: against the user's hash when known, otherwise
+// against the pool's dummy hash. It returns the failure reason ("" when the password
+// matches) and whether the hash should be upgraded; err is set only for an internal failure.
+func (s *Service) verify(ctx context.Context, m Meta, u store.User, known bool, pw string) (reason string, rehash bool, err error) {
+	if known {
+		rehash, err = s.Passwords.Verify(ctx, pw, u.PasswordHash)
+		switch {
+		case err == nil:
+			return "", rehash, nil
+		case errors.Is(err, password.ErrMismatch):
+			return "wrong_password", false, nil
+		case errors.Is(err, password.ErrMalformedHash):
+			// A corrupt record must not answer faster than a real check, or be usable.
+			s.Logger.ErrorContext(ctx, "stored password hash is malformed", "request_id", m.RequestID,
+				"user_id", u.ID, "error", err)
+		default:
+			return "", false, internal("verify password", err)
+		}
+	}
+	if err := s.Passwords.VerifyUnknown(ctx, pw); !errors.Is(err, password.ErrMismatch) {
+		return "", false, internal("verify password", err)
+	}
+	if u.ID != "" {
+		return "no_usable_password", false, nil
+	}
+	return "unknown_login", false, nil
+}
+
+// loginFailed counts and audits a failed login and returns the one error every failure gets.
+func (s *Service) loginFailed(ctx context.Context, m Meta, subj [2]store.Subject, locks lockState, userID, reason string, now time.Time) error {
+	s.recordFailure(ctx, m, subj, locks, userID, now)
+	s.audit(ctx, m, "login", userID, "failure", slog.String("reason", reason))
+	return ErrInvalidCredentials
+}
+
+// PasswordRehasher is implemented by a store that can replace a user's password hash with an
+// equivalent one (the same password under new argon2id parameters) without ending sessions,
+// and only if the stored hash is still oldHash. store.Store has no such method yet: SetPassword
+// ends every other session, which an upgrade of parameters must not do. Until the backends
+// implement it, hashes are upgraded only when the password is next set.
+type PasswordRehasher interface {
+	RehashPassword(ctx context.Context, userID, oldHash, newHash string, now time.Time) error
+}
+
+// rehash upgrades a user's hash to the current parameters after a successful login, when the
+// store can do it without ending sessions. Failures are logged: the login has succeeded.
+func (s *Service) rehash(ctx context.Context, m Meta, u store.User, pw string) {
+	r, ok := s.Store.(PasswordRehasher)
+	if !ok {
+		s.Logger.DebugContext(ctx, "password hash uses old parameters; the store cannot upgrade it in place",
+			"request_id", m.RequestID, "user_id", u.ID)
+		return
+	}
+	h, err := s.Passwords.Hash(ctx, pw)
+	if err == nil {
+		err = r.RehashPassword(ctx, u.ID, u.PasswordHash, h, s.Now())
+	}
+	if err != nil {
+		s.Logger.WarnContext(ctx, "cannot upgrade password hash", "request_id", m.RequestID, "user_id", u.ID, "error", err)
+		return
+	}
+	s.audit(ctx, m, "password.rehash", u.ID, outcomeSuccess)
+}

@@ -1,0 +1,251 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/core"
+	"github.com/latchauth/latch/authserver/password"
+	"github.com/latchauth/latch/authserver/store"
+	"github.com/latchauth/latch/authserver/token"
+)
+
+func TestLoginAndAuthenticate(t *testing.T) {
+	f := newFixture(t)
+	u := f.register("Ada@Example.com")
+	got, issued, err := f.login("  ADA@example.COM\t", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != u.ID {
+		t.Errorf("Login user = %s, want %s", got.ID, u.ID)
+	}
+	tok := issued.Token.String()
+	if _, err := token.ParseSessionToken(tok); err != nil || issued.Token.UserID != u.ID {
+		t.Fatalf("issued token %q: %v", tok, err)
+	}
+	if issued.Session.TokenHash != f.Hasher.Hash(issued.Token.Secret) || strings.Contains(issued.Session.TokenHash, issued.Token.Secret) {
+		t.Error("the session does not hold the token's hash (or holds the secret)")
+	}
+	cfg := f.Config.Sessions
+	if !issued.Session.ExpiresAt.Equal(f.clock.Now().Add(cfg.AbsoluteTimeout.Duration)) || issued.Session.IdleTimeout != cfg.IdleTimeout.Duration {
+		t.Errorf("session lifetimes %s/%s, want the config's", issued.Session.ExpiresAt, issued.Session.IdleTimeout)
+	}
+	a, err := f.Authenticate(t.Context(), f.meta, tok)
+	if err != nil || a.User.ID != u.ID || a.Session.ID != issued.Session.ID {
+		t.Fatalf("Authenticate = %+v, %v", a, err)
+	}
+	if n := len(f.audits(map[string]any{"event": "login", "outcome": "success", "user_id": u.ID, "client_ip": "192.0.2.1", "dialect": "test"})); n != 1 {
+		t.Errorf("%d login audit events, want 1", n)
+	}
+}
+
+// Every failure is the same error, counted against the login and the address.
+func TestLoginFailuresAreOneError(t *testing.T) {
+	f := newFixture(t, func(c *config.Config) {
+		c.BruteForce.MaxFailuresPerLogin = 100
+		c.BruteForce.MaxFailuresPerIP = 100
+	})
+	f.register("known@example.com")
+	disabled := f.register("disabled@example.com")
+	if _, err := f.Store.UpdateUser(t.Context(), disabled.ID, f.clock.Now(), func(u store.User) (store.User, error) {
+		u.Status = store.StatusDisabled
+		return u, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	nopw, err := f.Store.CreateUser(t.Context(), store.User{ID: mustID(t), Login: "nopw@example.com", Status: store.StatusActive}, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string][2]string{
+		"unknown login":   {"nobody@example.com", pw},
+		"wrong password":  {"known@example.com", "not it"},
+		"empty password":  {"known@example.com", ""},
+		"disabled":        {"disabled@example.com", pw},
+		"no password set": {nopw.Login, ""},
+		"empty login":     {"", pw},
+		"huge login":      {strings.Repeat("x", 10000), pw},
+		"huge password":   {"known@example.com", strings.Repeat("x", 10000)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			before, err := f.Store.CheckLockout(t.Context(), store.LoginSubject(c[0]), f.clock.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _, err = f.login(c[0], c[1])
+			if err != core.ErrInvalidCredentials { //nolint:errorlint // the very same value, not a wrapper
+				t.Fatalf("Login = %v, want exactly ErrInvalidCredentials", err)
+			}
+			after, err := f.Store.CheckLockout(t.Context(), store.LoginSubject(c[0]), f.clock.Now())
+			if err != nil || after.Failures != before.Failures+1 {
+				t.Errorf("failures of the login went from %d to %+v (%v); want one more", before.Failures, after, err)
+			}
+		})
+	}
+	l, err := f.Store.CheckLockout(t.Context(), store.IPSubject("192.0.2.1"), f.clock.Now())
+	if err != nil || l.Failures != 8 {
+		t.Errorf("failures of the address = %+v, %v; want 8", l, err)
+	}
+	if n := len(f.audits(map[string]any{"event": "login", "outcome": "failure"})); n != 8 {
+		t.Errorf("%d failed-login audit events, want 8", n)
+	}
+	for reason := range map[string]bool{"unknown_login": true, "wrong_password": true, "disabled": true, "no_usable_password": true} {
+		if len(f.audits(map[string]any{"event": "login", "reason": reason})) == 0 {
+			t.Errorf("no failed-login audit event with reason %s", reason)
+		}
+	}
+}
+
+func TestLoginLockout(t *testing.T) {
+	f := newFixture(t, func(c *config.Config) {
+		c.BruteForce.MaxFailuresPerLogin = 3
+		c.BruteForce.Lockout = config.D(10 * time.Minute)
+	})
+	f.register("target@example.com")
+	for range 2 {
+		_, _, err := f.login("target@example.com", "guess")
+		wantErr(t, err, core.ErrInvalidCredentials)
+	}
+	// A success forgets the login's failures.
+	if _, _, err := f.login("target@example.com", pw); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		_, _, err := f.login("target@example.com", "guess")
+		wantErr(t, err, core.ErrInvalidCredentials)
+	}
+	if n := len(f.audits(map[string]any{"event": "lockout", "subject": "login"})); n != 1 {
+		t.Errorf("%d lockout events, want 1", n)
+	}
+	// Locked: the right password fails like a wrong one, and does not extend the lock.
+	_, _, err := f.login("TARGET@example.com", pw)
+	wantErr(t, err, core.ErrInvalidCredentials)
+	if len(f.audits(map[string]any{"event": "login", "reason": "locked"})) != 1 {
+		t.Error("no audit event for the locked attempt")
+	}
+	f.clock.Advance(10*time.Minute + time.Second)
+	if _, _, err := f.login("target@example.com", pw); err != nil {
+		t.Fatalf("login after the lockout = %v", err)
+	}
+}
+
+func TestLoginRequireActive(t *testing.T) {
+	f := newFixture(t, func(c *config.Config) { c.Registration.RequireConfirmation = true })
+	f.register("pending@example.com")
+	if _, _, err := f.login("pending@example.com", pw); err != nil {
+		t.Fatalf("a pending user's login = %v; pending users may log in unless the dialect says otherwise", err)
+	}
+	_, _, err := f.Login(t.Context(), f.meta, core.LoginRequest{Login: "pending@example.com", Password: pw, RequireActive: true})
+	wantErr(t, err, core.ErrInvalidCredentials)
+}
+
+// An outage is an internal error, never "invalid credentials" or "invalid token", and is
+// not counted as a failure.
+func TestStoreDownIsInternal(t *testing.T) {
+	f := newFixture(t)
+	f.register("a@example.com")
+	_, issued, err := f.login("a@example.com", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.mem.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = f.login("a@example.com", pw)
+	if err == nil || errors.Is(err, core.ErrInvalidCredentials) || !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Login = %v, want an internal error wrapping store.ErrUnavailable", err)
+	}
+	if _, err := f.Authenticate(t.Context(), f.meta, issued.Token.String()); err == nil || errors.Is(err, core.ErrInvalidToken) {
+		t.Errorf("Authenticate = %v, want an internal error", err)
+	}
+	if err := f.Logout(t.Context(), f.meta, issued.Token.String()); err == nil || errors.Is(err, core.ErrInvalidToken) {
+		t.Errorf("Logout = %v, want an internal error", err)
+	}
+	if err := f.Forgot(t.Context(), f.meta, "a@example.com"); err == nil {
+		t.Error("Forgot succeeded with the store down")
+	}
+	if _, err := f.Register(t.Context(), f.meta, core.Registration{Login: "b@example.com", Password: pw}); err == nil || errors.Is(err, core.ErrLoginTaken) {
+		t.Errorf("Register = %v, want an internal error", err)
+	}
+}
+
+// A saturated password pool is an internal error too, for known and unknown logins alike.
+func TestPoolSaturatedIsInternal(t *testing.T) {
+	f := newFixture(t)
+	f.register("a@example.com")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, login := range []string{"a@example.com", "nobody@example.com"} {
+		_, _, err := f.Login(ctx, f.meta, core.LoginRequest{Login: login, Password: pw})
+		if err == nil || errors.Is(err, core.ErrInvalidCredentials) {
+			t.Errorf("Login(%s) with a cancelled context = %v, want an internal error", login, err)
+		}
+	}
+}
+
+// rehashStore adds the optional in-place rehash to the memory store, implemented (for the
+// test) with SetPassword.
+type rehashStore struct {
+	store.Store
+	calls []string
+}
+
+func (r *rehashStore) RehashPassword(ctx context.Context, userID, oldHash, newHash string, now time.Time) error {
+	r.calls = append(r.calls, oldHash+" -> "+newHash)
+	_, err := r.SetPassword(ctx, userID, newHash, "", now)
+	return err
+}
+
+func TestLoginRehashesOldParameters(t *testing.T) {
+	f := newFixture(t)
+	u := f.register("old@example.com")
+	// The realm raises its parameters.
+	stronger := f.Config.Passwords
+	stronger.Argon2.Iterations = 2
+	pool, err := password.NewPool(stronger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Passwords = pool
+
+	// Without store support the login works and the hash is left as it is.
+	if _, _, err := f.login("old@example.com", pw); err != nil {
+		t.Fatal(err)
+	}
+	rs := &rehashStore{Store: f.mem}
+	f.Store = rs
+	if _, _, err := f.login("old@example.com", pw); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.calls) != 1 || !strings.HasPrefix(rs.calls[0], u.PasswordHash+" -> ") {
+		t.Fatalf("rehash calls = %v, want one from the registered hash", rs.calls)
+	}
+	after, err := f.mem.GetUser(t.Context(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rehash, err := pool.Verify(t.Context(), pw, after.PasswordHash); err != nil || rehash {
+		t.Errorf("the new hash verifies: %v, needs rehash: %v; want it current", err, rehash)
+	}
+	// Current parameters: no further rehash.
+	if _, _, err := f.login("old@example.com", pw); err != nil {
+		t.Fatal(err)
+	}
+	if len(rs.calls) != 1 {
+		t.Errorf("rehashed again: %v", rs.calls)
+	}
+}
+
+func mustID(t *testing.T) string {
+	t.Helper()
+	id, err := token.NewID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}

@@ -1,0 +1,174 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/latchauth/latch/authserver/store"
+)
+
+// Forgot starts a password reset for login. It succeeds for every login, known or not, so
+// the answer tells nothing; only a known, enabled user with an email address is sent a link
+// `{resetURL}?uid=USER_ID&t=TOKEN` (replacing any earlier one). Mail goes through the outbox,
+// so the answer never waits on SMTP. The only error is internal: the store cannot be asked.
+func (s *Service) Forgot(ctx context.Context, m Meta, login string) (err error) {
+	began := time.Now()
+	defer func() { s.observe(m, "forgot", began, err) }()
+
+	u, err := s.Store.GetUserByLogin(ctx, login)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		s.audit(ctx, m, "password.forgot", "", outcomeSuccess, slog.Bool("mail_sent", false))
+		return nil
+	case err != nil:
+		return internal("forgot password", err)
+	}
+	to := mailAddress(u)
+	if u.Status == store.StatusDisabled || to == "" {
+		s.audit(ctx, m, "password.forgot", u.ID, outcomeSuccess, slog.Bool("mail_sent", false))
+		return nil
+	}
+	secret, err := s.issueOneTime(ctx, u.ID, store.OneTimeReset, s.Config.Email.ResetTokenLifespan.Duration)
+	if err != nil {
+		return err
+	}
+	// From here the token exists; a mail that cannot be built or queued is the operator's
+	// problem (logged), not the caller's, who must get the same answer as for anyone else.
+	msg, err := s.Composer.Reset(to, u.Login, u.ID, secret)
+	if err == nil {
+		err = s.Mailer.Send(ctx, msg)
+	}
+	if err != nil {
+		s.Logger.ErrorContext(ctx, "cannot send password reset mail", "request_id", m.RequestID, "user_id", u.ID, "error", err)
+	}
+	s.audit(ctx, m, "password.forgot", u.ID, outcomeSuccess, slog.Bool("mail_sent", err == nil))
+	return nil
+}
+
+// Reset sets a new password with a reset token: the token is spent, the password replaced,
+// and every session of the user ended. The policy is checked before the token is spent, so
+// a refused password does not cost the user their link; the password is hashed after, so an
+// unauthenticated caller cannot make the server hash at will.
+//
+// Errors: *WeakPasswordError, ErrInvalidToken, or internal.
+func (s *Service) Reset(ctx context.Context, m Meta, userID, secret, newPassword string) (err error) {
+	began, now := time.Now(), s.Now()
+	defer func() { s.observe(m, "reset", began, err) }()
+	defer func() {
+		if err != nil {
+			s.audit(ctx, m, "password.reset", loggableID(userID), errorOutcome(err))
+		}
+	}()
+
+	if err := s.Passwords.Policy().Check(newPassword); err != nil {
+		return &WeakPasswordError{Err: err}
+	}
+	if err := s.consumeOneTime(ctx, userID, secret, store.OneTimeReset, now); err != nil {
+		return err
+	}
+	ended, err := s.setPassword(ctx, userID, newPassword, "", now)
+	if err != nil {
+		return err
+	}
+	// Whoever holds the mailbox is the user: lift a lock the forgotten password caused.
+	if u, err := s.Store.GetUser(ctx, userID); err == nil {
+		s.clearFailures(ctx, m, u.Login)
+	}
+	s.audit(ctx, m, "password.reset", userID, outcomeSuccess, sessionsEnded(ended))
+	return nil
+}
+
+// RedeemResetToken spends a reset token without setting a password and returns its user, for
+// dialects whose reset link signs the user in to choose a password next (devise's
+// password/edit). The caller then issues a session with IssueSession.
+func (s *Service) RedeemResetToken(ctx context.Context, m Meta, userID, secret string) (_ store.User, err error) {
+	began, now := time.Now(), s.Now()
+	defer func() { s.observe(m, "redeem_reset", began, err) }()
+
+	if err := s.consumeOneTime(ctx, userID, secret, store.OneTimeReset, now); err != nil {
+		s.audit(ctx, m, "password.reset_link", loggableID(userID), errorOutcome(err))
+		return store.User{}, err
+	}
+	u, err := s.Store.GetUser(ctx, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.User{}, ErrInvalidToken
+	case err != nil:
+		return store.User{}, internal("redeem reset token", err)
+	case u.Status == store.StatusDisabled:
+		return store.User{}, ErrInvalidToken
+	}
+	s.audit(ctx, m, "password.reset_link", u.ID, outcomeSuccess)
+	return u, nil
+}
+
+// PasswordChange is a change of password by a signed-in user.
+type PasswordChange struct {
+	// VerifyCurrent requires Current to be the user's password. Dialects whose contract
+	// changes the password on the session alone (devise after a reset link) leave it unset.
+	VerifyCurrent bool
+	Current       string
+	New           string
+}
+
+// ChangePassword sets a new password for the authenticated user and ends every other session
+// of the user (the current one stays). A wrong current password is ErrInvalidCredentials and
+// counts against the brute-force limits like a failed login.
+//
+// Errors: *WeakPasswordError, ErrInvalidCredentials, ErrInvalidToken (the session ended
+// meanwhile), or internal.
+func (s *Service) ChangePassword(ctx context.Context, m Meta, a Auth, c PasswordChange) (err error) {
+	began, now := time.Now(), s.Now()
+	defer func() { s.observe(m, "change_password", began, err) }()
+	defer func() {
+		if err != nil {
+			s.audit(ctx, m, "password.change", a.User.ID, errorOutcome(err))
+		}
+	}()
+
+	if c.VerifyCurrent {
+		subj := subjects(a.User.Login, m.ClientIP)
+		locks, err := s.checkLocks(ctx, subj, now)
+		if err != nil {
+			return err
+		}
+		reason, _, err := s.verify(ctx, m, a.User, a.User.PasswordHash != "", c.Current)
+		if err != nil {
+			return err
+		}
+		if locks.any() || reason != "" {
+			s.recordFailure(ctx, m, subj, locks, a.User.ID, now)
+			return ErrInvalidCredentials
+		}
+	}
+	if err := s.Passwords.Policy().Check(c.New); err != nil {
+		return &WeakPasswordError{Err: err}
+	}
+	ended, err := s.setPassword(ctx, a.User.ID, c.New, a.Session.ID, now)
+	if err != nil {
+		return err
+	}
+	s.audit(ctx, m, "password.change", a.User.ID, outcomeSuccess, sessionsEnded(ended))
+	return nil
+}
+
+// setPassword hashes pw and stores it, ending every session of the user but keep.
+func (s *Service) setPassword(ctx context.Context, userID, pw, keep string, now time.Time) ([]string, error) {
+	h, err := s.Passwords.Hash(ctx, pw)
+	switch {
+	case err != nil && isPolicy(err):
+		return nil, &WeakPasswordError{Err: err}
+	case err != nil:
+		return nil, internal("set password", err)
+	}
+	ended, err := s.Store.SetPassword(ctx, userID, h, keep, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, ErrInvalidToken
+	case err != nil:
+		return nil, internal("set password", err)
+	}
+	return ended, nil
+}

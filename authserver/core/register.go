@@ -1,0 +1,238 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	netmail "net/mail"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/latchauth/latch/authserver/password"
+	"github.com/latchauth/latch/authserver/store"
+	"github.com/latchauth/latch/authserver/token"
+)
+
+// maxNameLen bounds profile fields (first and last name, role) in bytes.
+const maxNameLen = 256
+
+// Registration is a new account.
+type Registration struct {
+	// Login is kept as typed (trimmed) and matched case-insensitively.
+	Login string
+	// Email is where mail goes; empty means the login, when the login is an email address.
+	Email     string
+	Password  string
+	FirstName string
+	LastName  string
+	Role      string
+}
+
+// Register creates a user. The checks run in an order that leaks as little as possible: a
+// closed registration is refused before anything else, the fields and the password policy
+// next, and the login is claimed last, after the password is hashed, so a taken login costs
+// the same time as a new one. The user is pending when the realm requires email confirmation
+// (a confirmation mail is then sent) and active otherwise.
+//
+// Errors: ErrRegistrationClosed, a *FieldError (ErrInvalidInput), a *WeakPasswordError
+// (ErrWeakPassword), ErrLoginTaken, or an internal error.
+func (s *Service) Register(ctx context.Context, m Meta, r Registration) (_ store.User, err error) {
+	began, now := time.Now(), s.Now()
+	defer func() { s.observe(m, "register", began, err) }()
+	defer func() {
+		if err != nil {
+			s.audit(ctx, m, "register", "", errorOutcome(err), slog.String("reason", err.Error()))
+		}
+	}()
+
+	reg := s.Config.Registration
+	if reg.Closed {
+		return store.User{}, ErrRegistrationClosed
+	}
+	u, err := s.newUser(r, reg.RequireConfirmation)
+	if err != nil {
+		return store.User{}, err
+	}
+	u.PasswordHash, err = s.Passwords.Hash(ctx, r.Password)
+	if err != nil {
+		if isPolicy(err) {
+			return store.User{}, &WeakPasswordError{Err: err}
+		}
+		return store.User{}, internal("register", err)
+	}
+	u, err = s.Store.CreateUser(ctx, u, now)
+	switch {
+	case errors.Is(err, store.ErrAlreadyExists):
+		return store.User{}, ErrLoginTaken
+	case err != nil:
+		return store.User{}, internal("register", err)
+	}
+	s.audit(ctx, m, "register", u.ID, outcomeSuccess)
+	if u.Status == store.StatusPending {
+		// The account exists now whatever happens to the mail; a failure is logged, and the
+		// user can ask for another confirmation where the dialect offers it.
+		if err := s.SendConfirmation(ctx, m, u); err != nil {
+			s.Logger.ErrorContext(ctx, "cannot send confirmation mail", "request_id", m.RequestID, "user_id", u.ID, "error", err)
+		}
+	}
+	return u, nil
+}
+
+// newUser validates the registration's fields and builds the record to store.
+func (s *Service) newUser(r Registration, requireConfirmation bool) (store.User, error) {
+	login := strings.TrimSpace(r.Login)
+	switch {
+	case login == "":
+		return store.User{}, &FieldError{"login", "must not be empty"}
+	case len(store.NormalizeLogin(login)) > store.MaxLoginLen:
+		return store.User{}, &FieldError{"login", "is too long"}
+	case !printable(login):
+		return store.User{}, &FieldError{"login", "must be printable text"}
+	}
+	email := strings.TrimSpace(r.Email)
+	switch {
+	case email != "" && !isAddress(email):
+		return store.User{}, &FieldError{"email", "must be an email address"}
+	case email == "" && isAddress(login):
+		email = login
+	case email == "" && requireConfirmation:
+		return store.User{}, &FieldError{"login", "must be an email address"}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"firstName", r.FirstName}, {"lastName", r.LastName}, {"role", r.Role},
+	} {
+		if len(f.value) > maxNameLen {
+			return store.User{}, &FieldError{f.name, "is too long"}
+		}
+		if !printable(f.value) {
+			return store.User{}, &FieldError{f.name, "must be printable text"}
+		}
+	}
+	id, err := token.NewID()
+	if err != nil {
+		return store.User{}, internal("register", err)
+	}
+	status := store.StatusActive
+	if requireConfirmation {
+		status = store.StatusPending
+	}
+	return store.User{
+		ID: id, Login: login, Email: email, Status: status,
+		FirstName: strings.TrimSpace(r.FirstName), LastName: strings.TrimSpace(r.LastName), Role: r.Role,
+	}, nil
+}
+
+// printable accepts valid UTF-8 without control characters: these fields end up in mail
+// headers, logs and other systems' UIs.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	return strings.IndexFunc(s, unicode.IsControl) < 0
+}
+
+// isAddress accepts one bare email address (no display name, no comments).
+func isAddress(s string) bool {
+	if len(s) > store.MaxLoginLen {
+		return false
+	}
+	a, err := netmail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s
+}
+
+func isPolicy(err error) bool {
+	return errors.Is(err, password.ErrTooShort) || errors.Is(err, password.ErrTooLong) || errors.Is(err, password.ErrNotUTF8)
+}
+
+// mailAddress is where the user's mail goes: the email, or the login when it is an address.
+func mailAddress(u store.User) string {
+	if u.Email != "" {
+		return u.Email
+	}
+	if isAddress(u.Login) {
+		return u.Login
+	}
+	return ""
+}
+
+// SendConfirmation issues a new confirmation token for u (replacing any outstanding one) and
+// queues the mail with its link `{confirmURL}?uid=USER_ID&t=TOKEN`.
+func (s *Service) SendConfirmation(ctx context.Context, m Meta, u store.User) error {
+	to := mailAddress(u)
+	if to == "" {
+		return internal("send confirmation", errors.New("the user has no email address"))
+	}
+	secret, err := s.issueOneTime(ctx, u.ID, store.OneTimeConfirm, s.Config.Email.ConfirmTokenLifespan.Duration)
+	if err != nil {
+		return err
+	}
+	msg, err := s.Composer.Confirm(to, u.Login, u.ID, secret)
+	if err != nil {
+		return internal("send confirmation", err)
+	}
+	if err := s.Mailer.Send(ctx, msg); err != nil {
+		return internal("send confirmation", err)
+	}
+	return nil
+}
+
+// issueOneTime stores the hash of a fresh secret as the user's one outstanding token of kind
+// and returns the secret.
+func (s *Service) issueOneTime(ctx context.Context, userID string, kind store.OneTimeKind, ttl time.Duration) (string, error) {
+	secret, err := token.New()
+	if err != nil {
+		return "", internal("issue "+string(kind)+" token", err)
+	}
+	now := s.Now()
+	err = s.Store.IssueOneTimeToken(ctx, store.OneTimeToken{
+		UserID: userID, Kind: kind, Hash: s.Hasher.Hash(secret), ExpiresAt: now.Add(ttl),
+	}, now)
+	if err != nil {
+		return "", internal("issue "+string(kind)+" token", err)
+	}
+	return secret, nil
+}
+
+// consumeOneTime spends the user's token of kind. Anything that does not match is
+// ErrInvalidToken; the IDs are checked before the store is asked.
+func (s *Service) consumeOneTime(ctx context.Context, userID, secret string, kind store.OneTimeKind, now time.Time) error {
+	if !token.ValidID(userID) || !token.ValidSecret(secret) {
+		return ErrInvalidToken
+	}
+	err := s.Store.ConsumeOneTimeToken(ctx, userID, kind, s.Hasher.Hash(secret), now)
+	switch {
+	case errors.Is(err, store.ErrInvalidToken), errors.Is(err, store.ErrNotFound):
+		return ErrInvalidToken
+	case err != nil:
+		return internal("consume "+string(kind)+" token", err)
+	}
+	return nil
+}
+
+// Confirm spends a confirmation token and makes a pending user active. A disabled user stays
+// disabled; an active one stays active.
+func (s *Service) Confirm(ctx context.Context, m Meta, userID, secret string) (_ store.User, err error) {
+	began, now := time.Now(), s.Now()
+	defer func() { s.observe(m, "confirm", began, err) }()
+
+	if err := s.consumeOneTime(ctx, userID, secret, store.OneTimeConfirm, now); err != nil {
+		s.audit(ctx, m, "confirm", loggableID(userID), errorOutcome(err))
+		return store.User{}, err
+	}
+	u, err := s.Store.UpdateUser(ctx, userID, now, func(u store.User) (store.User, error) {
+		if u.Status == store.StatusPending {
+			u.Status = store.StatusActive
+		}
+		return u, nil
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.User{}, ErrInvalidToken
+	case err != nil:
+		return store.User{}, internal("confirm", err)
+	}
+	s.audit(ctx, m, "confirm", u.ID, outcomeSuccess)
+	return u, nil
+}

@@ -1,0 +1,27 @@
+// Package account is the cookie-session JSON dialect of PROTOCOL.md section 3 (seed 002): session, login, logout, register, forgot, reset and confirm under one prefix.
+//
+// Decisions where the seed and PROTOCOL.md are silent:
+//
+//   - Registration answers 200 with the User and a session cookie, as the seed says, also when
+//     the realm requires email confirmation: the User then has status 0 (pending), and the
+//     session works. A pending user may also log in again later and GET /session reports
+//     status 0; it is the application's choice what a pending user may do. Disabled users
+//     (status 2) can neither log in nor use an existing session.
+//   - The confirmation mail of PROTOCOL.md's register row is sent when the realm requires
+//     confirmation (registration.requireConfirmation); otherwise the new user is active at
+//     once and there is nothing to confirm.
+//   - Every registration refusal (closed registration, login taken, weak password) is 401, the
+//     seed's "Error instance and code 401 otherwise"; a field the server cannot take (an empty
+//     or overlong login, a login that is not an email address when confirmation is required,
+//     control characters in a name) is 400, the seed's "one of the fields is malformed". The
+//     message for a taken login says only that the login cannot be registered.
+//   - reset and confirm answer every failure (unknown, expired or spent token, a password the
+//     policy refuses) with 500 and an Error body, the seed's contract; a body that does not
+//     parse, or an id or token that cannot be one of ours, is 400.
+//   - logout answers 204 and clears the cookie with or without a live session, but 500 when
+//     the store cannot be reached: the session may still be live, and saying otherwise would
+//     not fail closed.
+//   - A login from a browser that still holds a session cookie ends that older session.
+//   - Unsafe requests from browser origins the realm does not allow are refused with 403
+//     (cross-site request forgery, login CSRF included).
+package account

@@ -1,0 +1,147 @@
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Label values used when the caller has none, so every series has every label.
+const (
+	// NoDialect labels requests that matched no dialect (an unknown path outside every prefix).
+	NoDialect = "none"
+	// NoRoute labels requests that matched no route of their dialect.
+	NoRoute = "unmatched"
+)
+
+// Metrics is one server's collectors. Each server owns its registry, never the global one, so
+// tests can run several servers in one process and each /metrics shows its own server only.
+// A nil *Metrics is valid and records nothing, for tests that do not look at metrics.
+type Metrics struct {
+	// Registry holds every collector below plus the Go runtime and process collectors.
+	Registry *prometheus.Registry
+
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	operations      *prometheus.CounterVec
+	opDuration      *prometheus.HistogramVec
+}
+
+// New returns a fresh set of collectors in a new registry.
+func New() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_http_requests_total",
+			Help: "HTTP requests answered on the public port, by dialect, route and status code.",
+		}, []string{"dialect", "route", "code"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "latch_http_request_duration_seconds",
+			Help: "Time to answer an HTTP request on the public port, by dialect, route and status code.",
+			// From a cached token check (sub-millisecond) to an argon2id hash behind a queue.
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"dialect", "route", "code"}),
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_auth_operations_total",
+			Help: "Core operations (login, register, logout, ...) by dialect, operation and outcome.",
+		}, []string{"dialect", "operation", "outcome"}),
+		opDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "latch_auth_operation_duration_seconds",
+			Help: "Time spent in a core operation by dialect, operation and outcome. Failed and " +
+				"successful logins should take about the same time.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"dialect", "operation", "outcome"}),
+	}
+	m.Registry.MustRegister(
+		m.requests, m.requestDuration, m.operations, m.opDuration,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// ObserveRequest records one answered HTTP request.
+func (m *Metrics) ObserveRequest(dialect, route string, code int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	dialect, route = orDefault(dialect, NoDialect), orDefault(route, NoRoute)
+	c := strconv.Itoa(code)
+	m.requests.WithLabelValues(dialect, route, c).Inc()
+	m.requestDuration.WithLabelValues(dialect, route, c).Observe(d.Seconds())
+}
+
+// ObserveOperation records one core operation. Outcomes must come from a fixed set (the core's
+// outcome constants): labels are never built from client input.
+func (m *Metrics) ObserveOperation(dialect, operation, outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	dialect = orDefault(dialect, NoDialect)
+	m.operations.WithLabelValues(dialect, operation, outcome).Inc()
+	m.opDuration.WithLabelValues(dialect, operation, outcome).Observe(d.Seconds())
+}
+
+// PoolStats is what the password pool reports (password.Pool implements it).
+type PoolStats interface {
+	Running() int
+	Queued() int
+}
+
+// WatchPasswordPool exports the pool's running and queued hash computations and its size.
+// Call it once per pool.
+func (m *Metrics) WatchPasswordPool(p PoolStats, workers, queue int) {
+	if m == nil {
+		return
+	}
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "latch_password_hash_running",
+			Help: "Password hash computations in progress.",
+		}, func() float64 { return float64(p.Running()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "latch_password_hash_queued",
+			Help: "Requests waiting for a password hashing worker.",
+		}, func() float64 { return float64(p.Queued()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "latch_password_hash_workers",
+			Help: "Password hashing workers (passwords.hashWorkers).",
+		}, func() float64 { return float64(workers) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "latch_password_hash_queue_capacity",
+			Help: "Requests that may wait for a worker before logins fail (passwords.hashQueue).",
+		}, func() float64 { return float64(queue) }),
+	)
+}
+
+// WatchStoreRoundTrips exports a running count of store round trips (requests and pipelines
+// sent to Redis), read from count.
+func (m *Metrics) WatchStoreRoundTrips(count func() int64) {
+	if m == nil {
+		return
+	}
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "latch_store_round_trips_total",
+		Help: "Round trips to Redis: commands and pipelines sent, each one request and one reply.",
+	}, func() float64 { return float64(count()) }))
+}
+
+// Handler serves the registry in the Prometheus exposition format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{
+		// A scrape must not be able to hold the admin port forever.
+		Timeout:           10 * time.Second,
+		EnableOpenMetrics: true,
+	})
+}
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

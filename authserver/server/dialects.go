@@ -1,0 +1,62 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/core"
+	"github.com/latchauth/latch/authserver/dialect/account"
+	"github.com/latchauth/latch/authserver/metrics"
+	"github.com/latchauth/latch/authserver/store"
+)
+
+// deps is what a dialect is built from.
+type deps struct {
+	Config  *config.Config
+	Core    *core.Service
+	Store   store.Store
+	Metrics *metrics.Metrics
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// dialect is a built dialect: it mounts its routes under its prefix on the public mux.
+type dialect interface {
+	Mount(mux *http.ServeMux) error
+}
+
+// shutdowner is implemented by a dialect holding connections that http.Server.Shutdown does
+// not drain (hijacked WebSockets). Its Shutdown runs beside the drain of in-flight requests
+// and must close them without ending their sessions.
+type shutdowner interface {
+	Shutdown(ctx context.Context) error
+}
+
+// dialectEntry is one row of the dialect table.
+type dialectEntry struct {
+	name string
+	// prefix returns the dialect's prefix, or "" when the config does not enable it.
+	prefix func(*config.Config) string
+	build  func(deps) dialect
+}
+
+// dialects is every dialect the server can speak, mounted in this order when enabled. Each
+// of PROTOCOL.md's five dialects gets one row here: reactAuth, deviseToken, bearerToken and
+// keyToken are added beside account as they are written.
+var dialects = []dialectEntry{
+	{
+		name: account.Name,
+		prefix: func(c *config.Config) string {
+			if c.Protocols.Account == nil {
+				return ""
+			}
+			return c.Protocols.Account.Prefix
+		},
+		build: func(d deps) dialect {
+			return &account.Handler{Core: d.Core, Config: d.Config, Logger: d.Logger.With("dialect", account.Name), Now: d.Now}
+		},
+	},
+}

@@ -1,0 +1,352 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/core"
+	"github.com/latchauth/latch/authserver/httpx"
+	"github.com/latchauth/latch/authserver/mail"
+	"github.com/latchauth/latch/authserver/metrics"
+	"github.com/latchauth/latch/authserver/password"
+	"github.com/latchauth/latch/authserver/store"
+	"github.com/latchauth/latch/authserver/store/memory"
+	"github.com/latchauth/latch/authserver/store/redisstore"
+	"github.com/latchauth/latch/authserver/token"
+)
+
+// Probe and startup bounds.
+const (
+	readyTimeout       = 2 * time.Second
+	scriptLoadTimeout  = 5 * time.Second
+	adminShutdownGrace = 2 * time.Second
+)
+
+// Option tunes Run.
+type Option func(*options)
+
+type options struct {
+	addrFile string
+}
+
+// WithAddrFile makes Run write the bound addresses, as JSON {"public":"host:port",
+// "admin":"host:port"}, to path once both ports listen, so a parent process that asked for
+// port 0 can find them. The file is written atomically (a rename), so a reader never sees it
+// half written.
+func WithAddrFile(path string) Option { return func(o *options) { o.addrFile = path } }
+
+// instance is one auth server, built by newServer, served by serve.
+type instance struct {
+	cfg     *config.Config
+	logger  *slog.Logger
+	store   store.Store
+	outbox  *mail.Outbox
+	metrics *metrics.Metrics
+	core    *core.Service
+
+	public, admin     *http.Server
+	publicLn, adminLn net.Listener
+	shutdowners       []shutdowner
+	ready             atomic.Bool
+}
+
+// Run builds a server from cfg, serves until ctx ends, then shuts down gracefully: it stops
+// accepting, lets in-flight requests finish within listen.shutdownTimeout, drains the mail
+// outbox and closes the store. Sessions are never ended or deleted by a shutdown: they live
+// in Redis, and the next process (or another replica) serves them.
+func Run(ctx context.Context, cfg *config.Config, logger *slog.Logger, opts ...Option) error {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s, err := newServer(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	if err := s.listen(); err != nil {
+		s.closeBackends(context.Background())
+		return err
+	}
+	public, admin := s.publicLn.Addr().String(), s.adminLn.Addr().String()
+	logger.Info("listening", "public", public, "admin", admin, "realm", cfg.Realm)
+	if o.addrFile != "" {
+		if err := writeAddrFile(o.addrFile, public, admin); err != nil {
+			_ = s.publicLn.Close()
+			_ = s.adminLn.Close()
+			s.closeBackends(context.Background())
+			return err
+		}
+	}
+	return s.serve(ctx)
+}
+
+// newServer builds every part of a server from cfg without listening.
+func newServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*instance, error) {
+	now := time.Now
+	s := &instance{cfg: cfg, logger: logger, metrics: metrics.New()}
+
+	hasher, err := token.NewHasherFromConfig(cfg.TokenHashKey)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := password.NewPool(cfg.Passwords)
+	if err != nil {
+		return nil, err
+	}
+	s.metrics.WatchPasswordPool(pool, cfg.Passwords.HashWorkers, cfg.Passwords.HashQueue)
+	composer, err := mail.NewComposer(cfg.Realm, cfg.Email)
+	if err != nil {
+		return nil, err
+	}
+	mailer, err := mail.New(cfg.Email, logger)
+	if err != nil {
+		return nil, fmt.Errorf("email: %w", err)
+	}
+	proxies, err := httpx.ParseTrustedProxies(cfg.BruteForce.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	if s.store, err = openStore(ctx, cfg, s.metrics, logger); err != nil {
+		return nil, err
+	}
+	s.outbox = mail.NewOutbox(mailer, mail.OutboxOptions{Logger: logger})
+	s.core = &core.Service{
+		Store: s.store, Hasher: hasher, Passwords: pool, Mailer: s.outbox, Composer: composer,
+		Config: cfg, Logger: logger, Metrics: s.metrics, Now: now,
+	}
+	if err := s.core.Check(); err != nil {
+		s.closeBackends(context.Background())
+		return nil, err
+	}
+	warnIncomplete(cfg, logger)
+
+	mux := http.NewServeMux()
+	rootTaken := false
+	dd := deps{Config: cfg, Core: s.core, Store: s.store, Metrics: s.metrics, Logger: logger, Now: now}
+	for _, d := range dialects {
+		prefix := d.prefix(cfg)
+		if prefix == "" {
+			continue
+		}
+		rootTaken = rootTaken || prefix == "/"
+		built := d.build(dd)
+		if err := built.Mount(mux); err != nil {
+			s.closeBackends(context.Background())
+			return nil, fmt.Errorf("protocols.%s: %w", d.name, err)
+		}
+		if sd, ok := built.(shutdowner); ok {
+			s.shutdowners = append(s.shutdowners, sd)
+		}
+		logger.Info("dialect enabled", "dialect", d.name, "prefix", prefix)
+	}
+	if !rootTaken {
+		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+			httpx.WriteError(w, r, http.StatusNotFound, "not found")
+		})
+	}
+	mw := &httpx.Middleware{Logger: logger, Metrics: s.metrics, TrustedProxies: proxies, Now: now}
+	s.public = s.httpServer(mw.Wrap(mux), "public")
+	s.admin = s.httpServer(s.adminMux(), "admin")
+	return s, nil
+}
+
+// openStore returns the in-memory store when no Redis is configured, else the Redis store.
+// It does not wait for Redis: a server whose Redis is down starts and reports not ready.
+func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, logger *slog.Logger) (store.Store, error) {
+	if cfg.Redis == nil {
+		logger.Warn("no redis configured: using the in-memory store (one replica, development only)")
+		return memory.New(), nil
+	}
+	rs, err := redisstore.Open(cfg.Redis)
+	if err != nil {
+		return nil, fmt.Errorf("redis: %w", err)
+	}
+	rt := &redisstore.RoundTrips{}
+	rs.AddHook(rt)
+	m.WatchStoreRoundTrips(rt.Count)
+	lctx, cancel := context.WithTimeout(ctx, scriptLoadTimeout)
+	defer cancel()
+	if err := rs.LoadScripts(lctx); err != nil {
+		logger.Warn("cannot preload redis scripts; each loads on first use", "error", err)
+	}
+	return rs, nil
+}
+
+// warnIncomplete logs settings whose absence breaks a feature without breaking startup.
+func warnIncomplete(cfg *config.Config, logger *slog.Logger) {
+	if cfg.Email.ResetURL == "" {
+		logger.Warn("email.resetURL is not set: password reset mail cannot be sent")
+	}
+	if cfg.Registration.RequireConfirmation && cfg.Email.ConfirmURL == "" {
+		logger.Warn("email.confirmURL is not set but registration.requireConfirmation is: confirmation mail cannot be sent")
+	}
+}
+
+func (s *instance) httpServer(h http.Handler, name string) *http.Server {
+	l := s.cfg.Listen
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: l.ReadHeaderTimeout.Duration,
+		ReadTimeout:       l.ReadTimeout.Duration,
+		WriteTimeout:      l.WriteTimeout.Duration,
+		IdleTimeout:       l.IdleTimeout.Duration,
+		MaxHeaderBytes:    l.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.logger.With("server", name).Handler(), slog.LevelWarn),
+	}
+}
+
+// adminMux serves /healthz, /readyz and /metrics, and nothing else.
+func (s *instance) adminMux() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !s.ready.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: not serving\n"))
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := s.store.Ping(ctx); err != nil {
+			s.logger.Warn("not ready: store unreachable", "error", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte("not ready: store unreachable\n"))
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	return mux
+}
+
+// listen binds both ports.
+func (s *instance) listen() error {
+	var err error
+	if s.publicLn, err = net.Listen("tcp", s.cfg.Listen.Public); err != nil {
+		return fmt.Errorf("listen.public: %w", err)
+	}
+	if s.adminLn, err = net.Listen("tcp", s.cfg.Listen.Admin); err != nil {
+		_ = s.publicLn.Close()
+		return fmt.Errorf("listen.admin: %w", err)
+	}
+	return nil
+}
+
+// serve runs both servers until ctx ends or one fails, then shuts down.
+func (s *instance) serve(ctx context.Context) error {
+	// Requests must outlive the signal: their contexts come from a base that a SIGTERM
+	// does not cancel, or every in-flight store call would fail during the drain.
+	base := context.WithoutCancel(ctx)
+	s.public.BaseContext = func(net.Listener) context.Context { return base }
+	s.admin.BaseContext = func(net.Listener) context.Context { return base }
+
+	failed := make(chan error, 2)
+	var wg sync.WaitGroup
+	for _, srv := range []struct {
+		h  *http.Server
+		ln net.Listener
+	}{{s.public, s.publicLn}, {s.admin, s.adminLn}} {
+		wg.Go(func() {
+			if err := srv.h.Serve(srv.ln); !errors.Is(err, http.ErrServerClosed) {
+				failed <- err
+			}
+		})
+	}
+	s.ready.Store(true)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		s.logger.Info("shutting down", "reason", context.Cause(ctx).Error(), "timeout", s.cfg.Listen.ShutdownTimeout.String())
+	case serveErr = <-failed:
+		s.logger.Error("server failed; shutting down", "error", serveErr)
+	}
+	err := s.shutdown()
+	wg.Wait()
+	return errors.Join(serveErr, err)
+}
+
+// shutdown stops accepting, drains in-flight requests and the mail outbox within
+// listen.shutdownTimeout, and closes the store. It never touches a session.
+func (s *instance) shutdown() error {
+	s.ready.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.Listen.ShutdownTimeout.Duration)
+	defer cancel()
+
+	var errs []error
+	var wg sync.WaitGroup
+	for _, sd := range s.shutdowners {
+		wg.Go(func() {
+			if err := sd.Shutdown(ctx); err != nil {
+				s.logger.Warn("dialect shutdown", "error", err)
+			}
+		})
+	}
+	if err := s.public.Shutdown(ctx); err != nil {
+		s.logger.Error("in-flight requests did not finish in time; closing their connections", "error", err)
+		_ = s.public.Close()
+		errs = append(errs, fmt.Errorf("public server shutdown: %w", err))
+	}
+	wg.Wait()
+	actx, acancel := context.WithTimeout(context.Background(), adminShutdownGrace)
+	defer acancel()
+	if err := s.admin.Shutdown(actx); err != nil {
+		_ = s.admin.Close()
+	}
+	s.closeBackends(ctx)
+	s.logger.Info("shut down")
+	return errors.Join(errs...)
+}
+
+// closeBackends drains the outbox (within ctx) and closes the store.
+func (s *instance) closeBackends(ctx context.Context) {
+	if s.outbox != nil {
+		if err := s.outbox.Close(ctx); err != nil {
+			s.logger.Error("mail outbox not drained", "error", err)
+		}
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.logger.Warn("closing the store", "error", err)
+		}
+	}
+}
+
+// writeAddrFile writes the bound addresses through a temporary file and a rename.
+func writeAddrFile(path, public, admin string) error {
+	b, err := json.Marshal(map[string]string{"public": public, "admin": admin})
+	if err != nil {
+		return fmt.Errorf("address file: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".addr-*")
+	if err != nil {
+		return fmt.Errorf("address file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("address file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("address file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("address file: %w", err)
+	}
+	return nil
+}

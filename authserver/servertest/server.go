@@ -1,0 +1,347 @@
+package servertest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/store/redistest"
+)
+
+// startTimeout bounds the wait for a started server to report ready.
+const startTimeout = 60 * time.Second
+
+// Options tune Start.
+type Options struct {
+	// Config edits the base config before it is written. The base enables the account dialect
+	// at /account, uses cheap argon2id parameters, sends mail to the Mailbox, and listens on
+	// 127.0.0.1:0 twice.
+	Config func(*config.Config)
+	// Redis is a running server to use, so several processes (or a restarted one) share data,
+	// or a test can stop it; nil starts a fresh one for this server.
+	Redis *redistest.Server
+	// Mailbox receives the server's mail; nil starts a fresh one.
+	Mailbox *Mailbox
+	// InMemory runs with the in-memory store instead of Redis.
+	InMemory bool
+}
+
+// Server is a running latch server process.
+type Server struct {
+	// PublicURL and AdminURL are "http://127.0.0.1:PORT" of the two ports.
+	PublicURL, AdminURL string
+	// Config is the effective config (defaults applied) the process runs with.
+	Config *config.Config
+	// Redis is the store's redis-server (nil when InMemory).
+	Redis *redistest.Server
+	// Mailbox receives the server's mail.
+	Mailbox *Mailbox
+
+	t          testing.TB
+	configFile string
+	cmd        *exec.Cmd
+	out        *syncBuffer
+	done       chan struct{}
+	err        error // the process's exit, valid once done is closed
+
+	stopOnce sync.Once
+}
+
+// Start builds the binary (once), writes a config, starts `latch server` on free loopback
+// ports and waits until /readyz answers 200. At cleanup it stops the server with SIGTERM and
+// fails the test unless it exits 0 in time.
+func Start(t testing.TB, opts Options) *Server {
+	t.Helper()
+	s := &Server{t: t, Redis: opts.Redis, Mailbox: opts.Mailbox}
+	if s.Mailbox == nil {
+		s.Mailbox = StartMailbox(t)
+	}
+	if s.Redis == nil && !opts.InMemory {
+		s.Redis = redistest.Start(t)
+	}
+	dir := t.TempDir()
+	cfg := s.baseConfig(t, dir)
+	if opts.InMemory {
+		cfg.Redis = nil
+	}
+	if opts.Config != nil {
+		opts.Config(cfg)
+	}
+	s.configFile = filepath.Join(dir, "config.json")
+	s.Config = writeConfig(t, s.configFile, cfg)
+	s.launch(t)
+	return s
+}
+
+// Sibling starts another process with the same config: the same Redis, token hash key and
+// mailbox, its own ports. It is a second replica, or the next process after a restart.
+func (s *Server) Sibling(t testing.TB) *Server {
+	t.Helper()
+	n := &Server{t: t, Config: s.Config, Redis: s.Redis, Mailbox: s.Mailbox, configFile: s.configFile}
+	n.launch(t)
+	return n
+}
+
+// launch starts the process and waits for it to be ready; the stop is arranged at cleanup.
+func (s *Server) launch(t testing.TB) {
+	t.Helper()
+	addrFile := filepath.Join(t.TempDir(), "addr.json")
+	s.out = &syncBuffer{}
+	s.cmd = exec.Command(Binary(t), "server", "--config", s.configFile, "--addr-file", addrFile)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	dieWithParent(s.cmd)
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("servertest: start latch: %v", err)
+	}
+	s.done = make(chan struct{})
+	go func() {
+		s.err = s.cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		s.Stop()
+		if t.Failed() {
+			t.Logf("servertest: output of the server at %s:\n%s", s.PublicURL, s.Logs())
+		}
+	})
+	s.waitReady(t, addrFile)
+}
+
+func (s *Server) baseConfig(t testing.TB, dir string) *config.Config {
+	key := make([]byte, 48)
+	_, _ = rand.Read(key)
+	keyFile := filepath.Join(dir, "token-hash-key")
+	if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)), 0o600); err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	cfg := &config.Config{
+		Realm: "test",
+		Listen: config.Listen{
+			Public: "127.0.0.1:0", Admin: "127.0.0.1:0",
+			ShutdownTimeout: config.D(15 * time.Second),
+		},
+		TokenHashKey: config.Secret{File: keyFile},
+		Protocols:    config.Protocols{Account: &config.Account{}},
+		Passwords: config.Passwords{
+			// Cheap parameters keep tests fast; tests of timing raise them.
+			Argon2:      config.Argon2{MemoryKiB: 1024, Iterations: 1, Parallelism: 1},
+			HashWorkers: 4,
+		},
+		Email: config.Email{
+			SMTP:       &config.SMTP{Host: "127.0.0.1", Port: s.Mailbox.Port(), Security: config.SMTPNone},
+			From:       "latch@test.example",
+			ResetURL:   "https://app.test.example/reset-password",
+			ConfirmURL: "https://app.test.example/confirm",
+		},
+		Log: config.Log{Level: "debug"},
+	}
+	if s.Redis != nil {
+		cfg.Redis = &config.Redis{Addresses: []string{s.Redis.Addr}, KeyPrefix: "latch:test:"}
+	}
+	return cfg
+}
+
+// writeConfig writes cfg as the operator would and returns the effective config.
+func writeConfig(t testing.TB, path string, cfg *config.Config) *config.Config {
+	b, err := cfg.Marshal()
+	if err != nil {
+		t.Fatalf("servertest: marshal config: %v", err)
+	}
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatalf("servertest: %v", err)
+	}
+	eff, err := config.Parse(b)
+	if err != nil {
+		t.Fatalf("servertest: the test's config is invalid: %v", err)
+	}
+	return eff
+}
+
+// waitReady reads the bound addresses and polls /readyz.
+func (s *Server) waitReady(t testing.TB, addrFile string) {
+	t.Helper()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-s.done:
+			t.Fatalf("servertest: latch exited during startup (%v); output:\n%s", s.err, s.Logs())
+		default:
+		}
+		if s.AdminURL == "" {
+			if b, err := os.ReadFile(addrFile); err == nil {
+				var addrs struct{ Public, Admin string }
+				if err := json.Unmarshal(b, &addrs); err != nil {
+					t.Fatalf("servertest: address file: %v", err)
+				}
+				s.PublicURL, s.AdminURL = "http://"+addrs.Public, "http://"+addrs.Admin
+			}
+		}
+		if s.AdminURL != "" {
+			resp, err := http.Get(s.AdminURL + "/readyz")
+			if err == nil {
+				_ = resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("servertest: latch not ready after %s; output:\n%s", startTimeout, s.Logs())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Signal sends sig to the server process.
+func (s *Server) Signal(sig os.Signal) {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		s.t.Fatalf("servertest: signal %v: %v", sig, err)
+	}
+}
+
+// Wait waits for the process to exit and returns its exit error (nil for status 0).
+func (s *Server) Wait(timeout time.Duration) error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+	}
+	select {
+	case <-s.done:
+		return s.err
+	case <-time.After(timeout):
+		return fmt.Errorf("servertest: latch still running after %s", timeout)
+	}
+}
+
+// Stop sends SIGTERM, waits for the graceful shutdown and fails the test unless the process
+// exits 0. It is idempotent; Start arranges it at cleanup.
+func (s *Server) Stop() {
+	s.t.Helper()
+	s.stopOnce.Do(func() {
+		select {
+		case <-s.done:
+		default:
+			_ = s.cmd.Process.Signal(syscall.SIGTERM)
+		}
+		grace := s.Config.Listen.ShutdownTimeout.Duration + 10*time.Second
+		if err := s.Wait(grace); err != nil {
+			_ = s.cmd.Process.Kill()
+			<-s.done
+			s.t.Errorf("servertest: latch did not exit cleanly after SIGTERM: %v", err)
+		}
+	})
+}
+
+// Logs returns everything the process wrote so far.
+func (s *Server) Logs() string { return s.out.String() }
+
+// LogLines returns the JSON log lines whose fields include every key-value of match.
+func (s *Server) LogLines(match map[string]any) []map[string]any {
+	var out []map[string]any
+	for _, line := range strings.Split(s.Logs(), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) != nil {
+			continue
+		}
+		ok := true
+		for k, v := range match {
+			if m[k] != v {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Client returns an HTTP client with its own cookie jar and a timeout.
+func Client() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 30 * time.Second}
+}
+
+// Metric returns the sum of the samples of the metric name on /metrics whose labels include
+// every pair of labels.
+func (s *Server) Metric(t testing.TB, name string, labels map[string]string) float64 {
+	t.Helper()
+	resp, err := http.Get(s.AdminURL + "/metrics")
+	if err != nil {
+		t.Fatalf("servertest: GET /metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("servertest: GET /metrics: %v", err)
+	}
+	var sum float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		series, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		metric, lbls, _ := strings.Cut(series, "{")
+		if metric != name {
+			continue
+		}
+		match := true
+		for k, v := range labels {
+			if !strings.Contains(lbls, k+"="+strconv.Quote(v)) {
+				match = false
+				break
+			}
+		}
+		if !match {
+			continue
+		}
+		// A sample line may end with a timestamp after the value.
+		value, _, _ = strings.Cut(value, " ")
+		f, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			t.Fatalf("servertest: metric %s: %v", line, err)
+		}
+		sum += f
+	}
+	return sum
+}
+
+// syncBuffer is a bytes.Buffer safe for the two writers of a process's output and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
