@@ -35,10 +35,15 @@ func runManager(args []string) error {
 	leaderNamespace := fs.String("leader-election-namespace", "", "namespace of the leader-election lease (default: the pod's own)")
 	watchNamespaces := fs.String("watch-namespaces", "", "comma-separated namespaces to watch (default: all)")
 	serverImage := fs.String("server-image", defaultImage(), "auth-server image for realms that name none")
+	clientResync := fs.Duration("client-resync-period", controllers.DefaultClientResyncPeriod,
+		"how often each DeviceClient's registration is verified in its realm's Redis and rewritten if Redis lost it")
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *clientResync <= 0 {
+		return fmt.Errorf("--client-resync-period must be positive, got %s", *clientResync)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
@@ -71,12 +76,20 @@ func runManager(args []string) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up AuthRealm controller: %w", err)
 	}
+	if err := (&controllers.DeviceClientReconciler{
+		Client:       mgr.GetClient(),
+		Scheme:       scheme,
+		Recorder:     mgr.GetEventRecorder("latch-deviceclient"),
+		ResyncPeriod: *clientResync,
+	}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up DeviceClient controller: %w", err)
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}
 	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
 		return fmt.Errorf("add ready check: %w", err)
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "serverImage", *serverImage, "watchNamespaces", *watchNamespaces)
+	ctrl.Log.WithName("setup").Info("starting manager", "serverImage", *serverImage, "watchNamespaces", *watchNamespaces, "clientResyncPeriod", *clientResync)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }

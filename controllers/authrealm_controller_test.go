@@ -201,10 +201,14 @@ func TestRealmCreatesEveryChild(t *testing.T) {
 		assertControlledBy(t, obj, r)
 	}
 
-	st := realmStatus(t, r)
-	if st.Status.Endpoint != "http://every."+ns+".svc:8080" || st.Status.Selector == "" || st.Status.ConfigHash == "" {
-		t.Errorf("status = %+v", st.Status)
-	}
+	// The status is written after the last child, in the same reconcile.
+	eventually(t, waitFor, func() error {
+		st := realmStatus(t, r)
+		if st.Status.Endpoint != "http://every."+ns+".svc:8080" || st.Status.Selector == "" || st.Status.ConfigHash == "" {
+			return fmt.Errorf("status = %+v", st.Status)
+		}
+		return nil
+	})
 }
 
 // TestChildrenRestored deletes and edits children and expects them back as they were.

@@ -3,6 +3,7 @@ package controllers
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,11 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap/zapcore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -37,7 +40,14 @@ var (
 	testScheme *runtime.Scheme
 	k8s        client.Client // uncached: assertions see the API server, not a cache
 	testImage  = "example.test/latch:test"
+	// cached is the manager's client: reads from its cache, with its field indexes.
+	cached client.Client
 )
+
+// testClientResync is the DeviceClient resync period of the suite's manager: short, so that
+// drift repair is seen within a test, and longer than the rotation period of the rotation
+// test, so that rotating on time proves the rotation deadline drives it.
+const testClientResync = 3 * time.Second
 
 func TestMain(m *testing.M) {
 	os.Exit(runSuite(m))
@@ -87,6 +97,16 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "envtest: setup realm controller:", err)
 		return 1
 	}
+	if err := (&DeviceClientReconciler{
+		Client: mgr.GetClient(), Scheme: testScheme, Recorder: mgr.GetEventRecorder("latch-deviceclient"),
+		ResyncPeriod: testClientResync,
+	}).SetupWithManager(mgr); err != nil {
+		fmt.Fprintln(os.Stderr, "envtest: setup device client controller:", err)
+		return 1
+	}
+	cached = mgr.GetClient()
+	// go-redis logs every failed redial; the outage tests cause them on purpose.
+	redis.SetLogger(quietRedisLogger{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -160,6 +180,10 @@ func eventually(t *testing.T, timeout time.Duration, check func() error) {
 	}
 }
 
+type quietRedisLogger struct{}
+
+func (quietRedisLogger) Printf(context.Context, string, ...any) {}
+
 // countingClient is an uncached client that counts every write it makes.
 func countingClient(t *testing.T, writes *atomic.Int64) client.Client {
 	t.Helper()
@@ -167,6 +191,25 @@ func countingClient(t *testing.T, writes *atomic.Int64) client.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return countWrites(base, writes)
+}
+
+// countingCachedClient reads through the manager's cache, as a reconciler does (its lists by
+// field index work only there), and counts every write, which goes to the API server.
+func countingCachedClient(writes *atomic.Int64) client.Client {
+	return countWrites(noWatch{cached}, writes)
+}
+
+// noWatch lets the interceptor, which wraps a client.WithWatch, wrap a client that cannot
+// watch; reconcilers never watch through their client.
+type noWatch struct{ client.Client }
+
+func (noWatch) Watch(context.Context, client.ObjectList, ...client.ListOption) (watch.Interface, error) {
+	return nil, errors.New("watch through a reconciler's client is not supported")
+}
+
+// countWrites wraps base so that every write it makes is counted.
+func countWrites(base client.WithWatch, writes *atomic.Int64) client.Client {
 	count := func() { writes.Add(1) }
 	return interceptor.NewClient(base, interceptor.Funcs{
 		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {

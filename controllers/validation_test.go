@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 )
@@ -81,26 +82,28 @@ func TestImmutableFieldsRefused(t *testing.T) {
 		{"clientID removal", func(d *authv1.DeviceClient) { d.Spec.ClientID = "" }, "clientID is immutable"},
 		{"realmRef change", func(d *authv1.DeviceClient) { d.Spec.RealmRef.Name = "other" }, "realmRef is immutable"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
+	// The DeviceClient controller writes the object too (its finalizer, its status): an
+	// update that loses that race is retried on the latest version.
+	update := func(mutate func(*authv1.DeviceClient)) error {
+		return retry.RetryOnConflict(retry.DefaultRetry, func() error {
 			cur := &authv1.DeviceClient{}
 			if err := k8s.Get(ctx, keyOf(dc), cur); err != nil {
-				t.Fatal(err)
+				return err
 			}
-			tc.mutate(cur)
-			err := k8s.Update(ctx, cur)
+			mutate(cur)
+			return k8s.Update(ctx, cur)
+		})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := update(tc.mutate)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("update: got %v, want refusal with %q", err, tc.want)
 			}
 		})
 	}
 	// A change of a mutable field is still accepted.
-	cur := &authv1.DeviceClient{}
-	if err := k8s.Get(ctx, keyOf(dc), cur); err != nil {
-		t.Fatal(err)
-	}
-	cur.Spec.Roles = []string{"telemetry"}
-	if err := k8s.Update(ctx, cur); err != nil {
+	if err := update(func(d *authv1.DeviceClient) { d.Spec.Roles = []string{"telemetry"} }); err != nil {
 		t.Fatalf("update of roles refused: %v", err)
 	}
 }

@@ -42,3 +42,43 @@ const (
 	ReasonAsExpected          = "AsExpected"
 	ReasonReconcileError      = "ReconcileError"
 )
+
+// Condition reasons of a DeviceClient.
+const (
+	// ReasonResolved: realmRef names a realm that admits the client.
+	ReasonResolved = "Resolved"
+	// ReasonRealmNotFound: realmRef names no AuthRealm.
+	ReasonRealmNotFound = "RealmNotFound"
+	// ReasonNamespaceNotAdmitted: the realm's clientNamespaceSelector does not select the
+	// client's namespace.
+	ReasonNamespaceNotAdmitted = "NamespaceNotAdmitted"
+	// ReasonClientIDConflict: an older DeviceClient registers the same client id in the realm.
+	ReasonClientIDConflict = "ClientIDConflict"
+	// ReasonRefsNotResolved: nothing is registered because realmRef did not resolve.
+	ReasonRefsNotResolved = "RefsNotResolved"
+	// ReasonRealmNotReady: the realm's Redis settings or keys are not available yet.
+	ReasonRealmNotReady = "RealmNotReady"
+	// ReasonRedisUnavailable: the realm's Redis did not answer; nothing was changed.
+	ReasonRedisUnavailable = "RedisUnavailable"
+	// ReasonRegistered: the client's registration in Redis matches its spec and credentials.
+	ReasonRegistered = "Registered"
+	// ReasonRegistrationRestored: Redis had lost the registration and the operator wrote it again.
+	ReasonRegistrationRestored = "RegistrationRestored"
+	// ReasonCredentialsNotReady: nothing is registered until the credentials Secret is usable.
+	ReasonCredentialsNotReady = "CredentialsNotReady"
+	// ReasonTokenIssued: the operator wrote the credentials Secret with a registered token.
+	ReasonTokenIssued = "TokenIssued"
+	// ReasonCredentialsProvided: the user's credentials Secret holds a registered token.
+	ReasonCredentialsProvided = "CredentialsProvided"
+	// ReasonCredentialsNotRequired: app clients have no credentials Secret.
+	ReasonCredentialsNotRequired = "NotRequired"
+	// ReasonInvalidCredentials: the credentials Secret holds something that is not a token of
+	// this client.
+	ReasonInvalidCredentials = "InvalidCredentials"
+	// ReasonTokenExpired: the user's credentials Secret holds an expired token.
+	ReasonTokenExpired = "TokenExpired"
+	// ReasonSecretNotOwned: a Secret of the credentials name exists and is not the operator's.
+	ReasonSecretNotOwned = "SecretNotOwned"
+	// ReasonDeletionBlocked: a deleted client waits for its realm's Redis to deregister it.
+	ReasonDeletionBlocked = "DeregistrationPending"
+)

@@ -117,7 +117,10 @@ type BruteForce interface {
 	ResetFailures(ctx context.Context, subj Subject) error
 }
 
-// Clients holds the registrations the operator writes for DeviceClients.
+// Clients holds the registrations the operator writes for DeviceClients. Everything of one
+// client is kept under its client ID (in Redis, one hash slot), so that the operator can list
+// and revoke a client's tokens in one atomic step, and the server finds a presented device
+// token `<clientID>.<secret>` in one round trip from the ID it carries.
 type Clients interface {
 	// PutAppClient creates or replaces an app client.
 	PutAppClient(ctx context.Context, c AppClient) error
@@ -125,13 +128,20 @@ type Clients interface {
 	GetAppClient(ctx context.Context, id string) (AppClient, error)
 	// DeleteAppClient removes the app client, or returns ErrNotFound.
 	DeleteAppClient(ctx context.Context, id string) error
-	// PutDeviceToken creates or replaces a device token registration; it disappears at its
-	// ExpiresAt, which must be after now.
+	// PutDeviceToken creates or replaces a device token registration of t.ClientID; it
+	// disappears at its ExpiresAt, which must be after now.
 	PutDeviceToken(ctx context.Context, t DeviceToken, now time.Time) error
-	// GetDeviceToken returns the unexpired registration of the token with hash, or ErrNotFound.
-	GetDeviceToken(ctx context.Context, hash string, now time.Time) (DeviceToken, error)
-	// DeleteDeviceToken removes a registration, or returns ErrNotFound.
-	DeleteDeviceToken(ctx context.Context, hash string) error
+	// GetDeviceToken returns the unexpired registration of the token with hash of client
+	// clientID, or ErrNotFound (a hash registered to another client is not found).
+	GetDeviceToken(ctx context.Context, clientID, hash string, now time.Time) (DeviceToken, error)
+	// ListDeviceTokens returns every unexpired registration of client clientID, soonest
+	// expiry first; none is an empty list, not an error.
+	ListDeviceTokens(ctx context.Context, clientID string, now time.Time) ([]DeviceToken, error)
+	// DeleteDeviceToken removes one registration of client clientID, or returns ErrNotFound.
+	DeleteDeviceToken(ctx context.Context, clientID, hash string) error
+	// DeleteAllDeviceTokens removes every registration of client clientID in one atomic
+	// step and returns how many of them were unexpired at now.
+	DeleteAllDeviceTokens(ctx context.Context, clientID string, now time.Time) (int, error)
 }
 
 // Revocations fans session ends out to every replica, so live sockets bound to an ended

@@ -91,8 +91,8 @@ func ParseUserToken(s string) (UserToken, error) {
 }
 
 // DeviceToken is `<clientID>.<secret>`: the token the operator mints for a DeviceClient of type
-// device. It is looked up by the hash of its secret; the client ID lets the server check that
-// the token found belongs to the client it names.
+// device. It is looked up by its client ID and the hash of its secret: the ID routes the lookup
+// to the client's registrations, so a token can only ever match the client it names.
 type DeviceToken struct {
 	ClientID string
 	Secret   string

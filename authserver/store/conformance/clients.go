@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -39,31 +40,39 @@ func testDeviceTokens(t *testing.T, f *fixture) {
 		CreatedAt: f.now, ExpiresAt: f.now.Add(24 * time.Hour),
 	}
 	must(t, f.s.PutDeviceToken(f.ctx, dev, f.now), "put device token")
-	got, err := f.s.GetDeviceToken(f.ctx, dev.Hash, f.now)
+	got, err := f.s.GetDeviceToken(f.ctx, dev.ClientID, dev.Hash, f.now)
 	must(t, err, "get device token")
 	if d := diff(dev, got); d != "" {
 		t.Errorf("GetDeviceToken: %s", d)
 	}
+	// A token is found only under the client it was registered to: the client ID in a
+	// presented token cannot borrow another client's registration.
+	_, err = f.s.GetDeviceToken(f.ctx, "sensor-8", dev.Hash, f.now)
+	wantErr(t, err, store.ErrNotFound, "get under another client")
+
 	// Rotation overlap: a second token of the same client works alongside.
 	next := dev
 	next.Hash, next.CreatedAt, next.ExpiresAt = hashOf("device-secret-2"), f.now.Add(time.Hour), f.now.Add(48*time.Hour)
 	must(t, f.s.PutDeviceToken(f.ctx, next, f.now), "put the next device token")
 	for _, h := range []string{dev.Hash, next.Hash} {
-		_, err := f.s.GetDeviceToken(f.ctx, h, f.tick(time.Minute))
+		_, err := f.s.GetDeviceToken(f.ctx, dev.ClientID, h, f.tick(time.Minute))
 		must(t, err, "get during overlap")
 	}
 	// Usable to its last millisecond.
-	_, err = f.s.GetDeviceToken(f.ctx, dev.Hash, dev.ExpiresAt.Add(-time.Millisecond))
+	_, err = f.s.GetDeviceToken(f.ctx, dev.ClientID, dev.Hash, dev.ExpiresAt.Add(-time.Millisecond))
 	must(t, err, "get just before expiry")
-	_, err = f.s.GetDeviceToken(f.ctx, dev.Hash, dev.ExpiresAt)
+	_, err = f.s.GetDeviceToken(f.ctx, dev.ClientID, dev.Hash, dev.ExpiresAt)
 	wantErr(t, err, store.ErrNotFound, "get at expiry")
 
-	must(t, f.s.DeleteDeviceToken(f.ctx, next.Hash), "delete device token")
-	_, err = f.s.GetDeviceToken(f.ctx, next.Hash, f.now)
+	must(t, f.s.DeleteDeviceToken(f.ctx, next.ClientID, next.Hash), "delete device token")
+	_, err = f.s.GetDeviceToken(f.ctx, next.ClientID, next.Hash, f.now)
 	wantErr(t, err, store.ErrNotFound, "get deleted device token")
-	wantErr(t, f.s.DeleteDeviceToken(f.ctx, next.Hash), store.ErrNotFound, "delete twice")
-	_, err = f.s.GetDeviceToken(f.ctx, "no such hash", f.now)
+	wantErr(t, f.s.DeleteDeviceToken(f.ctx, next.ClientID, next.Hash), store.ErrNotFound, "delete twice")
+	wantErr(t, f.s.DeleteDeviceToken(f.ctx, "sensor-8", dev.Hash), store.ErrNotFound, "delete under another client")
+	_, err = f.s.GetDeviceToken(f.ctx, dev.ClientID, "no such hash", f.now)
 	wantErr(t, err, store.ErrNotFound, "get with a malformed hash")
+	_, err = f.s.GetDeviceToken(f.ctx, "{nope}", dev.Hash, f.now)
+	wantErr(t, err, store.ErrNotFound, "get with a malformed client ID")
 
 	for name, edit := range map[string]func(*store.DeviceToken){
 		"expired":          func(d *store.DeviceToken) { d.ExpiresAt = f.now },
@@ -73,5 +82,78 @@ func testDeviceTokens(t *testing.T, f *fixture) {
 		d := dev
 		edit(&d)
 		wantErr(t, f.s.PutDeviceToken(f.ctx, d, f.now), store.ErrInvalidArgument, "put %s", name)
+	}
+}
+
+// testDeviceTokenIndex: the operator lists a client's tokens to verify and repair its
+// registration and revokes them all on deletion, without knowing their hashes.
+func testDeviceTokenIndex(t *testing.T, f *fixture) {
+	const client = "kiosk-1"
+	tok := func(secret string, life time.Duration) store.DeviceToken {
+		return store.DeviceToken{Hash: hashOf(secret), ClientID: client, DeviceID: "d", CreatedAt: f.now, ExpiresAt: f.now.Add(life)}
+	}
+	list := func(now time.Time) []string {
+		t.Helper()
+		got, err := f.s.ListDeviceTokens(f.ctx, client, now)
+		must(t, err, "list device tokens")
+		hashes := make([]string, len(got))
+		for i, d := range got {
+			if d.ClientID != client {
+				t.Errorf("listed a token of client %q", d.ClientID)
+			}
+			hashes[i] = d.Hash
+		}
+		return hashes
+	}
+	if got := list(f.now); len(got) != 0 {
+		t.Fatalf("a client without tokens lists %d", len(got))
+	}
+
+	long, short := tok("long", 48*time.Hour), tok("short", time.Hour)
+	other := store.DeviceToken{Hash: hashOf("other"), ClientID: "kiosk-2", ExpiresAt: f.now.Add(time.Hour)}
+	for _, d := range []store.DeviceToken{long, short, other} {
+		must(t, f.s.PutDeviceToken(f.ctx, d, f.now), "put %s", d.Hash)
+	}
+	// Soonest expiry first; only this client's.
+	if got, want := list(f.now), []string{short.Hash, long.Hash}; !slices.Equal(got, want) {
+		t.Errorf("list = %q, want %q", got, want)
+	}
+	// Replacing a token (the operator shortens the old one at a rotation) keeps one entry.
+	short.ExpiresAt = f.now.Add(30 * time.Minute)
+	must(t, f.s.PutDeviceToken(f.ctx, short, f.now), "shorten a token")
+	got, err := f.s.ListDeviceTokens(f.ctx, client, f.now)
+	must(t, err, "list after replace")
+	if len(got) != 2 || !got[0].ExpiresAt.Equal(short.ExpiresAt) {
+		t.Errorf("after replacing, list = %+v, want the shortened token first and two in all", got)
+	}
+	// An expired token is not listed.
+	if got, want := list(f.now.Add(time.Hour)), []string{long.Hash}; !slices.Equal(got, want) {
+		t.Errorf("list an hour later = %q, want %q", got, want)
+	}
+
+	// DeleteAll removes every token of the client, counting those still live at now.
+	n, err := f.s.DeleteAllDeviceTokens(f.ctx, client, f.now.Add(time.Hour))
+	must(t, err, "delete all device tokens")
+	if n != 1 {
+		t.Errorf("DeleteAllDeviceTokens removed %d live tokens, want 1", n)
+	}
+	for _, d := range []store.DeviceToken{long, short} {
+		_, err := f.s.GetDeviceToken(f.ctx, client, d.Hash, f.now)
+		wantErr(t, err, store.ErrNotFound, "get after delete all")
+	}
+	if got := list(f.now); len(got) != 0 {
+		t.Errorf("after delete all, list = %q", got)
+	}
+	_, err = f.s.GetDeviceToken(f.ctx, other.ClientID, other.Hash, f.now)
+	must(t, err, "another client's token survives delete all")
+	n, err = f.s.DeleteAllDeviceTokens(f.ctx, client, f.now)
+	must(t, err, "delete all twice")
+	if n != 0 {
+		t.Errorf("second DeleteAllDeviceTokens removed %d", n)
+	}
+	// A token can be registered again after its client was cleared.
+	must(t, f.s.PutDeviceToken(f.ctx, long, f.now), "put after delete all")
+	if got := list(f.now); !slices.Equal(got, []string{long.Hash}) {
+		t.Errorf("after re-registering, list = %q", got)
 	}
 }

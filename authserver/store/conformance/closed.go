@@ -71,8 +71,10 @@ func testClosed(t *testing.T, f *fixture) {
 		"PutDeviceToken": func() error {
 			return f.s.PutDeviceToken(ctx, store.DeviceToken{Hash: hashOf("d"), ClientID: "c", ExpiresAt: now.Add(time.Hour)}, now)
 		},
-		"GetDeviceToken":    func() error { _, err := f.s.GetDeviceToken(ctx, hashOf("d"), now); return err },
-		"DeleteDeviceToken": func() error { return f.s.DeleteDeviceToken(ctx, hashOf("d")) },
+		"GetDeviceToken":        func() error { _, err := f.s.GetDeviceToken(ctx, "c", hashOf("d"), now); return err },
+		"ListDeviceTokens":      func() error { _, err := f.s.ListDeviceTokens(ctx, "c", now); return err },
+		"DeleteDeviceToken":     func() error { return f.s.DeleteDeviceToken(ctx, "c", hashOf("d")) },
+		"DeleteAllDeviceTokens": func() error { _, err := f.s.DeleteAllDeviceTokens(ctx, "c", now); return err },
 		"PublishRevocation": func() error {
 			return f.s.PublishRevocation(ctx, store.Revocation{UserID: u.ID, SessionID: sess.ID, Reason: store.ReasonAdmin, At: now})
 		},

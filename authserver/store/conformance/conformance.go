@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"BruteForceConcurrentFailures", testBruteForceConcurrent},
 		{"AppClients", testAppClients},
 		{"DeviceTokens", testDeviceTokens},
+		{"DeviceTokenIndex", testDeviceTokenIndex},
 		{"RevocationEvents", testRevocationEvents},
 		{"RevocationSubscriptionEnds", testRevocationSubscriptionEnds},
 		{"ClosedStoreIsUnavailable", testClosed},

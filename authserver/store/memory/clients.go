@@ -2,6 +2,8 @@ package memory
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchauth/latch/authserver/store"
@@ -60,17 +62,22 @@ func (s *Store) PutDeviceToken(_ context.Context, t store.DeviceToken, now time.
 	s.maybeSweep(ms(now))
 	t.Roles = cloneStrings(t.Roles)
 	t.CreatedAt, t.ExpiresAt = ms(t.CreatedAt), ms(t.ExpiresAt)
-	s.devices[t.Hash] = t
+	byHash := s.devices[t.ClientID]
+	if byHash == nil {
+		byHash = map[string]store.DeviceToken{}
+		s.devices[t.ClientID] = byHash
+	}
+	byHash[t.Hash] = t
 	return nil
 }
 
 // GetDeviceToken implements store.Store.
-func (s *Store) GetDeviceToken(_ context.Context, hash string, now time.Time) (store.DeviceToken, error) {
+func (s *Store) GetDeviceToken(_ context.Context, clientID, hash string, now time.Time) (store.DeviceToken, error) {
 	if err := s.lock(); err != nil {
 		return store.DeviceToken{}, err
 	}
 	defer s.mu.Unlock()
-	t, ok := s.devices[hash]
+	t, ok := s.devices[clientID][hash]
 	if !ok || !ms(now).Before(t.ExpiresAt) {
 		return store.DeviceToken{}, store.ErrNotFound
 	}
@@ -78,15 +85,56 @@ func (s *Store) GetDeviceToken(_ context.Context, hash string, now time.Time) (s
 	return t, nil
 }
 
+// ListDeviceTokens implements store.Store.
+func (s *Store) ListDeviceTokens(_ context.Context, clientID string, now time.Time) ([]store.DeviceToken, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := []store.DeviceToken{}
+	for _, t := range s.devices[clientID] {
+		if ms(now).Before(t.ExpiresAt) {
+			t.Roles = cloneStrings(t.Roles)
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.DeviceToken) int {
+		if c := a.ExpiresAt.Compare(b.ExpiresAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Hash, b.Hash)
+	})
+	return out, nil
+}
+
 // DeleteDeviceToken implements store.Store.
-func (s *Store) DeleteDeviceToken(_ context.Context, hash string) error {
+func (s *Store) DeleteDeviceToken(_ context.Context, clientID, hash string) error {
 	if err := s.lock(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
-	if _, ok := s.devices[hash]; !ok {
+	if _, ok := s.devices[clientID][hash]; !ok {
 		return store.ErrNotFound
 	}
-	delete(s.devices, hash)
+	delete(s.devices[clientID], hash)
+	if len(s.devices[clientID]) == 0 {
+		delete(s.devices, clientID)
+	}
 	return nil
+}
+
+// DeleteAllDeviceTokens implements store.Store.
+func (s *Store) DeleteAllDeviceTokens(_ context.Context, clientID string, now time.Time) (int, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range s.devices[clientID] {
+		if ms(now).Before(t.ExpiresAt) {
+			n++
+		}
+	}
+	delete(s.devices, clientID)
+	return n, nil
 }

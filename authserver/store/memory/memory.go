@@ -25,7 +25,7 @@ type Store struct {
 	oneTime  map[oneTimeKey]store.OneTimeToken
 	counters map[store.Subject]counter
 	apps     map[string]store.AppClient
-	devices  map[string]store.DeviceToken // token hash -> registration
+	devices  map[string]map[string]store.DeviceToken // client ID -> token hash -> registration
 	subs     map[*store.EventFeed]context.CancelFunc
 
 	lastSweep time.Time
@@ -55,7 +55,7 @@ func New() *Store {
 		oneTime:  map[oneTimeKey]store.OneTimeToken{},
 		counters: map[store.Subject]counter{},
 		apps:     map[string]store.AppClient{},
-		devices:  map[string]store.DeviceToken{},
+		devices:  map[string]map[string]store.DeviceToken{},
 		subs:     map[*store.EventFeed]context.CancelFunc{},
 	}
 }
@@ -131,9 +131,14 @@ func (s *Store) maybeSweep(now time.Time) {
 			delete(s.counters, k)
 		}
 	}
-	for h, d := range s.devices {
-		if !now.Before(d.ExpiresAt) {
-			delete(s.devices, h)
+	for id, byHash := range s.devices {
+		for h, d := range byHash {
+			if !now.Before(d.ExpiresAt) {
+				delete(byHash, h)
+			}
+		}
+		if len(byHash) == 0 {
+			delete(s.devices, id)
 		}
 	}
 }

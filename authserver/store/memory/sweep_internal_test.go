@@ -43,7 +43,7 @@ func TestSweepBoundsMemory(t *testing.T) {
 	if n := len(s.sessions); n != 0 {
 		t.Errorf("%d users still hold expired sessions", n)
 	}
-	if len(s.oneTime) != 0 || len(s.counters) != 0 || len(s.devices) != 1 {
-		t.Errorf("after the sweep: %d one-time tokens, %d counters, %d device tokens; want 0, 0, 1", len(s.oneTime), len(s.counters), len(s.devices))
+	if len(s.oneTime) != 0 || len(s.counters) != 0 || len(s.devices["c"]) != 1 {
+		t.Errorf("after the sweep: %d one-time tokens, %d counters, %d device tokens; want 0, 0, 1", len(s.oneTime), len(s.counters), len(s.devices["c"]))
 	}
 }

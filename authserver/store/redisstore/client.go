@@ -27,7 +27,33 @@ func NewClient(cfg *config.Redis) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis password: %w", err)
 	}
-	tlsConfig, err := newTLSConfig(cfg.TLS)
+	var ca []byte
+	if cfg.TLS != nil && cfg.TLS.CAFile != "" {
+		if ca, err = os.ReadFile(cfg.TLS.CAFile); err != nil {
+			return nil, fmt.Errorf("redis tls: %w", err)
+		}
+	}
+	return NewClientWithCredentials(cfg, Credentials{Password: password, CA: ca})
+}
+
+// Credentials are the secret inputs of a Redis client, given as values by a caller that holds
+// them in memory instead of in files: the operator, which reads a realm's Secrets from the
+// Kubernetes API and must reach the realm's Redis exactly as its servers do.
+type Credentials struct {
+	// Password authenticates to the data nodes; empty sends none.
+	Password string
+	// CA is a PEM bundle of trusted CAs, used when cfg.TLS is set; empty uses the system roots.
+	CA []byte
+}
+
+// NewClientWithCredentials is NewClient with the password and CA bundle given as values;
+// cfg.Password and cfg.TLS.CAFile are ignored.
+func NewClientWithCredentials(cfg *config.Redis, cred Credentials) (redis.UniversalClient, error) {
+	if cfg == nil || len(cfg.Addresses) == 0 {
+		return nil, fmt.Errorf("redis: no addresses configured")
+	}
+	password := cred.Password
+	tlsConfig, err := newTLSConfig(cfg.TLS, cred.CA)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +90,7 @@ func NewClient(cfg *config.Redis) (redis.UniversalClient, error) {
 	return nil, fmt.Errorf("redis: unknown mode %q", cfg.Mode)
 }
 
-func newTLSConfig(c *config.TLS) (*tls.Config, error) {
+func newTLSConfig(c *config.TLS, ca []byte) (*tls.Config, error) {
 	if c == nil {
 		return nil, nil
 	}
@@ -73,14 +99,10 @@ func newTLSConfig(c *config.TLS) (*tls.Config, error) {
 		ServerName:         c.ServerName,
 		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // an explicit, documented test-only option
 	}
-	if c.CAFile != "" {
-		pem, err := os.ReadFile(c.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("redis tls: %w", err)
-		}
+	if len(ca) > 0 {
 		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("redis tls: %s holds no PEM certificate", c.CAFile)
+		if !pool.AppendCertsFromPEM(ca) {
+			return nil, fmt.Errorf("redis tls: the CA bundle holds no PEM certificate")
 		}
 		tc.RootCAs = pool
 	}

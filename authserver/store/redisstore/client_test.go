@@ -119,6 +119,40 @@ func TestOpenWithTLS(t *testing.T) {
 	}
 }
 
+// TestOpenWithCredentials: a caller holding the password and CA in memory (the operator,
+// reading a realm's Secrets) reaches the same Redis the servers reach through files, and the
+// config's file fields are not consulted.
+func TestOpenWithCredentials(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	caFile, certFile, keyFile := writeTestPKI(t, dir)
+	caPEM, err := os.ReadFile(caFile)
+	must(t, err)
+	tlsPort, err := redistest.FreePort()
+	must(t, err)
+	redistest.Start(t, "--requirepass", "s3cret",
+		"--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile,
+		"--tls-ca-cert-file", caFile, "--tls-auth-clients", "no")
+	cfg := redisConfig(config.RedisStandalone, net.JoinHostPort("127.0.0.1", strconv.Itoa(tlsPort)))
+	cfg.Password = config.Secret{File: filepath.Join(dir, "no-such-password-file")}
+	cfg.TLS = &config.TLS{CAFile: filepath.Join(dir, "no-such-ca.pem")}
+
+	s, err := redisstore.OpenWithCredentials(&cfg, redisstore.Credentials{Password: "s3cret", CA: caPEM})
+	must(t, err)
+	defer s.Close()
+	must(t, s.Ping(t.Context()))
+
+	wrong, err := redisstore.OpenWithCredentials(&cfg, redisstore.Credentials{Password: "wrong", CA: caPEM})
+	must(t, err)
+	defer wrong.Close()
+	if err := wrong.Ping(t.Context()); err == nil {
+		t.Error("a wrong password was accepted")
+	}
+	if _, err := redisstore.OpenWithCredentials(&cfg, redisstore.Credentials{Password: "s3cret", CA: []byte("not a certificate")}); err == nil {
+		t.Error("a CA bundle without certificates was accepted")
+	}
+}
+
 // writeTestPKI writes a CA and a server certificate for 127.0.0.1, signed by it.
 func writeTestPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 	t.Helper()

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/latchauth/latch/authserver/store"
@@ -52,8 +53,9 @@ func (s *Store) PutDeviceToken(ctx context.Context, t store.DeviceToken, now tim
 	if err := t.Validate(now); err != nil {
 		return err
 	}
-	res, err := s.run(ctx, "put device token", putExpiringScript, []string{s.keys.deviceToken(t.Hash)},
-		ttlMS(t.ExpiresAt, now),
+	res, err := s.run(ctx, "put device token", putDeviceTokenScript,
+		[]string{s.keys.deviceToken(t.ClientID, t.Hash), s.keys.deviceTokenIndex(t.ClientID)},
+		msString(now), msString(t.ExpiresAt), t.Hash,
 		"client", t.ClientID, "device", t.DeviceID, "roles", rolesString(t.Roles),
 		"created", msString(t.CreatedAt), "exp", msString(t.ExpiresAt))
 	if err != nil {
@@ -65,18 +67,88 @@ func (s *Store) PutDeviceToken(ctx context.Context, t store.DeviceToken, now tim
 	return nil
 }
 
-// GetDeviceToken implements store.Store.
-func (s *Store) GetDeviceToken(ctx context.Context, hash string, now time.Time) (store.DeviceToken, error) {
-	if !store.ValidID(hash) {
+// GetDeviceToken implements store.Store. It is one HGETALL: the presented token names its
+// client, which routes the lookup to the client's slot.
+func (s *Store) GetDeviceToken(ctx context.Context, clientID, hash string, now time.Time) (store.DeviceToken, error) {
+	if !store.ValidClientID(clientID) || !store.ValidID(hash) {
 		return store.DeviceToken{}, store.ErrNotFound
 	}
-	m, err := s.hgetall(ctx, "get device token", s.keys.deviceToken(hash))
+	m, err := s.hgetall(ctx, "get device token", s.keys.deviceToken(clientID, hash))
 	if err != nil {
 		return store.DeviceToken{}, err
 	}
 	if len(m) == 0 {
 		return store.DeviceToken{}, store.ErrNotFound
 	}
+	return decodeDeviceToken(hash, m, now)
+}
+
+// ListDeviceTokens implements store.Store.
+func (s *Store) ListDeviceTokens(ctx context.Context, clientID string, now time.Time) ([]store.DeviceToken, error) {
+	if !store.ValidClientID(clientID) {
+		return nil, nil
+	}
+	res, err := s.run(ctx, "list device tokens", listDeviceTokensScript,
+		[]string{s.keys.deviceTokenIndex(clientID)}, msString(now), s.keys.clientBase(clientID))
+	if err != nil {
+		return nil, err
+	}
+	if status(res) != "ok" || len(res) < 2 {
+		return nil, unexpected("list device tokens", res)
+	}
+	entries, _ := res[1].([]any)
+	out := make([]store.DeviceToken, 0, len(entries)/2)
+	for i := 0; i+1 < len(entries); i += 2 {
+		hash, _ := entries[i].(string)
+		t, err := decodeDeviceToken(hash, pairs(entries[i+1]), now)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // expired between the index's score and the record's own deadline
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// DeleteDeviceToken implements store.Store.
+func (s *Store) DeleteDeviceToken(ctx context.Context, clientID, hash string) error {
+	if !store.ValidClientID(clientID) || !store.ValidID(hash) {
+		return store.ErrNotFound
+	}
+	res, err := s.run(ctx, "delete device token", deleteDeviceTokenScript,
+		[]string{s.keys.deviceToken(clientID, hash), s.keys.deviceTokenIndex(clientID)}, hash)
+	if err != nil {
+		return err
+	}
+	switch status(res) {
+	case "ok":
+		return nil
+	case "missing":
+		return store.ErrNotFound
+	}
+	return unexpected("delete device token", res)
+}
+
+// DeleteAllDeviceTokens implements store.Store.
+func (s *Store) DeleteAllDeviceTokens(ctx context.Context, clientID string, now time.Time) (int, error) {
+	if !store.ValidClientID(clientID) {
+		return 0, nil
+	}
+	res, err := s.run(ctx, "delete all device tokens", deleteAllDeviceTokensScript,
+		[]string{s.keys.deviceTokenIndex(clientID)}, msString(now), s.keys.clientBase(clientID))
+	if err != nil {
+		return 0, err
+	}
+	if status(res) != "ok" {
+		return 0, unexpected("delete all device tokens", res)
+	}
+	return int(num(res, 1)), nil
+}
+
+// decodeDeviceToken reads a device token record; an expired one is ErrNotFound.
+func decodeDeviceToken(hash string, m map[string]string, now time.Time) (store.DeviceToken, error) {
 	t := store.DeviceToken{
 		Hash:      hash,
 		ClientID:  m["client"],
@@ -87,18 +159,11 @@ func (s *Store) GetDeviceToken(ctx context.Context, hash string, now time.Time) 
 	if !ms(now).Before(t.ExpiresAt) {
 		return store.DeviceToken{}, store.ErrNotFound
 	}
+	var err error
 	if t.Roles, err = parseRoles(m["roles"]); err != nil {
 		return store.DeviceToken{}, err
 	}
 	return t, nil
-}
-
-// DeleteDeviceToken implements store.Store.
-func (s *Store) DeleteDeviceToken(ctx context.Context, hash string) error {
-	if !store.ValidID(hash) {
-		return store.ErrNotFound
-	}
-	return s.del(ctx, "delete device token", s.keys.deviceToken(hash))
 }
 
 // del deletes one key; a missing key is ErrNotFound.

@@ -39,6 +39,9 @@ func (k keys) counter(s store.Subject) string {
 	return k.prefix + "{bf:" + s.Value + "}:login"
 }
 
-func (k keys) appClient(id string) string     { return k.prefix + "{c:" + id + "}:client" }
-func (k keys) deviceToken(hash string) string { return k.prefix + "{d:" + hash + "}:devtok" }
-func (k keys) revocations() string            { return k.prefix + "revocations" }
+// clientBase is the start of every key of a client; scripts append "dt:<hash>" to it.
+func (k keys) clientBase(id string) string        { return k.prefix + "{c:" + id + "}:" }
+func (k keys) appClient(id string) string         { return k.clientBase(id) + "client" }
+func (k keys) deviceTokenIndex(id string) string  { return k.clientBase(id) + "devtoks" }
+func (k keys) deviceToken(id, hash string) string { return k.clientBase(id) + "dt:" + hash }
+func (k keys) revocations() string                { return k.prefix + "revocations" }

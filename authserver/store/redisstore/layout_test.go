@@ -60,7 +60,8 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 		p + "{bf:" + login.Value + "}:login": 15 * time.Minute,
 		p + "{bf:ip:192.0.2.1}:ip":           30 * time.Minute,
 		p + "{c:app-1}:client":               0,
-		p + "{d:" + dev.Hash + "}:devtok":    48 * time.Hour,
+		p + "{c:sensor}:dt:" + dev.Hash:      48 * time.Hour,
+		p + "{c:sensor}:devtoks":             48 * time.Hour, // its latest token's
 	}
 	raw := srv.Client()
 	got := dumpAll(t, raw, p)

@@ -119,8 +119,10 @@ func TestOutageFailsClosedAndDeletesNothing(t *testing.T) {
 		"PutDeviceToken": func() error {
 			return s.PutDeviceToken(ctx, store.DeviceToken{Hash: hashOf("d2"), ClientID: "dev", ExpiresAt: later.Add(time.Hour)}, later)
 		},
-		"GetDeviceToken":    func() error { _, err := s.GetDeviceToken(ctx, dev.Hash, later); return err },
-		"DeleteDeviceToken": func() error { return s.DeleteDeviceToken(ctx, dev.Hash) },
+		"GetDeviceToken":        func() error { _, err := s.GetDeviceToken(ctx, dev.ClientID, dev.Hash, later); return err },
+		"ListDeviceTokens":      func() error { _, err := s.ListDeviceTokens(ctx, dev.ClientID, later); return err },
+		"DeleteDeviceToken":     func() error { return s.DeleteDeviceToken(ctx, dev.ClientID, dev.Hash) },
+		"DeleteAllDeviceTokens": func() error { _, err := s.DeleteAllDeviceTokens(ctx, dev.ClientID, later); return err },
 		"PublishRevocation": func() error {
 			return s.PublishRevocation(ctx, store.Revocation{UserID: u.ID, SessionID: devise.ID, Reason: store.ReasonAdmin, At: later})
 		},

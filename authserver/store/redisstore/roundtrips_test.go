@@ -172,8 +172,11 @@ func testRoundTrips(t *testing.T, s *redisstore.Store) {
 	measure("DeleteAppClient", 1, func() error { return s.DeleteAppClient(ctx, "app") })
 	dev := store.DeviceToken{Hash: hashOf("dev"), ClientID: "dev", ExpiresAt: now.Add(time.Hour)}
 	measure("PutDeviceToken", 1, func() error { return s.PutDeviceToken(ctx, dev, now) })
-	measure("GetDeviceToken", 1, func() error { _, err := s.GetDeviceToken(ctx, dev.Hash, now); return err })
-	measure("DeleteDeviceToken", 1, func() error { return s.DeleteDeviceToken(ctx, dev.Hash) })
+	measure("GetDeviceToken", 1, func() error { _, err := s.GetDeviceToken(ctx, dev.ClientID, dev.Hash, now); return err })
+	measure("ListDeviceTokens", 1, func() error { _, err := s.ListDeviceTokens(ctx, dev.ClientID, now); return err })
+	measure("DeleteDeviceToken", 1, func() error { return s.DeleteDeviceToken(ctx, dev.ClientID, dev.Hash) })
+	must(t, s.PutDeviceToken(ctx, dev, now))
+	measure("DeleteAllDeviceTokens", 1, func() error { _, err := s.DeleteAllDeviceTokens(ctx, dev.ClientID, now); return err })
 	measure("PublishRevocation", 1, func() error {
 		return s.PublishRevocation(ctx, store.Revocation{UserID: u.ID, SessionID: sess.ID, Reason: store.ReasonExpired, At: now})
 	})

@@ -404,16 +404,63 @@ redis.call('PEXPIRE', KEYS[1], string.format('%d', wend - now))
 return {'open', '0', string.format('%d', n)}
 `)
 
-// putExpiringScript replaces a hash and gives it a TTL.
+// putDeviceTokenScript replaces one device token of a client and records it in the client's
+// index, which is pruned of expired entries and kept alive as long as its latest token.
 //
-// KEYS: key. ARGV: TTL (ms), field/value pairs.
-var putExpiringScript = redis.NewScript(`
+// KEYS: token, index. ARGV: now, expiry (ms), hash, field/value pairs.
+var putDeviceTokenScript = redis.NewScript(`
+local now, exp = tonumber(ARGV[1]), tonumber(ARGV[2])
 local fields = {}
-for i = 2, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], unpack(fields))
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(exp - now, 1)))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[2], string.format('%d', math.max(tonumber(last[2]) - now, 1)))
 return {'ok'}
+`)
+
+// listDeviceTokensScript returns a client's unexpired device tokens, soonest expiry first,
+// as hash, record pairs. A hash whose record is gone (deleted by hand) is skipped.
+//
+// KEYS: index. ARGV: now, the client's key base (P{c:<id>}:).
+var listDeviceTokensScript = redis.NewScript(`
+local out = {}
+for _, h in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')) do
+  local rec = redis.call('HGETALL', ARGV[2] .. 'dt:' .. h)
+  if #rec > 0 then
+    out[#out + 1] = h
+    out[#out + 1] = rec
+  end
+end
+return {'ok', out}
+`)
+
+// deleteDeviceTokenScript removes one device token and its index entry.
+//
+// KEYS: token, index. ARGV: hash.
+var deleteDeviceTokenScript = redis.NewScript(`
+local n = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+if n == 0 then return {'missing'} end
+return {'ok'}
+`)
+
+// deleteAllDeviceTokensScript removes every device token of a client and its index, and
+// counts those unexpired at now.
+//
+// KEYS: index. ARGV: now, the client's key base (P{c:<id>}:).
+var deleteAllDeviceTokensScript = redis.NewScript(`
+local now, n = tonumber(ARGV[1]), 0
+local entries = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+for i = 1, #entries, 2 do
+  redis.call('DEL', ARGV[2] .. 'dt:' .. entries[i])
+  if tonumber(entries[i + 1]) > now then n = n + 1 end
+end
+redis.call('DEL', KEYS[1])
+return {'ok', string.format('%d', n)}
 `)
 
 // allScripts are loaded at startup by LoadScripts, so the first request of each kind is one
@@ -422,5 +469,6 @@ var allScripts = []*redis.Script{
 	createSessionScript, touchSessionScript, validateSessionScript, rotateSessionScript,
 	refreshSessionScript, revokeSessionScript, revokeAllScript, setPasswordScript,
 	claimLoginScript, takeOverLoginScript, releaseLoginScript, writeUserScript,
-	issueOneTimeScript, consumeOneTimeScript, recordFailureScript, putExpiringScript,
+	issueOneTimeScript, consumeOneTimeScript, recordFailureScript,
+	putDeviceTokenScript, listDeviceTokensScript, deleteDeviceTokenScript, deleteAllDeviceTokensScript,
 }

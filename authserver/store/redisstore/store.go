@@ -57,6 +57,22 @@ func Open(cfg *config.Redis) (*Store, error) {
 	return s, nil
 }
 
+// OpenWithCredentials is Open with the password and CA bundle given as values
+// (NewClientWithCredentials).
+func OpenWithCredentials(cfg *config.Redis, cred Credentials) (*Store, error) {
+	client, err := NewClientWithCredentials(cfg, cred)
+	if err != nil {
+		return nil, err
+	}
+	s, err := New(client, cfg.KeyPrefix)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	s.ownsClient = true
+	return s, nil
+}
+
 // AddHook adds a go-redis hook to the store's client: a RoundTrips counter, tracing, metrics.
 func (s *Store) AddHook(h redis.Hook) { s.client.AddHook(h) }
 
