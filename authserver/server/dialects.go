@@ -9,6 +9,8 @@ import (
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/dialect/account"
+	"github.com/latchauth/latch/authserver/dialect/bearertoken"
+	"github.com/latchauth/latch/authserver/dialect/keytoken"
 	"github.com/latchauth/latch/authserver/metrics"
 	"github.com/latchauth/latch/authserver/store"
 )
@@ -57,6 +59,30 @@ var dialects = []dialectEntry{
 		},
 		build: func(d deps) dialect {
 			return &account.Handler{Core: d.Core, Config: d.Config, Logger: d.Logger.With("dialect", account.Name), Now: d.Now}
+		},
+	},
+	{
+		name: bearertoken.Name,
+		prefix: func(c *config.Config) string {
+			if c.Protocols.BearerToken == nil {
+				return ""
+			}
+			return c.Protocols.BearerToken.Prefix
+		},
+		build: func(d deps) dialect {
+			return &bearertoken.Handler{Core: d.Core, Config: d.Config, Logger: d.Logger.With("dialect", bearertoken.Name)}
+		},
+	},
+	{
+		name: keytoken.Name,
+		prefix: func(c *config.Config) string {
+			if c.Protocols.KeyToken == nil {
+				return ""
+			}
+			return c.Protocols.KeyToken.Prefix
+		},
+		build: func(d deps) dialect {
+			return &keytoken.Handler{Core: d.Core, Config: d.Config, Logger: d.Logger.With("dialect", keytoken.Name)}
 		},
 	},
 }
