@@ -253,8 +253,32 @@ func (s *Server) Stop() {
 // Logs returns everything the process wrote so far.
 func (s *Server) Logs() string { return s.out.String() }
 
-// LogLines returns the JSON log lines whose fields include every key-value of match.
+// settleLogs waits until the process's output has been quiet for logQuiet (at most
+// logSettleMax), so every line it wrote before now has been read from the pipe.
+func (s *Server) settleLogs() {
+	const (
+		logQuiet     = 150 * time.Millisecond
+		logSettleMax = 3 * time.Second
+	)
+	deadline := time.Now().Add(logSettleMax)
+	last, quietSince := len(s.Logs()), time.Now()
+	for time.Now().Before(deadline) {
+		time.Sleep(25 * time.Millisecond)
+		if n := len(s.Logs()); n != last {
+			last, quietSince = n, time.Now()
+			continue
+		}
+		if time.Since(quietSince) >= logQuiet {
+			return
+		}
+	}
+}
+
+// LogLines returns the JSON log lines whose fields include every key-value of match. It first
+// lets the process's output settle: the output pipe is read asynchronously, so a line written
+// just before the caller's last response may not have arrived yet on a loaded machine.
 func (s *Server) LogLines(match map[string]any) []map[string]any {
+	s.settleLogs()
 	var out []map[string]any
 	for _, line := range strings.Split(s.Logs(), "\n") {
 		var m map[string]any
