@@ -27,6 +27,12 @@ type SessionOptions struct {
 	TokenLifetime time.Duration
 	// WithRefresh issues a refresh token beside the session token (keyToken).
 	WithRefresh bool
+	// Replaces names a session of the same user and dialect that the new one takes the place
+	// of (deviseToken: a device signing in again with its `client`). It ends before the
+	// device limit is applied, so a device signing in again never counts twice against the
+	// limit and is not refused by DenyNew. A session of another user or dialect, or one that
+	// does not exist, is left alone.
+	Replaces string
 }
 
 // Issued is a session just created. Token and Refresh are the only copies of the secrets: the
@@ -98,6 +104,11 @@ func (s *Service) issue(ctx context.Context, m Meta, u store.User, opts SessionO
 		}
 		sess.RefreshHash = s.Hasher.Hash(refresh)
 	}
+	if opts.Replaces != "" {
+		if err := s.replace(ctx, m, u.ID, opts.Replaces, now); err != nil {
+			return Issued{}, err
+		}
+	}
 	evicted, err := s.Store.CreateSession(ctx, store.NewSession{
 		Session:           sess,
 		Limit:             opts.Limit,
@@ -120,6 +131,38 @@ func (s *Service) issue(ctx context.Context, m Meta, u store.User, opts SessionO
 		Session: sess,
 		Evicted: evicted,
 	}, nil
+}
+
+// reasonReplaced records a session ended because its device signed in again.
+const reasonReplaced store.Reason = "replaced"
+
+// replace ends the user's session sessionID if it is a live session of m's dialect. The
+// dialect is checked first so that a client value naming another dialect's session (the IDs
+// travel inside every token) cannot end it. Only an internal error is returned.
+func (s *Service) replace(ctx context.Context, m Meta, userID, sessionID string, now time.Time) error {
+	if !token.ValidID(sessionID) {
+		return nil
+	}
+	ref := store.SessionRef{UserID: userID, SessionID: sessionID}
+	old, err := s.Store.GetSession(ctx, ref, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return internal("replace session", err)
+	case old.Dialect != m.Dialect:
+		return nil
+	}
+	_, err = s.Store.RevokeSession(ctx, ref, "", reasonReplaced, now)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// Ended meanwhile (a racing sign-in or sign-out): the goal is reached.
+		return nil
+	case err != nil:
+		return internal("replace session", err)
+	}
+	s.audit(ctx, m, "session.replaced", userID, outcomeSuccess, slog.String("session_id", sessionID))
+	return nil
 }
 
 // Authenticate checks a session token in one store round trip: the token is parsed strictly

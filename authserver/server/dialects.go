@@ -10,6 +10,7 @@ import (
 	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/dialect/account"
 	"github.com/latchauth/latch/authserver/dialect/bearertoken"
+	"github.com/latchauth/latch/authserver/dialect/devisetoken"
 	"github.com/latchauth/latch/authserver/dialect/keytoken"
 	"github.com/latchauth/latch/authserver/metrics"
 	"github.com/latchauth/latch/authserver/store"
@@ -49,6 +50,18 @@ type dialectEntry struct {
 // of PROTOCOL.md's five dialects gets one row here: reactAuth, deviseToken, bearerToken and
 // keyToken are added beside account as they are written.
 var dialects = []dialectEntry{
+	{
+		name: devisetoken.Name,
+		prefix: func(c *config.Config) string {
+			if c.Protocols.DeviseToken == nil {
+				return ""
+			}
+			return c.Protocols.DeviseToken.Prefix
+		},
+		build: func(d deps) dialect {
+			return &devisetoken.Handler{Core: d.Core, Config: d.Config, Logger: d.Logger.With("dialect", devisetoken.Name)}
+		},
+	},
 	{
 		name: account.Name,
 		prefix: func(c *config.Config) string {

@@ -1,0 +1,373 @@
+package devisetoken
+
+import (
+	"errors"
+	"net/http"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/core"
+	"github.com/latchauth/latch/authserver/httpx"
+	"github.com/latchauth/latch/authserver/password"
+	"github.com/latchauth/latch/authserver/store"
+	"github.com/latchauth/latch/authserver/token"
+)
+
+// register: POST {prefix} {email,password,password_confirmation,...} → 200
+// {"status":"success","data":{user}} with the auth headers (none while the user must still
+// confirm the email); 422 with the record's errors.
+func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
+	b, ok := readBody(w, r, true)
+	if !ok {
+		return
+	}
+	email := store.NormalizeLogin(str(b.Email))
+	first, last := strings.TrimSpace(str(b.FirstName)), strings.TrimSpace(str(b.LastName))
+	if first == "" && last == "" {
+		// devise's default column is name; the core keeps first and last names.
+		first = strings.TrimSpace(str(b.Name))
+	}
+	refuse := func(errs *fieldErrors) {
+		httpx.WriteJSON(w, http.StatusUnprocessableEntity, registrationError{
+			Status: "error",
+			Data: unsavedUser{
+				Provider: provider, Email: email,
+				Name: fullName(first, last), FirstName: first, LastName: last,
+			},
+			Errors: errs,
+		})
+	}
+
+	// devise validates the whole record and reports every error at once; the core stops at
+	// the first, so the checks a client can fix together are made here first.
+	var errs fieldErrors
+	switch {
+	case email == "":
+		errs.add("email", "can't be blank")
+	case !isEmail(email):
+		errs.add("email", "is not an email")
+	}
+	pw := str(b.Password)
+	if pw == "" {
+		errs.add("password", "can't be blank")
+	} else if err := h.Core.Passwords.Policy().Check(pw); err != nil {
+		errs.add("password", policyMessage(err))
+	}
+	if b.PasswordConfirmation != nil && !equal(*b.PasswordConfirmation, pw) {
+		errs.add("password_confirmation", "doesn't match Password")
+	}
+	if !errs.empty() {
+		refuse(&errs)
+		return
+	}
+
+	m := meta(r)
+	u, err := h.Core.Register(r.Context(), m, core.Registration{
+		Login: email, Email: email, Password: pw, FirstName: first, LastName: last,
+	})
+	var field *core.FieldError
+	switch {
+	case errors.As(err, &field):
+		errs.add(registrationField(field.Field), field.Reason)
+	case errors.Is(err, core.ErrLoginTaken):
+		errs.add("email", "has already been taken")
+	case errors.Is(err, core.ErrWeakPassword):
+		errs.add("password", policyMessage(err))
+	case errors.Is(err, core.ErrRegistrationClosed):
+		errs.add("base", "Registration is closed.")
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	if !errs.empty() {
+		refuse(&errs)
+		return
+	}
+	if u.Status == store.StatusActive {
+		is, err := h.Core.IssueSession(r.Context(), m, u, h.sessionOptions(h.settings.DevicePolicy, ""))
+		if err != nil {
+			// The account exists; the client can sign in once the store answers again.
+			h.internalError(w, r, err)
+			return
+		}
+		setAuthHeaders(w, authOf(u, is))
+	}
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		Status string `json:"status"`
+		Data   user   `json:"data"`
+	}{"success", userOf(u)})
+}
+
+// isEmail accepts one bare address, as the core does for its email field.
+func isEmail(s string) bool {
+	if len(s) > store.MaxLoginLen {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Name == "" && a.Address == s
+}
+
+// policyMessage turns the password policy's refusal ("password is too short (minimum is 8
+// characters)") into devise's attribute message ("is too short (minimum is 8 characters)").
+func policyMessage(err error) string {
+	if errors.Is(err, password.ErrNotUTF8) {
+		return "is not valid text"
+	}
+	return strings.TrimPrefix(err.Error(), "password ")
+}
+
+// registrationField names a core registration field as devise's attribute.
+func registrationField(f string) string {
+	switch f {
+	case "login", "email":
+		return "email"
+	case "firstName":
+		return "first_name"
+	case "lastName":
+		return "last_name"
+	}
+	return "base"
+}
+
+// signIn: POST {prefix}/sign_in {email,password} → 200 {"data":{user}} with the auth headers;
+// 401 with one answer for every failure.
+func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
+	b, ok := readBody(w, r, true)
+	if !ok {
+		return
+	}
+	// A device signing in again presents its client: its old session makes room for the new.
+	var replaces string
+	if c := requestCredentials(r, &b); token.ValidID(c.Client) {
+		replaces = c.Client
+	}
+	u, is, err := h.Core.Login(r.Context(), meta(r), core.LoginRequest{
+		Login: str(b.Email), Password: str(b.Password), RequireActive: true,
+		Session: h.sessionOptions(h.settings.DevicePolicy, replaces),
+	})
+	switch {
+	case errors.Is(err, core.ErrInvalidCredentials):
+		writeError(w, r, http.StatusUnauthorized, msgBadCredentials)
+		return
+	case errors.Is(err, core.ErrDeviceLimit):
+		writeError(w, r, http.StatusUnauthorized, msgDeviceLimit)
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	setAuthHeaders(w, authOf(u, is))
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		Data user `json:"data"`
+	}{userOf(u)})
+}
+
+// validateToken: GET {prefix}/validate_token → 200 {"success":true,"data":{user}} with the
+// rotated (or, inside the batch buffer, echoed) headers; 401 otherwise.
+func (h *Handler) validateToken(w http.ResponseWriter, r *http.Request) {
+	a, err := h.authenticate(r, requestCredentials(r, nil))
+	switch {
+	case errors.Is(err, core.ErrInvalidToken):
+		writeError(w, r, http.StatusUnauthorized, msgInvalidToken)
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	setAuthHeaders(w, a)
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		Success bool `json:"success"`
+		Data    user `json:"data"`
+	}{true, userOf(a.User)})
+}
+
+// signOut: DELETE {prefix}/sign_out → 200 {"success":true} and the session ends; 404
+// otherwise. The token is checked and the session revoked in one store step.
+func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
+	b, ok := readBody(w, r, false)
+	if !ok {
+		return
+	}
+	c := requestCredentials(r, &b)
+	tok, err := token.ParseSessionToken(c.AccessToken)
+	if err != nil || !equal(c.client(), tok.SessionID) || c.UID == "" {
+		writeError(w, r, http.StatusNotFound, msgNotSignedIn)
+		return
+	}
+	err = h.Core.Logout(r.Context(), meta(r), c.AccessToken)
+	switch {
+	case errors.Is(err, core.ErrInvalidToken):
+		writeError(w, r, http.StatusNotFound, msgNotSignedIn)
+	case err != nil:
+		// The session may still be live: do not tell the client it is gone.
+		h.internalError(w, r, err)
+	default:
+		httpx.WriteJSON(w, http.StatusOK, struct {
+			Success bool `json:"success"`
+		}{true})
+	}
+}
+
+// forgotPassword: POST {prefix}/password {email,redirect_url} → 200 with one message whatever
+// the email; a reset mail goes to a known one.
+func (h *Handler) forgotPassword(w http.ResponseWriter, r *http.Request) {
+	b, ok := readBody(w, r, true)
+	if !ok {
+		return
+	}
+	email := strings.TrimSpace(str(b.Email))
+	if email == "" {
+		writeError(w, r, http.StatusUnprocessableEntity, msgMissingEmail)
+		return
+	}
+	if b.RedirectURL != nil {
+		if _, ok := h.redirect.check(*b.RedirectURL); !ok {
+			writeError(w, r, http.StatusUnprocessableEntity, msgRedirectRefused)
+			return
+		}
+	}
+	if err := h.Core.Forgot(r.Context(), meta(r), email); err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		Success bool   `json:"success"`
+		Message string `json:"message"`
+	}{true, msgResetSent})
+}
+
+// editPassword: GET {prefix}/password/edit?reset_password_token=…&redirect_url=… spends the
+// reset token, signs the user in and redirects (302) to redirect_url with the credentials in
+// its query; 401 otherwise. The redirect is checked before the token is spent.
+func (h *Handler) editPassword(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.RawQuery) > maxQueryLen {
+		writeError(w, r, http.StatusUnauthorized, msgResetInvalid)
+		return
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeError(w, r, http.StatusUnauthorized, msgResetInvalid)
+		return
+	}
+	raw := q.Get("redirect_url")
+	if raw == "" {
+		writeError(w, r, http.StatusUnauthorized, msgRedirectMissing)
+		return
+	}
+	target, ok := h.redirect.check(raw)
+	if !ok {
+		writeError(w, r, http.StatusUnauthorized, msgRedirectRefused)
+		return
+	}
+	reset, ok := resetToken(q)
+	if !ok {
+		writeError(w, r, http.StatusUnauthorized, msgResetInvalid)
+		return
+	}
+	m := meta(r)
+	u, err := h.Core.RedeemResetToken(r.Context(), m, reset.UserID, reset.Secret)
+	switch {
+	case errors.Is(err, core.ErrInvalidToken):
+		writeError(w, r, http.StatusUnauthorized, msgResetInvalid)
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	is, err := h.Core.IssueSession(r.Context(), m, u, h.sessionOptions(config.EvictOldest, ""))
+	if err != nil {
+		h.internalError(w, r, err)
+		return
+	}
+	a := authOf(u, is)
+	params := url.Values{
+		keyAccessToken:   {a.Token.String()},
+		keyClient:        {a.Session.ID},
+		keyUID:           {u.Login},
+		keyExpiry:        {strconv.FormatInt(a.Session.Deadline().Unix(), 10)},
+		"reset_password": {"true"},
+		// devise's legacy names, still read by angular-token and ng-token-auth.
+		"token":     {a.Token.String()},
+		"client_id": {a.Session.ID},
+	}
+	w.Header().Set("Location", redirectLocation(target, params))
+	// The target page's URL now holds a session: keep it out of Referer headers from here.
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(http.StatusFound)
+}
+
+// resetToken reads the reset token: devise's reset_password_token (here
+// `<userID>.<secret>`), or the uid and t of the realm's reset link.
+func resetToken(q url.Values) (token.UserToken, bool) {
+	if s := q.Get("reset_password_token"); s != "" {
+		t, err := token.ParseUserToken(s)
+		return t, err == nil
+	}
+	t := token.UserToken{UserID: q.Get("uid"), Secret: q.Get("t")}
+	return t, token.ValidID(t.UserID) && token.ValidSecret(t.Secret)
+}
+
+// updatePassword: PUT {prefix}/password {password,password_confirmation} (authenticated) →
+// 200 {"success":true,"data":{user},"message":…}; every other session of the user ends. 401
+// without a valid session, 422 for a refused password. Every answer after authentication
+// carries the rotated headers: the client's token has changed.
+func (h *Handler) updatePassword(w http.ResponseWriter, r *http.Request) {
+	b, ok := readBody(w, r, true)
+	if !ok {
+		return
+	}
+	a, err := h.authenticate(r, requestCredentials(r, &b))
+	switch {
+	case errors.Is(err, core.ErrInvalidToken):
+		writeError(w, r, http.StatusUnauthorized, msgUnauthorized)
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	setAuthHeaders(w, a)
+
+	pw, confirm := str(b.Password), str(b.PasswordConfirmation)
+	if pw == "" || confirm == "" {
+		writeError(w, r, http.StatusUnprocessableEntity, msgMissingPasswords)
+		return
+	}
+	var errs fieldErrors
+	if err := h.Core.Passwords.Policy().Check(pw); err != nil {
+		errs.add("password", policyMessage(err))
+	}
+	if !equal(pw, confirm) {
+		errs.add("password_confirmation", "doesn't match Password")
+	}
+	if errs.empty() {
+		err = h.Core.ChangePassword(r.Context(), meta(r), a, core.PasswordChange{
+			VerifyCurrent: b.CurrentPassword != nil, Current: str(b.CurrentPassword), New: pw,
+		})
+		switch {
+		case errors.Is(err, core.ErrInvalidCredentials):
+			errs.add("current_password", "is invalid")
+		case errors.Is(err, core.ErrWeakPassword):
+			errs.add("password", policyMessage(err))
+		case errors.Is(err, core.ErrInvalidToken):
+			// The session ended while the password was being changed: its headers are void.
+			clearAuthHeaders(w)
+			writeError(w, r, http.StatusUnauthorized, msgUnauthorized)
+			return
+		case err != nil:
+			h.internalError(w, r, err)
+			return
+		}
+	}
+	if !errs.empty() {
+		httpx.WriteJSON(w, http.StatusUnprocessableEntity, recordError{Errors: &errs})
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		Success bool   `json:"success"`
+		Data    user   `json:"data"`
+		Message string `json:"message"`
+	}{true, userOf(a.User), msgPasswordUpdated})
+}
