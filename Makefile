@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
 
 TOOLS_ENV = eval "$$(hack/tools.sh --print-env | sed 's/^/export /')"
-GO_TEST_FLAGS ?= -race -count=1
+GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
 # FUZZTIME counts executions, not seconds: a duration-based -fuzztime hits a race in Go's fuzz
 # coordinator (golang/go#75804, unfixed in 1.26) that fails a clean target on a loaded machine.
 FUZZTIME ?= 10000x
@@ -60,3 +60,11 @@ build: ## Build bin/latch.
 .PHONY: run
 run: build tools ## Bring up the local stack.
 	@hack/run.sh
+
+.PHONY: docker-build
+docker-build: ## Build the image $(IMG) (default hack/IMAGE: the chart's and the operator's default).
+	docker build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the image $(IMG).
+	docker push $(IMG)

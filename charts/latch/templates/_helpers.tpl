@@ -26,6 +26,20 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 {{- end -}}
 
+{{- /*
+latch.image is the operator's image and, through --server-image, the auth servers' default:
+pinned by digest when one is given (the tag is then only informative), by tag otherwise.
+*/ -}}
 {{- define "latch.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
 {{- printf "%s:%s" .Values.image.repository .Values.image.tag -}}
 {{- end -}}
+{{- end -}}
+
+{{- /*
+latch.leaderElectionID is the operator's Lease name, fixed in manager.go (LeaderElectionID);
+the leader-election Role grants get and update on this one Lease only.
+*/ -}}
+{{- define "latch.leaderElectionID" -}}latch-operator.latch.dev{{- end -}}
