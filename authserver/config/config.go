@@ -64,6 +64,10 @@ type Listen struct {
 	MaxHeaderBytes int `json:"maxHeaderBytes,omitempty"`
 	// SecureCookies marks session cookies Secure; set it when the realm is served over TLS.
 	SecureCookies bool `json:"secureCookies,omitempty"`
+	// Pprof serves Go's profiler (net/http/pprof) under /debug/pprof/ on the admin port. Off by
+	// default, which keeps the admin port to its three endpoints: profiles reveal internals and
+	// cost CPU while they run. `make bench` turns it on to profile servers under load.
+	Pprof bool `json:"pprof,omitempty"`
 }
 
 // RedisMode selects how the Redis client connects.

@@ -12,7 +12,9 @@ import (
 	"github.com/latchauth/latch/authserver/dialect/bearertoken"
 	"github.com/latchauth/latch/authserver/dialect/devisetoken"
 	"github.com/latchauth/latch/authserver/dialect/keytoken"
+	"github.com/latchauth/latch/authserver/dialect/reactauth"
 	"github.com/latchauth/latch/authserver/metrics"
+	"github.com/latchauth/latch/authserver/socket"
 	"github.com/latchauth/latch/authserver/store"
 )
 
@@ -24,6 +26,8 @@ type deps struct {
 	Metrics *metrics.Metrics
 	Logger  *slog.Logger
 	Now     func() time.Time
+	// Hub is the process's socket hub, for dialects with live sockets.
+	Hub *socket.Hub
 }
 
 // dialect is a built dialect: it mounts its routes under its prefix on the public mux.
@@ -50,6 +54,18 @@ type dialectEntry struct {
 // of PROTOCOL.md's five dialects gets one row here: reactAuth, deviseToken, bearerToken and
 // keyToken are added beside account as they are written.
 var dialects = []dialectEntry{
+	{
+		name: reactauth.Name,
+		prefix: func(c *config.Config) string {
+			if c.Protocols.ReactAuth == nil {
+				return ""
+			}
+			return c.Protocols.ReactAuth.Prefix
+		},
+		build: func(d deps) dialect {
+			return &reactauth.Handler{Core: d.Core, Config: d.Config, Hub: d.Hub, Logger: d.Logger.With("dialect", reactauth.Name), Now: d.Now}
+		},
+	},
 	{
 		name: devisetoken.Name,
 		prefix: func(c *config.Config) string {

@@ -20,6 +20,7 @@ import (
 	"github.com/latchauth/latch/authserver/mail"
 	"github.com/latchauth/latch/authserver/metrics"
 	"github.com/latchauth/latch/authserver/password"
+	"github.com/latchauth/latch/authserver/socket"
 	"github.com/latchauth/latch/authserver/store"
 	"github.com/latchauth/latch/authserver/store/memory"
 	"github.com/latchauth/latch/authserver/store/redisstore"
@@ -54,6 +55,11 @@ type instance struct {
 	outbox  *mail.Outbox
 	metrics *metrics.Metrics
 	core    *core.Service
+	// hub holds the process's live sockets; it listens to the cluster's revocations while
+	// the server serves.
+	hub *socket.Hub
+	// stopListening ends the hub's revocation subscription and waits for it.
+	stopListening func()
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
@@ -130,10 +136,17 @@ func newServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*i
 		return nil, err
 	}
 	warnIncomplete(cfg, logger)
+	if s.hub, err = newHub(s.store, s.metrics, logger); err != nil {
+		s.closeBackends(context.Background())
+		return nil, err
+	}
+	// A *socket.Hub is a shutdowner: its sockets are hijacked, so the drain does not see them,
+	// and its Shutdown closes them with 1001 and ends no session.
+	s.shutdowners = append(s.shutdowners, s.hub)
 
 	mux := http.NewServeMux()
 	rootTaken := false
-	dd := deps{Config: cfg, Core: s.core, Store: s.store, Metrics: s.metrics, Logger: logger, Now: now}
+	dd := deps{Config: cfg, Core: s.core, Store: s.store, Metrics: s.metrics, Logger: logger, Now: now, Hub: s.hub}
 	for _, d := range dialects {
 		prefix := d.prefix(cfg)
 		if prefix == "" {
@@ -206,9 +219,13 @@ func (s *instance) httpServer(h http.Handler, name string) *http.Server {
 	}
 }
 
-// adminMux serves /healthz, /readyz and /metrics, and nothing else.
+// adminMux serves /healthz, /readyz and /metrics, and nothing else unless listen.pprof adds
+// the profiler.
 func (s *instance) adminMux() http.Handler {
 	mux := http.NewServeMux()
+	if s.cfg.Listen.Pprof {
+		mountPprof(mux)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -254,6 +271,16 @@ func (s *instance) serve(ctx context.Context) error {
 	base := context.WithoutCancel(ctx)
 	s.public.BaseContext = func(net.Listener) context.Context { return base }
 	s.admin.BaseContext = func(net.Listener) context.Context { return base }
+
+	// The hub hears revocations before the first socket can bind. A socket bound before the
+	// subscription is in place is still covered: each subscription starts a resync.
+	listenCtx, cancelListen := context.WithCancel(base)
+	var listening sync.WaitGroup
+	listening.Go(func() { _ = s.hub.Listen(listenCtx, s.store) })
+	s.stopListening = func() {
+		cancelListen()
+		listening.Wait()
+	}
 
 	failed := make(chan error, 2)
 	var wg sync.WaitGroup
@@ -308,6 +335,9 @@ func (s *instance) shutdown() error {
 	if err := s.admin.Shutdown(actx); err != nil {
 		_ = s.admin.Close()
 	}
+	// The sockets are closed: nothing is left to push to. Stop listening before the store
+	// that feeds it closes.
+	s.stopListening()
 	s.closeBackends(ctx)
 	s.logger.Info("shut down")
 	return errors.Join(errs...)

@@ -38,6 +38,9 @@ type Conn struct {
 	closeCode  int
 	closeText  string
 	readerDone chan struct{}
+	// room is signalled by the writer each time it takes a message off the queue; the reader
+	// waits on it while the queue is half full (awaitRoom).
+	room chan struct{}
 
 	// Guarded by hub.mu.
 	bound *session
@@ -55,6 +58,7 @@ func newConn(h *Hub, ws *websocket.Conn, handler Handler) *Conn {
 		cancel:     cancel,
 		quit:       make(chan struct{}),
 		readerDone: make(chan struct{}),
+		room:       make(chan struct{}, 1),
 	}
 }
 
@@ -225,8 +229,28 @@ func (c *Conn) readLoop() {
 			c.Close(websocket.CloseUnsupportedData, "text messages only")
 			continue
 		}
+		if !c.awaitRoom() {
+			continue // closing
+		}
 		c.dispatch(msg)
 	}
+}
+
+// awaitRoom holds the reader while the send queue is half full or more. A peer that pipelines
+// requests then gets its replies at the pace it reads them, instead of being dropped as slow
+// because the reader (which queues the replies) outran the writer: holding the reader is TCP's
+// own back-pressure, and delays this connection only. The other half of the queue stays free
+// for pushes, which never wait. A peer that reads nothing is ended by the writer's deadline,
+// which releases the wait through quit. It reports false if the connection is closing.
+func (c *Conn) awaitRoom() bool {
+	for len(c.send) >= max(cap(c.send)/2, 1) {
+		select {
+		case <-c.room:
+		case <-c.quit:
+			return false
+		}
+	}
+	return true
 }
 
 // dispatch runs the handler; a panic in it closes this connection (1011) instead of the
@@ -253,6 +277,10 @@ func (c *Conn) writeLoop() {
 	for {
 		select {
 		case msg := <-c.send:
+			select {
+			case c.room <- struct{}{}:
+			default: // a signal is pending already
+			}
 			if err := c.write(msg); err != nil {
 				c.abort()
 				return

@@ -3,6 +3,7 @@ package socket_test
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,5 +123,23 @@ func TestSlowPeerDropped(t *testing.T) {
 	waitFor(t, 2*time.Second, "the slow peer to be removed", func() bool { return h.Stats().Connections == fastPeers })
 	if n := h.Stats().SlowPeersDropped; n != 1 {
 		t.Errorf("SlowPeersDropped = %d, want 1", n)
+	}
+}
+
+// TestPipelinedRequestsAllAnswered: a peer that sends many requests before reading any reply
+// gets every reply, in order, and is not taken for a slow peer: the reader waits for the
+// writer instead of overrunning the queue with replies.
+func TestPipelinedRequestsAllAnswered(t *testing.T) {
+	const requests = 500
+	h := startHub(t, socket.Config{Sessions: newMemory(t), SendQueue: 4}, nil)
+	c := dial(t, h.url)
+	for i := range requests {
+		c.send(fmt.Sprintf("echo %d", i))
+	}
+	for i := range requests {
+		c.expect(strconv.Itoa(i), 5*time.Second)
+	}
+	if n := h.Stats().SlowPeersDropped; n != 0 {
+		t.Errorf("SlowPeersDropped = %d, want 0", n)
 	}
 }

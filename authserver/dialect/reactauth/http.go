@@ -1,0 +1,85 @@
+package reactauth
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/latchauth/latch/authserver/core"
+	"github.com/latchauth/latch/authserver/httpx"
+)
+
+// post: POST {prefix}, dispatched on type. Every failure the client can cause is 200 with the
+// failure body; see the package comment.
+func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
+	body, err := httpx.ReadBody(r, httpx.MaxBodyBytes)
+	var req postRequest
+	if err == nil {
+		req, err = parsePost(r.Header.Get("Content-Type"), body)
+	}
+	if err != nil {
+		switch status := httpx.StatusOf(err); status {
+		case http.StatusBadRequest:
+			httpx.WriteJSON(w, http.StatusOK, failure)
+		case http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
+			// The rest of the body is not coming or not wanted: do not keep the connection.
+			w.Header().Set("Connection", "close")
+			writeError(w, r, status, err.Error())
+		default:
+			h.internalError(w, r, err)
+		}
+		return
+	}
+	switch req.Type {
+	case typeAuthenticate:
+		h.authenticate(w, r, req)
+	case typeResume:
+		h.resume(w, r)
+	default:
+		httpx.WriteJSON(w, http.StatusOK, failure)
+	}
+}
+
+// authenticate: {type, username, password} → 200 success with the session and its cookie.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, req postRequest) {
+	u, issued, err := h.Core.Login(r.Context(), meta(r), core.LoginRequest{Login: req.Username, Password: req.Password})
+	switch {
+	case errors.Is(err, core.ErrInvalidCredentials), errors.Is(err, core.ErrDeviceLimit):
+		httpx.WriteJSON(w, http.StatusOK, failure)
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	raw := issued.Token.String()
+	h.setSession(w, raw, issued.Session.ExpiresAt)
+	httpx.WriteJSON(w, http.StatusOK, authResponse{Success: true, Session: raw, User: userOf(u)})
+}
+
+// resume: {type} with the session cookie → the same response as authenticate, for the
+// cookie's session (created by any dialect of the realm).
+func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
+	raw := h.sessionToken(r)
+	if raw == "" {
+		httpx.WriteJSON(w, http.StatusOK, failure)
+		return
+	}
+	a, err := h.Core.Authenticate(r.Context(), meta(r), raw)
+	switch {
+	case errors.Is(err, core.ErrInvalidToken):
+		// The cookie names a session that is over: drop it, so the browser stops sending it.
+		h.clearSession(w)
+		httpx.WriteJSON(w, http.StatusOK, failure)
+	case err != nil:
+		h.internalError(w, r, err)
+	default:
+		httpx.WriteJSON(w, http.StatusOK, authResponse{Success: true, Session: raw, User: userOf(a.User)})
+	}
+}
+
+// internalError logs err and answers 500 with the failure body: the client takes any non-2xx
+// for a failure, and nothing here may look like a success.
+func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
+	h.Logger.ErrorContext(r.Context(), "reactAuth request failed",
+		"request_id", httpx.RequestID(r.Context()), "path", r.URL.Path, "error", err)
+	writeError(w, r, http.StatusInternalServerError, "internal error")
+}

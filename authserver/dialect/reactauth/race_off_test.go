@@ -1,0 +1,5 @@
+//go:build !race
+
+package reactauth_test
+
+const raceEnabled = false
