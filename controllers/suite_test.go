@@ -30,6 +30,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
+	"github.com/latchauth/latch/authserver/servertest"
 )
 
 // The suite runs against a real etcd and kube-apiserver (envtest), started here from the
@@ -116,6 +117,8 @@ func runSuite(m *testing.M) int {
 			fmt.Fprintln(os.Stderr, "envtest: manager:", err)
 		}
 	}()
+	// Tests that start a real auth server build the latch binary once; remove it after them.
+	defer servertest.RemoveBinary()
 	return m.Run()
 }
 

@@ -43,8 +43,14 @@ func Binary(t testing.TB) string {
 // them. Call it from TestMain: func TestMain(m *testing.M) { servertest.Main(m) }.
 func Main(m *testing.M) {
 	code := m.Run()
+	RemoveBinary()
+	os.Exit(code)
+}
+
+// RemoveBinary removes the binary Binary built, for packages whose TestMain does more than
+// Main does.
+func RemoveBinary() {
 	if build.dir != "" {
 		_ = os.RemoveAll(build.dir)
 	}
-	os.Exit(code)
 }
