@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -297,11 +298,9 @@ func TestKeysSecretCreatedOnce(t *testing.T) {
 	d := &appsv1.Deployment{}
 	get(t, ns, "keys", d)
 	hash := d.Spec.Template.Annotations[configHashAnnotation]
-	cur := realmStatus(t, r)
-	cur.Spec.Protocols.DeviseToken.MaxDevices = 3
-	if err := k8s.Update(t.Context(), cur); err != nil {
-		t.Fatal(err)
-	}
+	updateRealm(t, r, func(cur *authv1.AuthRealm) {
+		cur.Spec.Protocols.DeviseToken.MaxDevices = 3
+	})
 	eventually(t, waitFor, func() error {
 		if err := k8s.Get(t.Context(), keyOf(d), d); err != nil {
 			return err
@@ -353,11 +352,9 @@ func TestSpecChangeRollsPods(t *testing.T) {
 		return h
 	}
 
-	cur := realmStatus(t, r)
-	cur.Spec.Protocols.DeviseToken.TokenLifespan = &metav1.Duration{Duration: 48 * time.Hour}
-	if err := k8s.Update(t.Context(), cur); err != nil {
-		t.Fatal(err)
-	}
+	updateRealm(t, r, func(cur *authv1.AuthRealm) {
+		cur.Spec.Protocols.DeviseToken.TokenLifespan = &metav1.Duration{Duration: 48 * time.Hour}
+	})
 	hash1 := waitHashChange(hash0)
 	cm := &corev1.ConfigMap{}
 	get(t, ns, "roll-config", cm)
@@ -412,11 +409,9 @@ func TestNoopReconcileWritesNothing(t *testing.T) {
 	t.Logf("no-op reconcile of a realm with %d children: 0 API writes (3 runs)", 11)
 
 	// And a change is written: the counter is not blind.
-	cur := realmStatus(t, r)
-	cur.Spec.Protocols.DeviseToken.MaxDevices = 4
-	if err := k8s.Update(t.Context(), cur); err != nil {
-		t.Fatal(err)
-	}
+	updateRealm(t, r, func(cur *authv1.AuthRealm) {
+		cur.Spec.Protocols.DeviseToken.MaxDevices = 4
+	})
 	writes.Store(0)
 	if _, err := counting.Reconcile(t.Context(), req); err != nil {
 		t.Fatal(err)
@@ -526,11 +521,9 @@ func TestDisruptionBudgetFollowsReplicas(t *testing.T) {
 	r.Spec.Replicas = ptr.To[int32](2)
 	createRealm(t, r)
 	get(t, ns, "pdb", &policyv1.PodDisruptionBudget{})
-	cur := realmStatus(t, r)
-	cur.Spec.Replicas = ptr.To[int32](1)
-	if err := k8s.Update(t.Context(), cur); err != nil {
-		t.Fatal(err)
-	}
+	updateRealm(t, r, func(cur *authv1.AuthRealm) {
+		cur.Spec.Replicas = ptr.To[int32](1)
+	})
 	eventually(t, waitFor, func() error {
 		err := k8s.Get(t.Context(), keyNS(ns, "pdb"), &policyv1.PodDisruptionBudget{})
 		if kerrors.IsNotFound(err) {
@@ -560,11 +553,9 @@ func TestServiceMonitorOnlyWithItsCRD(t *testing.T) {
 		_ = envtest.UninstallCRDs(testCfg, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crds[0]}})
 	})
 	// Nudge the realm: the CRD's arrival is not an event the controller watches.
-	cur := realmStatus(t, r)
-	cur.Annotations = map[string]string{"test/nudge": "1"}
-	if err := k8s.Update(t.Context(), cur); err != nil {
-		t.Fatal(err)
-	}
+	updateRealm(t, r, func(cur *authv1.AuthRealm) {
+		cur.Annotations = map[string]string{"test/nudge": "1"}
+	})
 	sm := &unstructured.Unstructured{}
 	sm.SetAPIVersion("monitoring.coreos.com/v1")
 	sm.SetKind("ServiceMonitor")
@@ -575,4 +566,21 @@ func TestServiceMonitorOnlyWithItsCRD(t *testing.T) {
 		t.Errorf("ServiceMonitor endpoints = %v", eps)
 	}
 	waitCondition(t, r, authv1.ConditionDegraded, metav1.ConditionFalse, authv1.ReasonAsExpected)
+}
+
+// updateRealm changes a realm's spec, retrying on conflicts: the controller patches the
+// realm's status meanwhile, which moves its resourceVersion.
+func updateRealm(t *testing.T, r *authv1.AuthRealm, change func(*authv1.AuthRealm)) {
+	t.Helper()
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		cur := &authv1.AuthRealm{}
+		if err := k8s.Get(t.Context(), keyOf(r), cur); err != nil {
+			return err
+		}
+		change(cur)
+		return k8s.Update(t.Context(), cur)
+	})
+	if err != nil {
+		t.Fatalf("update realm %s: %v", r.Name, err)
+	}
 }
