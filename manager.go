@@ -10,6 +10,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -37,6 +38,9 @@ func runManager(args []string) error {
 	serverImage := fs.String("server-image", defaultImage(), "auth-server image for realms that name none")
 	clientResync := fs.Duration("client-resync-period", controllers.DefaultClientResyncPeriod,
 		"how often each DeviceClient's registration is verified in its realm's Redis and rewritten if Redis lost it")
+	// --kubeconfig, as every controller-runtime manager has it (default: in-cluster config,
+	// then $KUBECONFIG).
+	ctrlconfig.RegisterFlags(fs)
 	zapOpts := zap.Options{}
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {

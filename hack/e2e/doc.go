@@ -1,0 +1,20 @@
+// Package e2e is the end-to-end test of Latch with real clients that no one here wrote. It
+// brings up the whole `make run` stack (hack/devstack: Redis, a local control plane, the
+// operator, the dev realm with every dialect, two auth-server replicas run from the rendered
+// Deployment) and drives it with the pinned npm packages, unchanged:
+//
+//   - redux-token-auth 0.19.0 in Node (a Redux store with its reducer and its actions, through
+//     its own axios) against the deviseToken dialect of both replicas;
+//   - @fantaptik/react-auth 0.1.1 with @fantaptik/socket 0.1.0 in headless Chromium (Debian's
+//     chromium driven by playwright-core): a page bundled with esbuild renders the package's
+//     LoginForm and uses its SocketPlugin with the Id enveloper, one tab per replica.
+//
+// It also drives bearerToken with the device token the operator minted and keyToken through
+// token, refresh and logout in plain Go, then edits the realm and checks that the replicas roll
+// to the new config while every live session, the browser's included, carries on.
+//
+// The JavaScript side lives in testdata/ (package.json, its lockfile, the scripts and the page):
+// the go tool ignores testdata, so nothing under node_modules is taken for a Go package. The
+// test installs what is missing itself: `npm ci` when node_modules is absent or older than the
+// lockfile, and Debian's chromium with apt-get.
+package e2e
