@@ -20,6 +20,7 @@ manifests: ## Generate CRDs and RBAC into config/ and copy them into the chart.
 	@$(TOOLS_ENV); $$CONTROLLER_GEN rbac:roleName=latch-manager crd paths="./api/...;./controllers/..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	@hack/sync-chart.sh
+	@go run ./hack/crdref config/crd/bases docs/crd-reference.md
 
 .PHONY: generate
 generate: ## Generate deepcopy code.
