@@ -52,6 +52,10 @@ test: tools vet ## Run every test: unit, store conformance on real Redis, envtes
 fuzz: ## Run every fuzz target longer (FUZZTIME=1000000x make fuzz).
 	@hack/fuzz.sh $(FUZZTIME)
 
+.PHONY: bench
+bench: build tools ## Measure Latch beside this machine's ceilings and write BENCHMARKS.md (about 12 min; BENCH_FLAGS="-h" lists the knobs).
+	@$(TOOLS_ENV); go build -o bin/latch-bench ./hack/bench && bin/latch-bench $(BENCH_FLAGS)
+
 ##@ Build
 
 .PHONY: build
