@@ -232,8 +232,27 @@ func (c *Conn) readLoop() {
 		if !c.awaitRoom() {
 			continue // closing
 		}
-		c.dispatch(msg)
+		onFreshStack(func() { c.dispatch(msg) })
 	}
+}
+
+// onFreshStack runs f on a short-lived goroutine and waits for it. The reader and the writer
+// spend nearly all their life parked (an idle socket), and a parked goroutine keeps the stack
+// its deepest excursion grew: the runtime halves a stack at a collection only while less than
+// a quarter of it is in use, and the reader, parked deep in gorilla's read path, uses over
+// 2 KiB. A store round trip in the handler would leave the reader at 8 KiB or more, a write
+// through gorilla and the kernel the writer at 4 KiB, for as long as the socket lives. Run
+// aside, the deep part leaves them at what their parked depth needs (4 KiB and 2 KiB), for a
+// goroutine start per message. Nothing else changes: the caller waits, so messages are still
+// handled one at a time, in order, and the reader and the writer are still the only ones to
+// read and write the socket.
+func onFreshStack(f func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	<-done
 }
 
 // awaitRoom holds the reader while the send queue is half full or more. A peer that pipelines
@@ -281,12 +300,16 @@ func (c *Conn) writeLoop() {
 			case c.room <- struct{}{}:
 			default: // a signal is pending already
 			}
-			if err := c.write(msg); err != nil {
+			var err error
+			onFreshStack(func() { err = c.write(msg) })
+			if err != nil {
 				c.abort()
 				return
 			}
 		case <-ping.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.writeWait)); err != nil {
+			var err error
+			onFreshStack(func() { err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.writeWait)) })
+			if err != nil {
 				c.abort()
 				return
 			}

@@ -10,7 +10,9 @@
 // runs exactly one reader and one writer goroutine for it, as in gorilla/websocket's chat
 // example: the reader enforces the read limit and the pong deadline and runs the handler for
 // each text message, in order; the writer alone writes data frames and pings, from a bounded
-// queue. Nothing ever waits for a peer: a message for a peer whose queue is full drops that
+// queue. Both hand their deep work (the handler, a write) to a short-lived goroutine and wait
+// for it, so that an idle socket's two goroutines keep small stacks. Nothing ever waits for a
+// peer: a message for a peer whose queue is full drops that
 // peer (its socket is closed), and the sender and every other peer go on.
 //
 // # Sessions

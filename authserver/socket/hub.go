@@ -183,9 +183,10 @@ func orDefault[T int | int64 | time.Duration](v, def T) T {
 
 // Handler is a dialect's side of one connection.
 type Handler interface {
-	// HandleMessage is called for each text message the peer sends, on the connection's
-	// reader goroutine: one at a time and in order, so replies keep the order of requests,
-	// and a handler that blocks (a store round trip) delays only its own connection. It may
+	// HandleMessage is called for each text message the peer sends, by the connection's
+	// reader, which waits for it (it runs on a goroutine of its own, so that its stack does not
+	// stay with the idle reader): one at a time and in order, so replies keep the order of
+	// requests, and a handler that blocks (a store round trip) delays only its own connection. It may
 	// reply with c.Send, bind with c.Bind, or close with c.Close. ctx ends with the connection.
 	// msg is the handler's to keep.
 	HandleMessage(ctx context.Context, c *Conn, msg []byte)
