@@ -3,7 +3,6 @@ package controllers
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -19,18 +18,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/authserver/servertest"
+	"github.com/latchauth/latch/controllers/writecount"
 )
 
 // The suite runs against a real etcd and kube-apiserver (envtest), started here from the
@@ -190,72 +188,17 @@ func (quietRedisLogger) Printf(context.Context, string, ...any) {}
 // countingClient is an uncached client that counts every write it makes.
 func countingClient(t *testing.T, writes *atomic.Int64) client.Client {
 	t.Helper()
-	base, err := client.NewWithWatch(testCfg, client.Options{Scheme: testScheme})
+	base, err := client.New(testCfg, client.Options{Scheme: testScheme})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return countWrites(base, writes)
+	return writecount.Wrap(base, writes)
 }
 
 // countingCachedClient reads through the manager's cache, as a reconciler does (its lists by
 // field index work only there), and counts every write, which goes to the API server.
 func countingCachedClient(writes *atomic.Int64) client.Client {
-	return countWrites(noWatch{cached}, writes)
-}
-
-// noWatch lets the interceptor, which wraps a client.WithWatch, wrap a client that cannot
-// watch; reconcilers never watch through their client.
-type noWatch struct{ client.Client }
-
-func (noWatch) Watch(context.Context, client.ObjectList, ...client.ListOption) (watch.Interface, error) {
-	return nil, errors.New("watch through a reconciler's client is not supported")
-}
-
-// countWrites wraps base so that every write it makes is counted.
-func countWrites(base client.WithWatch, writes *atomic.Int64) client.Client {
-	count := func() { writes.Add(1) }
-	return interceptor.NewClient(base, interceptor.Funcs{
-		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			count()
-			return c.Create(ctx, obj, opts...)
-		},
-		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-			count()
-			return c.Update(ctx, obj, opts...)
-		},
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
-			count()
-			return c.Patch(ctx, obj, p, opts...)
-		},
-		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-			count()
-			return c.Apply(ctx, obj, opts...)
-		},
-		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-			count()
-			return c.Delete(ctx, obj, opts...)
-		},
-		DeleteAllOf: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteAllOfOption) error {
-			count()
-			return c.DeleteAllOf(ctx, obj, opts...)
-		},
-		SubResourceCreate: func(ctx context.Context, c client.Client, sub string, obj, subObj client.Object, opts ...client.SubResourceCreateOption) error {
-			count()
-			return c.SubResource(sub).Create(ctx, obj, subObj, opts...)
-		},
-		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-			count()
-			return c.SubResource(sub).Update(ctx, obj, opts...)
-		},
-		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-			count()
-			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
-		},
-		SubResourceApply: func(ctx context.Context, c client.Client, sub string, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-			count()
-			return c.SubResource(sub).Apply(ctx, obj, opts...)
-		},
-	})
+	return writecount.Wrap(cached, writes)
 }
 
 // kubectl runs the real kubectl against the test control plane, as a user would.

@@ -21,12 +21,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
-	"k8s.io/apimachinery/pkg/watch"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	crconfig "sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -38,6 +36,7 @@ import (
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/controllers"
+	"github.com/latchauth/latch/controllers/writecount"
 )
 
 // The operator suite: the real reconcilers, in-process, against envtest's etcd and
@@ -222,13 +221,13 @@ func (b *bench) operatorRun(rep int, assets, crds string, rds *redisProc) (opera
 	}
 	var writes, events, kubeletWrites atomic.Int64
 	realmRec := &controllers.AuthRealmReconciler{
-		Client: countWrites(mgr.GetClient(), &writes), Scheme: scheme, ServerImage: "bench.test/latch:bench",
+		Client: writecount.Wrap(mgr.GetClient(), &writes), Scheme: scheme, ServerImage: "bench.test/latch:bench",
 	}
 	if err := realmRec.SetupWithManager(mgr); err != nil {
 		return r, err
 	}
 	clientRec := &controllers.DeviceClientReconciler{
-		Client: countWrites(mgr.GetClient(), &writes), Scheme: scheme,
+		Client: writecount.Wrap(mgr.GetClient(), &writes), Scheme: scheme,
 		Recorder: countingRecorder{EventRecorder: mgr.GetEventRecorder("latch-deviceclient"), n: &events},
 	}
 	if err := clientRec.SetupWithManager(mgr); err != nil {
@@ -434,61 +433,6 @@ type countingRecorder struct {
 func (c countingRecorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
 	c.n.Add(1)
 	c.EventRecorder.Eventf(regarding, related, eventtype, reason, action, note, args...)
-}
-
-// countWrites wraps c so that every write it sends to the API server is counted.
-func countWrites(c client.Client, writes *atomic.Int64) client.Client {
-	count := func() { writes.Add(1) }
-	return interceptor.NewClient(noWatch{c}, interceptor.Funcs{
-		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			count()
-			return c.Create(ctx, obj, opts...)
-		},
-		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-			count()
-			return c.Update(ctx, obj, opts...)
-		},
-		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, p client.Patch, opts ...client.PatchOption) error {
-			count()
-			return c.Patch(ctx, obj, p, opts...)
-		},
-		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-			count()
-			return c.Apply(ctx, obj, opts...)
-		},
-		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-			count()
-			return c.Delete(ctx, obj, opts...)
-		},
-		DeleteAllOf: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteAllOfOption) error {
-			count()
-			return c.DeleteAllOf(ctx, obj, opts...)
-		},
-		SubResourceCreate: func(ctx context.Context, c client.Client, sub string, obj, subObj client.Object, opts ...client.SubResourceCreateOption) error {
-			count()
-			return c.SubResource(sub).Create(ctx, obj, subObj, opts...)
-		},
-		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-			count()
-			return c.SubResource(sub).Update(ctx, obj, opts...)
-		},
-		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
-			count()
-			return c.SubResource(sub).Patch(ctx, obj, p, opts...)
-		},
-		SubResourceApply: func(ctx context.Context, c client.Client, sub string, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-			count()
-			return c.SubResource(sub).Apply(ctx, obj, opts...)
-		},
-	})
-}
-
-// noWatch lets the interceptor, which wraps a client.WithWatch, wrap the manager's client;
-// reconcilers never watch through their client.
-type noWatch struct{ client.Client }
-
-func (noWatch) Watch(context.Context, client.ObjectList, ...client.ListOption) (watch.Interface, error) {
-	return nil, errors.New("watch through a reconciler's client is not supported")
 }
 
 func (b *bench) reportOperator(runs []operatorRun) {
