@@ -45,9 +45,10 @@ func (r *DeviceClientReconciler) reconcileDelete(ctx context.Context, dc *authv1
 	return ctrl.Result{}, nil
 }
 
-// deregister removes the client's registration: its app client record and every device
-// token, found through the client's index in Redis, so tokens are revoked even when the
-// credentials Secret is already gone. An error keeps the finalizer and is retried.
+// deregister removes the client's registration: its app client record, every device token
+// and every keyToken session opened with it, found through the client's indexes in Redis, so
+// tokens are revoked even when the credentials Secret is already gone. An error keeps the
+// finalizer and is retried.
 func (r *DeviceClientReconciler) deregister(ctx context.Context, dc *authv1.DeviceClient, realmKey types.NamespacedName) error {
 	id := clientIDOf(dc)
 	if deletionPolicyOf(dc) == authv1.DeletionOrphan {
@@ -143,12 +144,16 @@ func (r *DeviceClientReconciler) removeRegistration(ctx context.Context, dc *aut
 	if err != nil {
 		return fmt.Errorf("revoke the device tokens of %s: %w", id, err)
 	}
+	// The registration goes first, so that (with clients.requireRegistered) no new session
+	// can start while the client's sessions are being ended.
 	if err := reg.DeleteAppClient(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("remove app client %s: %w", id, err)
 	}
-	// Sessions that keyToken opened for an app client are kept by user, not by client: the
-	// store has no index to end them by client id. They end at their own expiry.
+	ended, err := reg.RevokeClientSessions(ctx, id, store.ReasonClientDeleted, r.now())
+	if err != nil {
+		return fmt.Errorf("end the sessions of client %s: %w", id, err)
+	}
 	r.event(dc, corev1.EventTypeNormal, "Deregistered", "Deregister",
-		"deregistered client %s from realm %s and revoked %d device tokens", id, realmKey, n)
+		"deregistered client %s from realm %s, revoked %d device tokens and ended %d sessions", id, realmKey, n, len(ended))
 	return nil
 }

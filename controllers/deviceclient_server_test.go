@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,8 +23,9 @@ import (
 // `latch server` process reading the realm's Redis with the realm's generated key, exactly as
 // the realm's pods do — not by looking into Redis.
 
-// realmServer starts an auth server for cr's realm with the bearerToken dialect at /api.
-func realmServer(t *testing.T, cr *clientRealm) *servertest.Server {
+// realmServer starts an auth server for cr's realm with the bearerToken dialect at /api,
+// changed by edit if given.
+func realmServer(t *testing.T, cr *clientRealm, edit ...func(*config.Config)) *servertest.Server {
 	t.Helper()
 	keys := &corev1.Secret{}
 	get(t, cr.ns, keysSecretName(cr.realm), keys)
@@ -35,6 +37,9 @@ func realmServer(t *testing.T, cr *clientRealm) *servertest.Server {
 		c.TokenHashKey = config.Secret{File: keyFile}
 		c.Redis.KeyPrefix = cr.realm.Spec.Redis.External.KeyPrefix
 		c.Protocols.BearerToken = &config.BearerToken{Prefix: "/api"}
+		for _, e := range edit {
+			e(c)
+		}
 	}})
 }
 
@@ -213,4 +218,112 @@ func mustSecret(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// keyTokenLogin registers a user through keyToken with app client `client` and returns the
+// Basic credentials (key, token) and the refresh token.
+func keyTokenLogin(t *testing.T, s *servertest.Server, client, email string) (key, tok, refresh string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"client":%q,"email":%q,"password":"correct horse battery staple","firstName":"Ada","lastName":"Lovelace"}`, client, email)
+	code, out := keyTokenCall(t, s, http.MethodPost, "/kt/users", body, "", "")
+	if code != http.StatusOK && code != http.StatusCreated {
+		t.Fatalf("register %s through client %s: %d %v", email, client, code, out)
+	}
+	return out["key"], out["token"], out["refresh"]
+}
+
+// keyTokenCall sends a keyToken request, with Basic key:token when key is set, and returns the
+// status and the string fields of the answer.
+func keyTokenCall(t *testing.T, s *servertest.Server, method, path, body, key, tok string) (int, map[string]string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, s.PublicURL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.SetBasicAuth(key, tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw := map[string]any{}
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		t.Fatalf("%s %s: body: %v", method, path, err)
+	}
+	out := map[string]string{}
+	for k, v := range raw {
+		if str, ok := v.(string); ok {
+			out[k] = str
+		}
+	}
+	return resp.StatusCode, out
+}
+
+// TestAppClientSessionsEndWithTheClient: deleting an app client's DeviceClient ends the
+// keyToken sessions opened with it, on a real server: the access token and the refresh token
+// stop working at once, not at their own expiry. A client deleted with deletionPolicy Orphan
+// keeps its sessions, as do the sessions of other clients.
+func TestAppClientSessionsEndWithTheClient(t *testing.T) {
+	t.Parallel()
+	cr := newClientRealm(t)
+	s := realmServer(t, cr, func(c *config.Config) {
+		c.Protocols.KeyToken = &config.KeyToken{Prefix: "/kt"}
+		c.Clients.RequireRegistered = true
+	})
+	doomed := newDeviceClient(cr.ns, "doomed-app", "realm")
+	doomed.Spec.Type = authv1.ClientApp
+	orphaned := newDeviceClient(cr.ns, "orphaned-app", "realm")
+	orphaned.Spec.Type = authv1.ClientApp
+	orphaned.Spec.DeletionPolicy = authv1.DeletionOrphan
+	survivor := newDeviceClient(cr.ns, "other-app", "realm")
+	survivor.Spec.Type = authv1.ClientApp
+	for _, dc := range []*authv1.DeviceClient{doomed, orphaned, survivor} {
+		createClient(t, dc)
+		waitReady(t, dc)
+	}
+	type login struct{ key, tok, refresh string }
+	var sessions []login
+	for i, client := range []string{"doomed-app", "doomed-app", "orphaned-app", "other-app"} {
+		k, tk, r := keyTokenLogin(t, s, client, fmt.Sprintf("user%d@example.com", i))
+		sessions = append(sessions, login{k, tk, r})
+	}
+	me := func(l login) int {
+		code, _ := keyTokenCall(t, s, http.MethodGet, "/kt/users", "", l.key, l.tok)
+		return code
+	}
+	for i, l := range sessions {
+		if code := me(l); code != http.StatusOK {
+			t.Fatalf("session %d before deletion: GET /kt/users = %d, want 200", i, code)
+		}
+	}
+
+	for _, dc := range []*authv1.DeviceClient{doomed, orphaned} {
+		if err := k8s.Delete(t.Context(), dc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, dc := range []*authv1.DeviceClient{doomed, orphaned} {
+		waitGone(t, dc)
+	}
+	// The finalizer ended the sessions before it released the object: no waiting here.
+	for i, l := range sessions[:2] {
+		if code := me(l); code != http.StatusUnauthorized {
+			t.Errorf("session %d of the deleted client: GET /kt/users = %d, want 401", i, code)
+		}
+		body := fmt.Sprintf(`{"client":"doomed-app","key":%q,"refresh":%q}`, l.key, l.refresh)
+		if code, _ := keyTokenCall(t, s, http.MethodPost, "/kt/users/token/refresh", body, "", ""); code != http.StatusUnauthorized {
+			t.Errorf("session %d of the deleted client: refresh = %d, want 401", i, code)
+		}
+	}
+	for i, l := range sessions[2:] {
+		if code := me(l); code != http.StatusOK {
+			t.Errorf("session %d of a kept client: GET /kt/users = %d, want 200", i+2, code)
+		}
+	}
+	if ev := waitEvent(t, doomed, "Deregistered"); !strings.Contains(ev.Note, "ended 2 sessions") {
+		t.Errorf("Deregistered event %q, want it to count the 2 ended sessions", ev.Note)
+	}
 }

@@ -35,9 +35,10 @@ type DeletionPolicy string
 
 // The deletion policies.
 const (
-	// DeletionDelete deregisters the client and revokes its tokens and sessions.
+	// DeletionDelete deregisters the client, revokes its device tokens and ends the keyToken
+	// sessions opened with its client id.
 	DeletionDelete DeletionPolicy = "Delete"
-	// DeletionOrphan leaves the registration in Redis.
+	// DeletionOrphan leaves the registration, the tokens and the sessions in Redis.
 	DeletionOrphan DeletionPolicy = "Orphan"
 )
 

@@ -15,6 +15,9 @@ import (
 type SessionOptions struct {
 	// ClientName is the dialect's client label (devise's "client", keyToken's app client).
 	ClientName string
+	// TrackClient files the session under ClientName, an app client ID, so that deleting the
+	// client's DeviceClient ends it (store.NewSession.TrackClient).
+	TrackClient bool
 	// Limit bounds the user's live sessions of this dialect.
 	Limit store.DeviceLimit
 	// IdleTimeout overrides config.Sessions.IdleTimeout when positive; negative disables the
@@ -113,6 +116,7 @@ func (s *Service) issue(ctx context.Context, m Meta, u store.User, opts SessionO
 		Session:           sess,
 		Limit:             opts.Limit,
 		PasswordChangedAt: u.PasswordChangedAt,
+		TrackClient:       opts.TrackClient,
 		Now:               now,
 	})
 	switch {

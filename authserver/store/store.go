@@ -142,6 +142,11 @@ type Clients interface {
 	// DeleteAllDeviceTokens removes every registration of client clientID in one atomic
 	// step and returns how many of them were unexpired at now.
 	DeleteAllDeviceTokens(ctx context.Context, clientID string, now time.Time) (int, error)
+	// RevokeClientSessions ends every live session created with NewSession.TrackClient for
+	// client clientID, announces each, and returns their references. A session created while
+	// it runs may outlive it: callers remove the client's registration first, so that no
+	// new session can start, and then call it.
+	RevokeClientSessions(ctx context.Context, clientID string, reason Reason, now time.Time) ([]SessionRef, error)
 }
 
 // Revocations fans session ends out to every replica, so live sockets bound to an ended

@@ -133,7 +133,11 @@ type NewSession struct {
 	// password against. If the password has changed since, nothing is created and
 	// ErrConflict is returned, so a login that raced a reset cannot outlive it.
 	PasswordChangedAt time.Time
-	Now               time.Time
+	// TrackClient also files the session under its ClientName, which must then be a valid
+	// client ID, so that RevokeClientSessions ends it when that client is deregistered.
+	// keyToken sets it: its sessions belong to a registered app client.
+	TrackClient bool
+	Now         time.Time
 }
 
 // Rotation is a RotateSession request: the devise validate-and-rotate step (DESIGN.md).
@@ -291,6 +295,8 @@ const (
 	ReasonRefreshReuse    Reason = "refresh-reuse"
 	ReasonAdmin           Reason = "admin"
 	ReasonExpired         Reason = "expired"
+	// ReasonClientDeleted ends the sessions of a deregistered app client.
+	ReasonClientDeleted Reason = "client-deleted"
 )
 
 // Revocation announces that a session has ended.

@@ -77,11 +77,13 @@ func (h *Handler) Mount(mux *http.ServeMux) error {
 // sessionOptions shape the sessions this dialect issues for client: a short access token
 // inside a session that lives as long as its refresh token is used within the refresh
 // lifespan (the idle window, slid by every refresh and every authenticated request), up to
-// the realm's absolute timeout, and at most MaxSessions per user.
+// the realm's absolute timeout, and at most MaxSessions per user. Each is filed under its
+// client, so deleting the app client's DeviceClient ends it.
 func (h *Handler) sessionOptions(client string) core.SessionOptions {
 	kt := h.Config.Protocols.KeyToken
 	return core.SessionOptions{
 		ClientName:    client,
+		TrackClient:   true,
 		Limit:         store.DeviceLimit{Max: MaxSessions, Policy: store.EvictOldest},
 		IdleTimeout:   kt.RefreshTokenLifespan.Duration,
 		TokenLifetime: kt.AccessTokenLifespan.Duration,

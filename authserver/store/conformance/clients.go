@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -156,4 +157,90 @@ func testDeviceTokenIndex(t *testing.T, f *fixture) {
 	if got := list(f.now); !slices.Equal(got, []string{long.Hash}) {
 		t.Errorf("after re-registering, list = %q", got)
 	}
+}
+
+func testRevokeClientSessions(t *testing.T, f *fixture) {
+	const app, other = "mobile.app-1", "other-app"
+	create := func(u store.User, client string, track bool, life time.Duration) store.Session {
+		t.Helper()
+		s := f.session(u, newSecret())
+		s.Dialect, s.ClientName, s.ExpiresAt = "keyToken", client, f.now.Add(life)
+		_, err := f.s.CreateSession(f.ctx, store.NewSession{Session: s, TrackClient: track, Now: f.now})
+		must(t, err, "create session of %s (tracked %v)", client, track)
+		return s
+	}
+	ada, bob := f.createUser("ada@example.com"), f.createUser("bob@example.com")
+	// Filed under the app but over before the revocation: not reported, not announced.
+	expired := create(ada, app, true, time.Minute)
+	f.tick(2 * time.Minute)
+	loggedOut := create(bob, app, true, time.Hour)
+	_, err := f.s.RevokeSession(f.ctx, loggedOut.Ref(), "", store.ReasonLogout, f.now)
+	must(t, err, "log out")
+
+	var want []store.SessionRef
+	for _, u := range []store.User{ada, ada, bob} {
+		want = append(want, create(u, app, true, 30*24*time.Hour).Ref())
+	}
+	untracked := create(ada, app, false, time.Hour)
+	otherClient := create(bob, other, true, time.Hour)
+
+	events := subscribe(t, f, f.ctx)
+	at := f.tick(time.Second)
+	got, err := f.s.RevokeClientSessions(f.ctx, app, store.ReasonClientDeleted, at)
+	must(t, err, "revoke client sessions")
+	sortRefs(got)
+	sortRefs(want)
+	if !slices.Equal(want, got) {
+		t.Errorf("RevokeClientSessions = %v, want %v", got, want)
+	}
+	var announced []store.SessionRef
+	for range want {
+		ev := nextEvent(t, events)
+		if ev.Resync || ev.Revocation.Reason != store.ReasonClientDeleted || !ev.Revocation.At.Equal(at) {
+			t.Errorf("event %+v, want a revocation for client-deleted at %s", ev, at)
+		}
+		announced = append(announced, store.SessionRef{UserID: ev.Revocation.UserID, SessionID: ev.Revocation.SessionID})
+	}
+	sortRefs(announced)
+	if !slices.Equal(want, announced) {
+		t.Errorf("announced %v, want %v", announced, want)
+	}
+	for _, ref := range append(want, expired.Ref()) {
+		_, err := f.s.GetSession(f.ctx, ref, at)
+		wantErr(t, err, store.ErrNotFound, "get a revoked session")
+	}
+	// Untracked sessions and other clients' sessions stay.
+	for _, s := range []store.Session{untracked, otherClient} {
+		_, err := f.s.GetSession(f.ctx, s.Ref(), at)
+		must(t, err, "get the session of %s that must stay", s.ClientName)
+	}
+
+	// A second call finds nothing (and says so with an empty list), as does an unknown client.
+	for _, id := range []string{app, "never-registered", "{malformed}"} {
+		again, err := f.s.RevokeClientSessions(f.ctx, id, store.ReasonClientDeleted, at)
+		must(t, err, "revoke client sessions of %s", id)
+		if again == nil || len(again) != 0 {
+			t.Errorf("revoke client sessions of %s: %v, want an empty list", id, again)
+		}
+	}
+	// A new session of the client is filed again and found by the next call.
+	next := create(ada, app, true, time.Hour)
+	got, err = f.s.RevokeClientSessions(f.ctx, app, store.ReasonClientDeleted, at)
+	must(t, err, "revoke the new session")
+	if !slices.Equal([]store.SessionRef{next.Ref()}, got) {
+		t.Errorf("second RevokeClientSessions = %v, want %v", got, next.Ref())
+	}
+
+	_, err = f.s.RevokeClientSessions(f.ctx, app, "", at)
+	wantErr(t, err, store.ErrInvalidArgument, "revoke with an empty reason")
+	bad := f.session(ada, newSecret())
+	bad.ClientName = "not a client id"
+	_, err = f.s.CreateSession(f.ctx, store.NewSession{Session: bad, TrackClient: true, Now: f.now})
+	wantErr(t, err, store.ErrInvalidArgument, "track a session without a client ID")
+}
+
+func sortRefs(v []store.SessionRef) {
+	slices.SortFunc(v, func(a, b store.SessionRef) int {
+		return strings.Compare(a.UserID+"."+a.SessionID, b.UserID+"."+b.SessionID)
+	})
 }

@@ -75,6 +75,10 @@ func testClosed(t *testing.T, f *fixture) {
 		"ListDeviceTokens":      func() error { _, err := f.s.ListDeviceTokens(ctx, "c", now); return err },
 		"DeleteDeviceToken":     func() error { return f.s.DeleteDeviceToken(ctx, "c", hashOf("d")) },
 		"DeleteAllDeviceTokens": func() error { _, err := f.s.DeleteAllDeviceTokens(ctx, "c", now); return err },
+		"RevokeClientSessions": func() error {
+			_, err := f.s.RevokeClientSessions(ctx, "c", store.ReasonClientDeleted, now)
+			return err
+		},
 		"PublishRevocation": func() error {
 			return f.s.PublishRevocation(ctx, store.Revocation{UserID: u.ID, SessionID: sess.ID, Reason: store.ReasonAdmin, At: now})
 		},

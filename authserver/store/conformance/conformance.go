@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"AppClients", testAppClients},
 		{"DeviceTokens", testDeviceTokens},
 		{"DeviceTokenIndex", testDeviceTokenIndex},
+		{"RevokeClientSessions", testRevokeClientSessions},
 		{"RevocationEvents", testRevocationEvents},
 		{"RevocationSubscriptionEnds", testRevocationSubscriptionEnds},
 		{"ClosedStoreIsUnavailable", testClosed},

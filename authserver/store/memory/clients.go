@@ -138,3 +138,29 @@ func (s *Store) DeleteAllDeviceTokens(_ context.Context, clientID string, now ti
 	delete(s.devices, clientID)
 	return n, nil
 }
+
+// RevokeClientSessions implements store.Store.
+func (s *Store) RevokeClientSessions(_ context.Context, clientID string, reason store.Reason, now time.Time) ([]store.SessionRef, error) {
+	if !store.ValidReason(reason) {
+		return nil, store.ErrInvalidArgument
+	}
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	now = ms(now)
+	ended := []store.SessionRef{}
+	for ref := range s.tracked[clientID] {
+		sess, ok := s.sessions[ref.UserID][ref.SessionID]
+		if !ok {
+			continue
+		}
+		delete(s.sessions[ref.UserID], ref.SessionID)
+		if sess.Live(now) {
+			s.publish(store.Revocation{UserID: ref.UserID, SessionID: ref.SessionID, Reason: reason, At: now})
+			ended = append(ended, ref)
+		}
+	}
+	delete(s.tracked, clientID)
+	return ended, nil
+}

@@ -25,7 +25,8 @@ type Store struct {
 	oneTime  map[oneTimeKey]store.OneTimeToken
 	counters map[store.Subject]counter
 	apps     map[string]store.AppClient
-	devices  map[string]map[string]store.DeviceToken // client ID -> token hash -> registration
+	devices  map[string]map[string]store.DeviceToken  // client ID -> token hash -> registration
+	tracked  map[string]map[store.SessionRef]struct{} // client ID -> its tracked sessions
 	subs     map[*store.EventFeed]context.CancelFunc
 
 	lastSweep time.Time
@@ -56,6 +57,7 @@ func New() *Store {
 		counters: map[store.Subject]counter{},
 		apps:     map[string]store.AppClient{},
 		devices:  map[string]map[string]store.DeviceToken{},
+		tracked:  map[string]map[store.SessionRef]struct{}{},
 		subs:     map[*store.EventFeed]context.CancelFunc{},
 	}
 }
@@ -119,6 +121,16 @@ func (s *Store) maybeSweep(now time.Time) {
 		}
 		if len(byID) == 0 {
 			delete(s.sessions, uid)
+		}
+	}
+	for id, refs := range s.tracked {
+		for ref := range refs {
+			if _, ok := s.sessions[ref.UserID][ref.SessionID]; !ok {
+				delete(refs, ref)
+			}
+		}
+		if len(refs) == 0 {
+			delete(s.tracked, id)
 		}
 	}
 	for k, t := range s.oneTime {

@@ -62,6 +62,14 @@ func (s *Store) CreateSession(_ context.Context, req store.NewSession) ([]string
 	sess.IdleTimeout = sess.IdleTimeout.Truncate(time.Millisecond)
 	sess.PreviousValidUntil, sess.SpentRefreshHashes = time.Time{}, nil
 	byID[sess.ID] = sess
+	if req.TrackClient {
+		refs := s.tracked[sess.ClientName]
+		if refs == nil {
+			refs = map[store.SessionRef]struct{}{}
+			s.tracked[sess.ClientName] = refs
+		}
+		refs[sess.Ref()] = struct{}{}
+	}
 	return evicted, nil
 }
 

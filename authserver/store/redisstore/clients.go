@@ -3,7 +3,11 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/latchauth/latch/authserver/store"
 )
@@ -145,6 +149,73 @@ func (s *Store) DeleteAllDeviceTokens(ctx context.Context, clientID string, now 
 		return 0, unexpected("delete all device tokens", res)
 	}
 	return int(num(res, 1)), nil
+}
+
+// revokeClientWorkers bounds the revocations RevokeClientSessions runs at once: each is its
+// own round trip (the sessions live in their users' hash slots), so a client with many
+// sessions is not revoked one round trip at a time, nor floods the server.
+const revokeClientWorkers = 16
+
+// RevokeClientSessions implements store.Store. It walks the client's index, revokes each
+// session by reference in its user's slot (announcing it), and only then drops the walked
+// entries, so an outage part way leaves the rest for the caller's retry.
+func (s *Store) RevokeClientSessions(ctx context.Context, clientID string, reason store.Reason, now time.Time) ([]store.SessionRef, error) {
+	if !store.ValidReason(reason) {
+		return nil, store.ErrInvalidArgument
+	}
+	if !store.ValidClientID(clientID) {
+		return []store.SessionRef{}, nil
+	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	index := s.keys.clientSessions(clientID)
+	members, err := s.client.ZRange(ctx, index, 0, -1).Result()
+	if err != nil {
+		return nil, wrapErr("list client sessions", err)
+	}
+	var (
+		mu    sync.Mutex
+		ended = []store.SessionRef{}
+		done  = make([]any, 0, len(members))
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(revokeClientWorkers)
+	for _, m := range members {
+		uid, sid, ok := strings.Cut(m, ".")
+		ref := store.SessionRef{UserID: uid, SessionID: sid}
+		if !ok || !store.ValidRef(ref) {
+			mu.Lock()
+			done = append(done, m) // not ours to read: drop it
+			mu.Unlock()
+			continue
+		}
+		g.Go(func() error {
+			_, err := s.RevokeSession(gctx, ref, "", reason, now)
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err == nil {
+				ended = append(ended, ref)
+			}
+			done = append(done, m)
+			return nil
+		})
+	}
+	werr := g.Wait()
+	if len(done) > 0 {
+		if err := s.client.ZRem(ctx, index, done...).Err(); err != nil && werr == nil {
+			werr = wrapErr("drop client sessions", err)
+		}
+	}
+	if werr != nil {
+		return ended, werr
+	}
+	return ended, nil
 }
 
 // decodeDeviceToken reads a device token record; an expired one is ErrNotFound.

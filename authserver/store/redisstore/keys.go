@@ -44,4 +44,5 @@ func (k keys) clientBase(id string) string        { return k.prefix + "{c:" + id
 func (k keys) appClient(id string) string         { return k.clientBase(id) + "client" }
 func (k keys) deviceTokenIndex(id string) string  { return k.clientBase(id) + "devtoks" }
 func (k keys) deviceToken(id, hash string) string { return k.clientBase(id) + "dt:" + hash }
+func (k keys) clientSessions(id string) string    { return k.clientBase(id) + "sessions" }
 func (k keys) revocations() string                { return k.prefix + "revocations" }

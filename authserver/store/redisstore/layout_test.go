@@ -26,9 +26,9 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	u, err := s.CreateUser(ctx, store.User{ID: newID(), Login: " Alice@Example.com", Status: store.StatusActive, PasswordHash: "h"}, now)
 	must(t, err)
 	devise := store.Session{ID: newID(), UserID: u.ID, Dialect: "deviseToken", TokenHash: hashOf("t"), IdleTimeout: time.Hour, ExpiresAt: now.Add(24 * time.Hour)}
-	keyTok := store.Session{ID: newID(), UserID: u.ID, Dialect: "keyToken", TokenHash: hashOf("k"), RefreshHash: hashOf("r0"), ExpiresAt: now.Add(2 * time.Hour)}
+	keyTok := store.Session{ID: newID(), UserID: u.ID, Dialect: "keyToken", ClientName: "app-1", TokenHash: hashOf("k"), RefreshHash: hashOf("r0"), ExpiresAt: now.Add(2 * time.Hour)}
 	for _, sess := range []store.Session{devise, keyTok} {
-		_, err := s.CreateSession(ctx, store.NewSession{Session: sess, Now: now})
+		_, err := s.CreateSession(ctx, store.NewSession{Session: sess, TrackClient: sess.ClientName != "", Now: now})
 		must(t, err)
 	}
 	_, _, err = s.RefreshSession(ctx, store.Refresh{Ref: keyTok.Ref(), PresentedRefreshHash: hashOf("r0"), NewTokenHash: hashOf("k1"), NewRefreshHash: hashOf("r1"), Now: now})
@@ -60,6 +60,7 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 		p + "{bf:" + login.Value + "}:login": 15 * time.Minute,
 		p + "{bf:ip:192.0.2.1}:ip":           30 * time.Minute,
 		p + "{c:app-1}:client":               0,
+		p + "{c:app-1}:sessions":             2 * time.Hour, // its longest session's
 		p + "{c:sensor}:dt:" + dev.Hash:      48 * time.Hour,
 		p + "{c:sensor}:devtoks":             48 * time.Hour, // its latest token's
 	}
@@ -86,6 +87,11 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	must(t, err)
 	if sess["tok"] != hashOf("k1") || sess["ref"] != hashOf("r1") || sess["spent"] != hashOf("r0") || sess["dialect"] != "keyToken" {
 		t.Errorf("session record %v", sess)
+	}
+	members, err := raw.ZRange(ctx, p+"{c:app-1}:sessions", 0, -1).Result()
+	must(t, err)
+	if !slices.Equal(members, []string{u.ID + "." + keyTok.ID}) {
+		t.Errorf("client session index %q, want the keyToken session as <userID>.<sessionID>", members)
 	}
 	claim, err := raw.HGet(ctx, p+"{l:alice@example.com}:login", "id").Result()
 	must(t, err)

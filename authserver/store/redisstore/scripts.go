@@ -463,6 +463,20 @@ redis.call('DEL', KEYS[1])
 return {'ok', string.format('%d', n)}
 `)
 
+// trackClientSessionScript files a session under its client: the index is a sorted set of
+// "<userID>.<sessionID>" scored by the session's absolute expiry, pruned of expired entries on
+// every add and kept until its last entry expires.
+//
+// KEYS: index. ARGV: now, expiry, member.
+var trackClientSessionScript = redis.NewScript(`
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+redis.call('PEXPIRE', KEYS[1], string.format('%d', math.max(tonumber(last[2]) - now, 1)))
+return {'ok'}
+`)
+
 // allScripts are loaded at startup by LoadScripts, so the first request of each kind is one
 // round trip too.
 var allScripts = []*redis.Script{
@@ -471,4 +485,5 @@ var allScripts = []*redis.Script{
 	claimLoginScript, takeOverLoginScript, releaseLoginScript, writeUserScript,
 	issueOneTimeScript, consumeOneTimeScript, recordFailureScript,
 	putDeviceTokenScript, listDeviceTokensScript, deleteDeviceTokenScript, deleteAllDeviceTokensScript,
+	trackClientSessionScript,
 }

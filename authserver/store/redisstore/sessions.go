@@ -25,6 +25,15 @@ func (s *Store) CreateSession(ctx context.Context, req store.NewSession) ([]stri
 		policy = "deny"
 	}
 	uid := sess.UserID
+	if req.TrackClient {
+		// Filed before the session exists, so a session is never live and unfiled: a failure
+		// after this leaves only an index entry that names nothing.
+		if _, err := s.run(ctx, "track client session", trackClientSessionScript,
+			[]string{s.keys.clientSessions(sess.ClientName)},
+			msString(now), msString(sess.ExpiresAt), uid+"."+sess.ID); err != nil {
+			return nil, err
+		}
+	}
 	args := append([]any{
 		msString(now), guard, req.Limit.Max, policy,
 		s.keys.userBase(uid), s.keys.revocations(), uid, sess.ID, sess.Dialect,
