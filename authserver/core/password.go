@@ -134,7 +134,15 @@ func (s *Service) ChangePassword(ctx context.Context, m Meta, a Auth, c Password
 		if err != nil {
 			return err
 		}
-		reason, _, err := s.verify(ctx, m, a.User, a.User.PasswordHash != "", c.Current)
+		// The session check's user has no password hash (store.Sessions): read it now.
+		u, err := s.Store.GetUser(ctx, a.User.ID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return ErrInvalidToken
+		case err != nil:
+			return internal("change password", err)
+		}
+		reason, _, err := s.verify(ctx, m, u, u.PasswordHash != "", c.Current)
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/logsink"
 	"github.com/latchauth/latch/authserver/store/redistest"
 )
 
@@ -250,21 +251,26 @@ func (s *Server) Stop() {
 	})
 }
 
-// Logs returns everything the process wrote so far.
-func (s *Server) Logs() string { return s.out.String() }
+// Logs returns everything the process wrote before now, once its output has settled (see
+// LogLines): a test that checks what is absent from the logs must not look too early.
+func (s *Server) Logs() string {
+	s.settleLogs()
+	return s.out.String()
+}
 
 // settleLogs waits until the process's output has been quiet for logQuiet (at most
-// logSettleMax), so every line it wrote before now has been read from the pipe.
+// logSettleMax), so every line it wrote before now has been read from the pipe. The server
+// buffers its log lines for up to logsink.DefaultFlushInterval, so the quiet window is longer.
 func (s *Server) settleLogs() {
 	const (
-		logQuiet     = 150 * time.Millisecond
+		logQuiet     = logsink.DefaultFlushInterval + 150*time.Millisecond
 		logSettleMax = 3 * time.Second
 	)
 	deadline := time.Now().Add(logSettleMax)
-	last, quietSince := len(s.Logs()), time.Now()
+	last, quietSince := s.out.Len(), time.Now()
 	for time.Now().Before(deadline) {
 		time.Sleep(25 * time.Millisecond)
-		if n := len(s.Logs()); n != last {
+		if n := s.out.Len(); n != last {
 			last, quietSince = n, time.Now()
 			continue
 		}
@@ -280,7 +286,7 @@ func (s *Server) settleLogs() {
 func (s *Server) LogLines(match map[string]any) []map[string]any {
 	s.settleLogs()
 	var out []map[string]any
-	for _, line := range strings.Split(s.Logs(), "\n") {
+	for _, line := range strings.Split(s.out.String(), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(line), &m) != nil {
 			continue
@@ -368,4 +374,10 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.b.String()
+}
+
+func (b *syncBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Len()
 }

@@ -56,7 +56,9 @@ type Users interface {
 }
 
 // Sessions holds logged-in clients. Every method that authenticates reads the session and its
-// user together, so a dialect needs nothing else; each is one round trip in Redis.
+// user together, so a dialect needs nothing else; each is one round trip in Redis. The user
+// they return has no PasswordHash: a session check never needs it, so it does not travel with
+// every request (GetUser has it).
 type Sessions interface {
 	// CreateSession stores a new session after enforcing the device limit in the same step:
 	// with EvictOldest the oldest sessions of the dialect end (and are returned and

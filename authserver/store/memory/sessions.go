@@ -73,6 +73,13 @@ func (s *Store) CreateSession(_ context.Context, req store.NewSession) ([]string
 	return evicted, nil
 }
 
+// checkedUser is the user as a session check returns it: without the password hash
+// (store.Sessions).
+func checkedUser(u store.User) store.User {
+	u.PasswordHash = ""
+	return u
+}
+
 // sortByCreation orders sessions oldest first, ties by ID: the order of the Redis index.
 func sortByCreation(v []store.Session) {
 	slices.SortFunc(v, func(a, b store.Session) int {
@@ -158,7 +165,7 @@ func (s *Store) ValidateSession(_ context.Context, ref store.SessionRef, tokenHa
 	}
 	touch(&sess, now)
 	s.sessions[ref.UserID][ref.SessionID] = sess
-	return copySession(sess), u, nil
+	return copySession(sess), checkedUser(u), nil
 }
 
 // RotateSession implements store.Store.
@@ -196,7 +203,7 @@ func (s *Store) RotateSession(_ context.Context, req store.Rotation) (store.Rota
 	}
 	touch(&sess, now)
 	s.sessions[req.Ref.UserID][req.Ref.SessionID] = sess
-	return store.RotationResult{Outcome: outcome, Session: copySession(sess), User: u}, nil
+	return store.RotationResult{Outcome: outcome, Session: copySession(sess), User: checkedUser(u)}, nil
 }
 
 // RefreshSession implements store.Store.
@@ -235,7 +242,7 @@ func (s *Store) RefreshSession(_ context.Context, req store.Refresh) (store.Sess
 	}
 	touch(&sess, now)
 	s.sessions[req.Ref.UserID][req.Ref.SessionID] = sess
-	return copySession(sess), u, nil
+	return copySession(sess), checkedUser(u), nil
 }
 
 // RevokeSession implements store.Store.

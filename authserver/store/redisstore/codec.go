@@ -49,28 +49,81 @@ func userFields(u store.User) []any {
 		"id", u.ID, "pw", u.PasswordHash, "created", msString(u.CreatedAt), "pwc", msString(u.PasswordChangedAt))
 }
 
+// fields reads one record's fields by name: a hash read whole (hashFields) or the fixed-order
+// array a script returns (replyFields). A missing field reads as "".
+type fields interface{ get(name string) string }
+
+type hashFields map[string]string
+
+func (m hashFields) get(name string) string { return m[name] }
+
+// replyFields is a record as the scripts return it: the values of a field list, in its order,
+// nil for a field the hash lacks. Arrays instead of name/value pairs halve what Redis sends
+// and go-redis parses on every check, and decoding builds no map.
+type replyFields struct {
+	index map[string]int
+	vals  []any
+}
+
+func (r replyFields) get(name string) string {
+	i, ok := r.index[name]
+	if !ok || i >= len(r.vals) {
+		return ""
+	}
+	s, _ := r.vals[i].(string)
+	return s
+}
+
+// The field lists of the records the scripts return, in order (see luaReplacer). The user's
+// leaves out the password hash, which a session check never needs and should not carry.
+var (
+	sessionFieldNames   = []string{"id", "uid", "dialect", "client", "tok", "prev", "pvu", "rot", "texp", "ref", "spent", "created", "seen", "idle", "exp"}
+	userReplyFieldNames = []string{"id", "login", "email", "first", "last", "role", "status", "created", "upd", "pwc"}
+	sessionFieldIndex   = indexOf(sessionFieldNames)
+	userReplyFieldIndex = indexOf(userReplyFieldNames)
+)
+
+func indexOf(names []string) map[string]int {
+	m := make(map[string]int, len(names))
+	for i, n := range names {
+		m[n] = i
+	}
+	return m
+}
+
+func sessionReply(v any) fields {
+	vals, _ := v.([]any)
+	return replyFields{index: sessionFieldIndex, vals: vals}
+}
+
+func userReply(v any) fields {
+	vals, _ := v.([]any)
+	return replyFields{index: userReplyFieldIndex, vals: vals}
+}
+
 // decodeUser reads a user record; rev is its revision, the optimistic-concurrency token.
-func decodeUser(m map[string]string) (u store.User, rev string, err error) {
-	if m["id"] == "" {
+func decodeUser(f fields) (u store.User, rev string, err error) {
+	id := f.get("id")
+	if id == "" {
 		return store.User{}, "", fmt.Errorf("redis: user record without an id")
 	}
-	status, err := strconv.Atoi(m["status"])
+	status, err := strconv.Atoi(f.get("status"))
 	if err != nil {
-		return store.User{}, "", fmt.Errorf("redis: user %s: malformed status %q", m["id"], m["status"])
+		return store.User{}, "", fmt.Errorf("redis: user %s: malformed status %q", id, f.get("status"))
 	}
 	return store.User{
-		ID:                m["id"],
-		Login:             m["login"],
-		Email:             m["email"],
-		FirstName:         m["first"],
-		LastName:          m["last"],
-		Role:              m["role"],
+		ID:                id,
+		Login:             f.get("login"),
+		Email:             f.get("email"),
+		FirstName:         f.get("first"),
+		LastName:          f.get("last"),
+		Role:              f.get("role"),
 		Status:            store.UserStatus(status),
-		PasswordHash:      m["pw"],
-		CreatedAt:         parseMS(m["created"]),
-		UpdatedAt:         parseMS(m["upd"]),
-		PasswordChangedAt: parseMS(m["pwc"]),
-	}, m["rev"], nil
+		PasswordHash:      f.get("pw"),
+		CreatedAt:         parseMS(f.get("created")),
+		UpdatedAt:         parseMS(f.get("upd")),
+		PasswordChangedAt: parseMS(f.get("pwc")),
+	}, f.get("rev"), nil
 }
 
 func sessionFields(s store.Session) []any {
@@ -84,26 +137,27 @@ func sessionFields(s store.Session) []any {
 	}
 }
 
-func decodeSession(m map[string]string) (store.Session, error) {
-	if m["id"] == "" || m["uid"] == "" {
+func decodeSession(f fields) (store.Session, error) {
+	id, uid := f.get("id"), f.get("uid")
+	if id == "" || uid == "" {
 		return store.Session{}, fmt.Errorf("redis: session record without ids")
 	}
 	return store.Session{
-		ID:                 m["id"],
-		UserID:             m["uid"],
-		Dialect:            m["dialect"],
-		ClientName:         m["client"],
-		TokenHash:          m["tok"],
-		PreviousTokenHash:  m["prev"],
-		PreviousValidUntil: parseMS(m["pvu"]),
-		RotatedAt:          parseMS(m["rot"]),
-		TokenExpiresAt:     parseMS(m["texp"]),
-		RefreshHash:        m["ref"],
-		SpentRefreshHashes: strings.Fields(m["spent"]),
-		CreatedAt:          parseMS(m["created"]),
-		LastSeenAt:         parseMS(m["seen"]),
-		IdleTimeout:        parseDur(m["idle"]),
-		ExpiresAt:          parseMS(m["exp"]),
+		ID:                 id,
+		UserID:             uid,
+		Dialect:            f.get("dialect"),
+		ClientName:         f.get("client"),
+		TokenHash:          f.get("tok"),
+		PreviousTokenHash:  f.get("prev"),
+		PreviousValidUntil: parseMS(f.get("pvu")),
+		RotatedAt:          parseMS(f.get("rot")),
+		TokenExpiresAt:     parseMS(f.get("texp")),
+		RefreshHash:        f.get("ref"),
+		SpentRefreshHashes: strings.Fields(f.get("spent")),
+		CreatedAt:          parseMS(f.get("created")),
+		LastSeenAt:         parseMS(f.get("seen")),
+		IdleTimeout:        parseDur(f.get("idle")),
+		ExpiresAt:          parseMS(f.get("exp")),
 	}, nil
 }
 

@@ -1,6 +1,11 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // Every atomic step is one Lua script: Redis runs a script alone, so a script is the unit of
 // atomicity, and one EVALSHA is one round trip. A script touches only keys that share one hash
@@ -13,7 +18,34 @@ import "github.com/redis/go-redis/v9"
 // claim lease is the exception (see claimLoginSrc).
 //
 // Every script returns an array whose first element is a status word; Go maps the words to
-// the store's sentinel errors.
+// the store's sentinel errors. Sessions and users come back as arrays of their fields in the
+// order of sessionFieldNames and userReplyFieldNames (codec.go), filled in by luaReplacer.
+
+// luaReplacer fills in the scripts' placeholders from the Go field lists, so that a script and
+// the decoder cannot disagree on an order: @SESSION_FIELDS@ and @USER_FIELDS@ become the quoted
+// lists (for HMGET), @s.<field>@ a session field's 1-based index in a record array, and
+// @SESSION_RECORD@ the array built from a session table t (missing fields as false, since a
+// nil would end a Lua array early).
+var luaReplacer = func() *strings.Replacer {
+	quote := func(names []string) string {
+		q := make([]string, len(names))
+		for i, n := range names {
+			q[i] = "'" + n + "'"
+		}
+		return strings.Join(q, ", ")
+	}
+	record := make([]string, len(sessionFieldNames))
+	pairs := []string{"@SESSION_FIELDS@", quote(sessionFieldNames), "@USER_FIELDS@", quote(userReplyFieldNames)}
+	for i, n := range sessionFieldNames {
+		record[i] = "t." + n + " or false"
+		pairs = append(pairs, "@s."+n+"@", fmt.Sprint(i+1))
+	}
+	pairs = append(pairs, "@SESSION_RECORD@", strings.Join(record, ", "))
+	return strings.NewReplacer(pairs...)
+}()
+
+// script builds a script from Lua with placeholders (luaReplacer).
+func script(src string) *redis.Script { return redis.NewScript(luaReplacer.Replace(src)) }
 
 // prelude holds the helpers the session scripts share. It is prepended to each of them.
 const prelude = `
@@ -28,11 +60,7 @@ local function hmap(key)
   return t
 end
 
-local function flat(t)
-  local out = {}
-  for k, v in pairs(t) do out[#out + 1] = k; out[#out + 1] = v end
-  return out
-end
+local function record(t) return {@SESSION_RECORD@} end
 
 -- deadline: when a session ends if nothing touches it, the earlier of its absolute expiry
 -- and the end of its idle window.
@@ -96,7 +124,7 @@ local function endall(base, zkey, chan, uid, keep, reason, now)
 end
 `
 
-func sessionScript(body string) *redis.Script { return redis.NewScript(prelude + body) }
+func sessionScript(body string) *redis.Script { return script(prelude + body) }
 
 // createSessionScript creates a session after pruning dead entries from the user's index and
 // enforcing the device limit of its dialect, in one step.
@@ -152,21 +180,57 @@ local s = hmap(KEYS[1])
 if not s or now >= deadline(s) then return {'notfound'} end
 touch(KEYS[1], s, now)
 keepalive(KEYS[1], KEYS[2], s, now)
-return {'ok', flat(s)}
+return {'ok', record(s)}
 `)
+
+// The two scripts of a session check, validateSessionScript and rotateSessionScript, run on
+// every authenticated request, so they are written for the cost inside Redis: one HMGET per
+// record instead of HGETALL into Lua tables, no helper closures (the prelude's are created
+// anew on every call), records returned as they were read. checkSessionLua and
+// slideSessionLua are their shared parts, pasted in: the same rules as the prelude's
+// deadline, authenticates, touch and keepalive.
+
+// checkSessionLua reads the session and its user and returns 'invalid' unless the session is
+// live and ARGV[2] authenticates it. It leaves s, u, now, exp, idle, seen and h.
+const checkSessionLua = `
+local now = tonumber(ARGV[1])
+local s = redis.call('HMGET', KEYS[1], @SESSION_FIELDS@)
+if not s[@s.id@] then return {'invalid'} end
+local exp, idle, seen = tonumber(s[@s.exp@]) or 0, tonumber(s[@s.idle@]) or 0, tonumber(s[@s.seen@]) or 0
+local dl = exp
+if idle > 0 and seen + idle < dl then dl = seen + idle end
+if now >= dl then return {'invalid'} end
+local texp = tonumber(s[@s.texp@]) or 0
+if texp > 0 and now >= texp then return {'invalid'} end
+local h = ARGV[2]
+if h ~= s[@s.tok@] then
+  local prev = s[@s.prev@]
+  if not prev or prev == '' or h ~= prev or now >= (tonumber(s[@s.pvu@]) or 0) then return {'invalid'} end
+end
+local u = redis.call('HMGET', KEYS[3], @USER_FIELDS@)
+if not u[1] then return {'invalid'} end
+`
+
+// slideSessionLua slides the idle window to now (never backwards), sets the session key's TTL
+// to its deadline and keeps the user's index alive at least as long.
+const slideSessionLua = `
+if now > seen then
+  seen = now
+  s[@s.seen@] = ARGV[1]
+  redis.call('HSET', KEYS[1], 'seen', ARGV[1])
+end
+local ttl = exp - now
+if idle > 0 and seen + idle < exp then ttl = seen + idle - now end
+local ttlms = string.format('%d', ttl)
+redis.call('PEXPIRE', KEYS[1], ttlms)
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttlms) end
+`
 
 // validateSessionScript authenticates a token and returns the session and its user.
 //
 // KEYS: session, index, user. ARGV: now, token hash.
-var validateSessionScript = sessionScript(`
-local now = num(ARGV[1])
-local s = hmap(KEYS[1])
-if not s or now >= deadline(s) or not authenticates(s, ARGV[2], now) then return {'invalid'} end
-local u = redis.call('HGETALL', KEYS[3])
-if #u == 0 then return {'invalid'} end
-touch(KEYS[1], s, now)
-keepalive(KEYS[1], KEYS[2], s, now)
-return {'ok', flat(s), u}
+var validateSessionScript = script(checkSessionLua + slideSessionLua + `
+return {'ok', s, u}
 `)
 
 // rotateSessionScript is devise's validate-and-rotate (DESIGN.md): echo inside the buffer,
@@ -174,30 +238,24 @@ return {'ok', flat(s), u}
 // buffer by answering with its successor, which is current.
 //
 // KEYS: session, index, user. ARGV: now, presented hash, successor hash, buffer (ms).
-var rotateSessionScript = sessionScript(`
-local now = num(ARGV[1])
-local s = hmap(KEYS[1])
-if not s or now >= deadline(s) or not authenticates(s, ARGV[2], now) then return {'invalid'} end
-local u = redis.call('HGETALL', KEYS[3])
-if #u == 0 then return {'invalid'} end
+var rotateSessionScript = script(checkSessionLua + `
 local outcome
-if ARGV[2] == s.tok then
-  if now - num(s.rot) < num(ARGV[4]) then
+if h == s[@s.tok@] then
+  if now - (tonumber(s[@s.rot@]) or 0) < tonumber(ARGV[4]) then
     outcome = 'echoed'
   else
     outcome = 'rotated'
-    s.prev, s.tok, s.rot, s.pvu = s.tok, ARGV[3], ARGV[1], str(now + num(ARGV[4]))
-    redis.call('HSET', KEYS[1], 'prev', s.prev, 'tok', s.tok, 'rot', s.rot, 'pvu', s.pvu)
+    s[@s.prev@], s[@s.tok@], s[@s.rot@], s[@s.pvu@] = s[@s.tok@], ARGV[3], ARGV[1], string.format('%d', now + tonumber(ARGV[4]))
+    redis.call('HSET', KEYS[1], 'prev', s[@s.prev@], 'tok', s[@s.tok@], 'rot', s[@s.rot@], 'pvu', s[@s.pvu@])
   end
-elseif ARGV[3] == s.tok then
+elseif ARGV[3] == s[@s.tok@] then
   outcome = 'previous'
 else
   -- the previous token, but its successor is not current: the caller derived it otherwise.
   return {'invalid'}
 end
-touch(KEYS[1], s, now)
-keepalive(KEYS[1], KEYS[2], s, now)
-return {outcome, flat(s), u}
+` + slideSessionLua + `
+return {outcome, s, u}
 `)
 
 // refreshSessionScript exchanges a refresh token, with reuse detection: a spent refresh token
@@ -210,8 +268,8 @@ var refreshSessionScript = sessionScript(`
 local now = num(ARGV[1])
 local s = hmap(KEYS[1])
 if not s or now >= deadline(s) then return {'invalid'} end
-local u = redis.call('HGETALL', KEYS[3])
-if #u == 0 then return {'invalid'} end
+local u = redis.call('HMGET', KEYS[3], @USER_FIELDS@)
+if not u[1] then return {'invalid'} end
 local p = ARGV[2]
 local spent = s.spent or ''
 if s.ref ~= nil and s.ref ~= '' and p == s.ref then
@@ -234,7 +292,7 @@ else
 end
 touch(KEYS[1], s, now)
 keepalive(KEYS[1], KEYS[2], s, now)
-return {'ok', flat(s), u}
+return {'ok', record(s), u}
 `)
 
 // revokeSessionScript ends one session, optionally authenticated by its token.
@@ -256,7 +314,7 @@ if ARGV[2] ~= '' and not authenticates(s, ARGV[2], now) then return {'invalid'} 
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[6])
 announce(ARGV[4], ARGV[5], ARGV[6], ARGV[3], now)
-return {'ok', flat(s)}
+return {'ok', record(s)}
 `)
 
 // revokeAllScript ends every session of a user but one.

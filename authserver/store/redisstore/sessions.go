@@ -71,7 +71,7 @@ func (s *Store) GetSession(ctx context.Context, ref store.SessionRef, now time.T
 	if len(m) == 0 {
 		return store.Session{}, store.ErrNotFound
 	}
-	sess, err := decodeSession(m)
+	sess, err := decodeSession(hashFields(m))
 	if err != nil {
 		return store.Session{}, err
 	}
@@ -93,7 +93,7 @@ func (s *Store) TouchSession(ctx context.Context, ref store.SessionRef, now time
 	}
 	switch status(res) {
 	case "ok":
-		return decodeSession(pairs(res[1]))
+		return decodeSession(sessionReply(res[1]))
 	case "notfound":
 		return store.Session{}, store.ErrNotFound
 	}
@@ -112,11 +112,11 @@ func sessionAndUser(res []any) (store.Session, store.User, error) {
 	if len(res) < 3 {
 		return store.Session{}, store.User{}, unexpected("session reply", res)
 	}
-	sess, err := decodeSession(pairs(res[1]))
+	sess, err := decodeSession(sessionReply(res[1]))
 	if err != nil {
 		return store.Session{}, store.User{}, err
 	}
-	u, _, err := decodeUser(pairs(res[2]))
+	u, _, err := decodeUser(userReply(res[2]))
 	if err != nil {
 		return store.Session{}, store.User{}, err
 	}
@@ -221,7 +221,7 @@ func (s *Store) RevokeSession(ctx context.Context, ref store.SessionRef, tokenHa
 	}
 	switch status(res) {
 	case "ok":
-		return decodeSession(pairs(res[1]))
+		return decodeSession(sessionReply(res[1]))
 	case "notfound":
 		return store.Session{}, store.ErrNotFound
 	case "invalid":

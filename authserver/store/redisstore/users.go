@@ -141,7 +141,7 @@ func (s *Store) getUser(ctx context.Context, id string) (store.User, string, err
 	if len(m) == 0 {
 		return store.User{}, "", store.ErrNotFound
 	}
-	return decodeUser(m)
+	return decodeUser(hashFields(m))
 }
 
 // GetUserByLogin implements store.Store.
