@@ -58,3 +58,26 @@ func scrape(t *testing.T, m *metrics.Metrics) string {
 	b, _ := io.ReadAll(rec.Body)
 	return string(b)
 }
+
+// Repeated observations go to the same series (the children are cached per label set) and
+// other label sets get their own.
+func TestRepeatedObservationsAccumulate(t *testing.T) {
+	m := metrics.New()
+	for range 3 {
+		m.ObserveRequest("deviseToken", "validate_token", 200, time.Millisecond)
+		m.ObserveOperation("deviseToken", "authenticate", "success", time.Millisecond)
+	}
+	m.ObserveRequest("deviseToken", "validate_token", 401, time.Millisecond)
+	got := scrape(t, m)
+	for _, want := range []string{
+		`latch_http_requests_total{code="200",dialect="deviseToken",route="validate_token"} 3`,
+		`latch_http_requests_total{code="401",dialect="deviseToken",route="validate_token"} 1`,
+		`latch_http_request_duration_seconds_count{code="200",dialect="deviseToken",route="validate_token"} 3`,
+		`latch_auth_operations_total{dialect="deviseToken",operation="authenticate",outcome="success"} 3`,
+		`latch_auth_operation_duration_seconds_count{dialect="deviseToken",operation="authenticate",outcome="success"} 3`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+}

@@ -51,8 +51,8 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	user := p + "{u:" + u.ID + "}:"
 	want := map[string]time.Duration{
 		user + "user":                        0,
-		user + "sessions":                    2 * time.Hour, // its longest session's
-		user + "s:" + devise.ID:              time.Hour,     // the idle timeout, not the 24 h
+		user + "sessions":                    24 * time.Hour, // its longest session's absolute expiry
+		user + "s:" + devise.ID:              time.Hour,      // the idle timeout, not the 24 h
 		user + "s:" + keyTok.ID:              2 * time.Hour,
 		user + "ott:reset":                   time.Hour,
 		user + "ott:confirm":                 time.Hour,

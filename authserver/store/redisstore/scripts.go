@@ -88,12 +88,11 @@ local function touch(skey, s, now)
   end
 end
 
--- keepalive sets the session key's TTL to its deadline and keeps the user's session index
--- alive at least as long as its longest session, so revoke-all never misses one.
-local function keepalive(skey, zkey, s, now)
-  local ttl = deadline(s) - now
-  redis.call('PEXPIRE', skey, str(ttl))
-  if redis.call('PTTL', zkey) < ttl then redis.call('PEXPIRE', zkey, str(ttl)) end
+-- keepalive sets the session key's TTL to its deadline. The user's session index needs no
+-- care here: createSessionScript gives it a TTL at least as long as the absolute expiry of
+-- every session in it, and no deadline is ever later than its session's absolute expiry.
+local function keepalive(skey, s, now)
+  redis.call('PEXPIRE', skey, str(deadline(s) - now))
 end
 
 local function announce(chan, uid, sid, reason, now)
@@ -167,7 +166,9 @@ for i = 10, #ARGV, 2 do
 end
 redis.call('HSET', KEYS[3], unpack(fields))
 redis.call('ZADD', KEYS[2], ARGV[1], ARGV[8])
-keepalive(KEYS[3], KEYS[2], s, now)
+keepalive(KEYS[3], s, now)
+local life = num(s.exp) - now
+if redis.call('PTTL', KEYS[2]) < life then redis.call('PEXPIRE', KEYS[2], str(life)) end
 return {'ok', evicted}
 `)
 
@@ -179,7 +180,7 @@ local now = num(ARGV[1])
 local s = hmap(KEYS[1])
 if not s or now >= deadline(s) then return {'notfound'} end
 touch(KEYS[1], s, now)
-keepalive(KEYS[1], KEYS[2], s, now)
+keepalive(KEYS[1], s, now)
 return {'ok', record(s)}
 `)
 
@@ -211,8 +212,8 @@ local u = redis.call('HMGET', KEYS[3], @USER_FIELDS@)
 if not u[1] then return {'invalid'} end
 `
 
-// slideSessionLua slides the idle window to now (never backwards), sets the session key's TTL
-// to its deadline and keeps the user's index alive at least as long.
+// slideSessionLua slides the idle window to now (never backwards) and sets the session key's
+// TTL to its deadline (the index outlives it already: see keepalive).
 const slideSessionLua = `
 if now > seen then
   seen = now
@@ -221,9 +222,7 @@ if now > seen then
 end
 local ttl = exp - now
 if idle > 0 and seen + idle < exp then ttl = seen + idle - now end
-local ttlms = string.format('%d', ttl)
-redis.call('PEXPIRE', KEYS[1], ttlms)
-if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttlms) end
+redis.call('PEXPIRE', KEYS[1], string.format('%d', ttl))
 `
 
 // validateSessionScript authenticates a token and returns the session and its user.
@@ -291,7 +290,7 @@ else
   return {'invalid'}
 end
 touch(KEYS[1], s, now)
-keepalive(KEYS[1], KEYS[2], s, now)
+keepalive(KEYS[1], s, now)
 return {'ok', record(s), u}
 `)
 
