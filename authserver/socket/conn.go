@@ -18,9 +18,12 @@ import (
 // maxCloseText is the longest close reason that fits a control frame (125 bytes less the code).
 const maxCloseText = 123
 
-// Conn is one live socket. Exactly two goroutines touch the websocket: the reader, which also
-// runs the handler, and the writer, which alone writes data frames and pings (gorilla's
-// one-reader, one-writer rule). Everything else talks to the writer through the send queue.
+// Conn is one live socket. One goroutine reads it for its whole life and runs the handler.
+// Writes (data frames, pings, the close handshake) are done by a writer goroutine that exists
+// only while there is something to write: a push, a ping request or the close starts one if
+// none runs, and it ends when the queue is empty. At most one writer runs at a time (gorilla's
+// one-reader, one-writer rule); everything else talks to it through the send queue. An idle
+// socket thus costs one parked goroutine, not two.
 type Conn struct {
 	hub     *Hub
 	ws      *websocket.Conn
@@ -33,7 +36,7 @@ type Conn struct {
 	// stopping is set once a close has begun: nothing more is queued or dispatched.
 	stopping atomic.Bool
 	// quit is closed when the connection should end; closeCode (0: none) and closeText are
-	// written before it closes and read by the writer after.
+	// written before stopping is set and read by the writer after it sees it.
 	quit       chan struct{}
 	closeCode  int
 	closeText  string
@@ -41,6 +44,16 @@ type Conn struct {
 	// room is signalled by the writer each time it takes a message off the queue; the reader
 	// waits on it while the queue is half full (awaitRoom).
 	room chan struct{}
+	// pingSlot spreads the hub's pings over its ping period (Hub.pingLoop).
+	pingSlot uint8
+
+	// wmu guards the write side: whether a writer runs, a ping waits, or the write side has
+	// ended (the socket is closed for writing and writesDone is closed).
+	wmu         sync.Mutex
+	writing     bool
+	pingDue     bool
+	writesEnded bool
+	writesDone  chan struct{}
 
 	// Guarded by hub.mu.
 	bound *session
@@ -59,6 +72,7 @@ func newConn(h *Hub, ws *websocket.Conn, handler Handler) *Conn {
 		quit:       make(chan struct{}),
 		readerDone: make(chan struct{}),
 		room:       make(chan struct{}, 1),
+		writesDone: make(chan struct{}),
 	}
 }
 
@@ -168,6 +182,7 @@ func (c *Conn) push(msg []byte) error {
 	}
 	select {
 	case c.send <- msg:
+		c.kickWriter()
 		return nil
 	default:
 		if c.abort() {
@@ -184,10 +199,14 @@ func (c *Conn) stop(code int, text string) bool {
 	began := false
 	c.stopOnce.Do(func() {
 		began = true
-		c.stopping.Store(true)
+		// Before stopping: a writer reads them once it sees stopping.
 		c.closeCode, c.closeText = code, text
+		c.stopping.Store(true)
 		close(c.quit)
 	})
+	if began {
+		c.kickWriter() // to flush, shake hands or just close the socket, and end the write side
+	}
 	return began
 }
 
@@ -206,6 +225,10 @@ func (c *Conn) readLoop() {
 	defer func() {
 		c.abort()
 		close(c.readerDone)
+		// The write side ends soon after: a write in flight fails on the closed socket, a
+		// close handshake has just seen readerDone. The connection counts in the hub's wait
+		// group until then, so Shutdown waits for its writers too.
+		<-c.writesDone
 		c.cancel()
 		h.remove(c)
 		h.wg.Done()
@@ -236,16 +259,14 @@ func (c *Conn) readLoop() {
 	}
 }
 
-// onFreshStack runs f on a short-lived goroutine and waits for it. The reader and the writer
-// spend nearly all their life parked (an idle socket), and a parked goroutine keeps the stack
-// its deepest excursion grew: the runtime halves a stack at a collection only while less than
-// a quarter of it is in use, and the reader, parked deep in gorilla's read path, uses over
-// 2 KiB. A store round trip in the handler would leave the reader at 8 KiB or more, a write
-// through gorilla and the kernel the writer at 4 KiB, for as long as the socket lives. Run
-// aside, the deep part leaves them at what their parked depth needs (4 KiB and 2 KiB), for a
-// goroutine start per message. Nothing else changes: the caller waits, so messages are still
-// handled one at a time, in order, and the reader and the writer are still the only ones to
-// read and write the socket.
+// onFreshStack runs f on a short-lived goroutine and waits for it. The reader spends nearly
+// all its life parked (an idle socket), and a parked goroutine keeps the stack its deepest
+// excursion grew: the runtime halves a stack at a collection only while less than a quarter
+// of it is in use, and the reader, parked deep in gorilla's read path, uses over 2 KiB. A
+// store round trip in the handler would leave the reader at 8 KiB or more for as long as the
+// socket lives. Run aside, the deep part leaves it at what its parked depth needs (4 KiB), for
+// a goroutine start per message. Nothing else changes: the reader waits, so messages are still
+// handled one at a time and in order.
 func onFreshStack(f func()) {
 	done := make(chan struct{})
 	go func() {
@@ -284,42 +305,97 @@ func (c *Conn) dispatch(msg []byte) {
 	c.handler.HandleMessage(c.ctx, c, msg)
 }
 
-// writeLoop is the connection's only writer of data frames and pings.
-func (c *Conn) writeLoop() {
-	h := c.hub
-	ping := time.NewTicker(h.pingPeriod)
-	defer func() {
-		ping.Stop()
-		_ = c.ws.NetConn().Close()
-		h.wg.Done()
-	}()
+// requestPing asks for a ping frame (Hub.pingLoop).
+func (c *Conn) requestPing() {
+	c.wmu.Lock()
+	c.pingDue = true
+	c.wmu.Unlock()
+	c.kickWriter()
+}
+
+// kickWriter starts a writer unless one runs or the write side has ended. Whoever queues work
+// (a message, a ping, the close) records it first and then kicks, and the writer looks for
+// work again after it has marked itself gone, so no work is left behind.
+func (c *Conn) kickWriter() {
+	c.wmu.Lock()
+	if c.writing || c.writesEnded {
+		c.wmu.Unlock()
+		return
+	}
+	c.writing = true
+	c.wmu.Unlock()
+	go c.writeRun()
+}
+
+// writeRun is the connection's writer: it writes what is queued, then a requested ping, then,
+// once the connection is closing, the close handshake; and it returns when there is nothing
+// left to do, to be started again by the next kick.
+func (c *Conn) writeRun() {
 	for {
 		select {
 		case msg := <-c.send:
+			if c.stopping.Load() {
+				// Closing: the close handshake sends what is queued, this message first.
+				c.finishWrites(msg)
+				return
+			}
 			select {
 			case c.room <- struct{}{}:
 			default: // a signal is pending already
 			}
-			var err error
-			onFreshStack(func() { err = c.write(msg) })
-			if err != nil {
+			if err := c.write(msg); err != nil {
 				c.abort()
+				c.finishWrites(nil)
 				return
 			}
-		case <-ping.C:
-			var err error
-			onFreshStack(func() { err = c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(h.writeWait)) })
-			if err != nil {
+			continue
+		default:
+		}
+		c.wmu.Lock()
+		switch {
+		case c.stopping.Load():
+			c.wmu.Unlock()
+			c.finishWrites(nil)
+			return
+		case c.pingDue:
+			c.pingDue = false
+			c.wmu.Unlock()
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.hub.writeWait)); err != nil {
 				c.abort()
+				c.finishWrites(nil)
 				return
 			}
-		case <-c.quit:
-			if c.closeCode != 0 {
-				c.closeHandshake()
-			}
+			continue
+		}
+		c.writing = false
+		c.wmu.Unlock()
+		// A message queued after the queue looked empty found a writer running and did not
+		// start one: look again now that this one is gone.
+		if len(c.send) == 0 {
 			return
 		}
+		c.wmu.Lock()
+		if c.writing || c.writesEnded {
+			c.wmu.Unlock()
+			return
+		}
+		c.writing = true
+		c.wmu.Unlock()
 	}
+}
+
+// finishWrites ends the write side of a closing connection: the close handshake when a close
+// code was given (first is a message already taken off the queue), then the socket is closed
+// and writesDone released.
+func (c *Conn) finishWrites(first []byte) {
+	if c.closeCode != 0 {
+		c.closeHandshake(first)
+	}
+	_ = c.ws.NetConn().Close()
+	c.wmu.Lock()
+	c.writing, c.writesEnded = false, true
+	c.wmu.Unlock()
+	close(c.writesDone)
 }
 
 func (c *Conn) write(msg []byte) error {
@@ -327,9 +403,13 @@ func (c *Conn) write(msg []byte) error {
 	return c.ws.WriteMessage(websocket.TextMessage, msg)
 }
 
-// closeHandshake flushes what was queued before the close began (a close push, say), sends
-// the close frame, and waits briefly for the peer's close frame, which the reader consumes.
-func (c *Conn) closeHandshake() {
+// closeHandshake flushes what was queued before the close began (a close push, say; first,
+// if any, is the head of the queue), sends the close frame, and waits briefly for the peer's
+// close frame, which the reader consumes.
+func (c *Conn) closeHandshake(first []byte) {
+	if first != nil && c.write(first) != nil {
+		return
+	}
 	for drained := false; !drained; {
 		select {
 		case msg := <-c.send:

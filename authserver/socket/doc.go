@@ -7,13 +7,15 @@
 // # Connections
 //
 // Hub.Serve takes an upgraded *websocket.Conn (NewUpgrader gives a suitable upgrader) and
-// runs exactly one reader and one writer goroutine for it, as in gorilla/websocket's chat
-// example: the reader enforces the read limit and the pong deadline and runs the handler for
-// each text message, in order; the writer alone writes data frames and pings, from a bounded
-// queue. Both hand their deep work (the handler, a write) to a short-lived goroutine and wait
-// for it, so that an idle socket's two goroutines keep small stacks. Nothing ever waits for a
-// peer: a message for a peer whose queue is full drops that
-// peer (its socket is closed), and the sender and every other peer go on.
+// runs one reader goroutine for it for its whole life: it enforces the read limit and the
+// pong deadline and runs the handler for each text message, in order, on a short-lived
+// goroutine it waits for, so that the parked reader keeps a small stack. Writes (data frames
+// from a bounded queue, pings, the close handshake) are made by a writer goroutine that exists
+// only while there is something to write, never more than one per connection (gorilla's
+// one-writer rule); one ticker per hub asks for the pings, spread over the ping period. An
+// idle socket is thus one parked goroutine and its buffers. Nothing ever waits for a peer: a
+// message for a peer whose queue is full drops that peer (its socket is closed), and the
+// sender and every other peer go on.
 //
 // # Sessions
 //

@@ -120,9 +120,15 @@ type Hub struct {
 	index         map[string]*session // by session ID
 	boundConns    int
 	boundSessions int
-	// wg counts connection goroutines and expiry re-checks. Add happens under mu only while
-	// the hub is open, so it never races Shutdown's Wait.
+	// wg counts connections (until their reader and writer are done) and expiry re-checks.
+	// Add happens under mu only while the hub is open, so it never races Shutdown's Wait.
 	wg sync.WaitGroup
+
+	// The pings: pingLoop starts with the first connection and pings slot after slot;
+	// nextPingSlot (under mu) deals the slots out in turn.
+	pingOnce     sync.Once
+	pingSlots    uint8
+	nextPingSlot uint8
 
 	subscriptions atomic.Int32
 	slowDropped   atomic.Uint64
@@ -164,6 +170,8 @@ func New(cfg Config) (*Hub, error) {
 	case h.pingPeriod >= h.pongWait:
 		return nil, fmt.Errorf("socket: config: PingPeriod %s must be shorter than PongWait %s", h.pingPeriod, h.pongWait)
 	}
+	// As many slots as fit at a millisecond apart, up to maxPingSlots.
+	h.pingSlots = uint8(max(1, min(maxPingSlots, int(h.pingPeriod/time.Millisecond))))
 	if h.clock == nil {
 		h.clock = RealClock{}
 	}
@@ -198,8 +206,9 @@ type HandlerFunc func(ctx context.Context, c *Conn, msg []byte)
 // HandleMessage calls f.
 func (f HandlerFunc) HandleMessage(ctx context.Context, c *Conn, msg []byte) { f(ctx, c, msg) }
 
-// Serve takes over an upgraded connection: it starts the connection's reader and writer and
-// returns at once (the HTTP handler that upgraded may return). The hub owns ws from then on.
+// Serve takes over an upgraded connection: it starts the connection's reader (writers start
+// as needed) and returns at once (the HTTP handler that upgraded may return). The hub owns ws
+// from then on.
 // After Shutdown it closes ws with 1001 (going away) and returns ErrHubClosed.
 func (h *Hub) Serve(ws *websocket.Conn, handler Handler) (*Conn, error) {
 	if handler == nil {
@@ -217,11 +226,46 @@ func (h *Hub) Serve(ws *websocket.Conn, handler Handler) (*Conn, error) {
 		return nil, ErrHubClosed
 	}
 	h.conns[c] = struct{}{}
-	h.wg.Add(2)
+	c.pingSlot = h.nextPingSlot
+	h.nextPingSlot = (h.nextPingSlot + 1) % h.pingSlots
+	h.wg.Add(1)
 	h.mu.Unlock()
-	go c.writeLoop()
+	h.pingOnce.Do(func() { go h.pingLoop() })
 	go c.readLoop()
 	return c, nil
+}
+
+// maxPingSlots is how many groups the connections' pings are spread over. One ticker for the
+// whole hub pings one group per tick, so a replica with 10,000 sockets has no timer per
+// socket and starts ~160 short-lived writers per tick, not 10,000 at once.
+const maxPingSlots = 64
+
+// pingLoop pings every connection once per ping period, one slot of them per tick, until the
+// hub's context ends.
+func (h *Hub) pingLoop() {
+	t := time.NewTicker(h.pingPeriod / time.Duration(h.pingSlots))
+	defer t.Stop()
+	var slot uint8
+	var due []*Conn
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-t.C:
+		}
+		due = due[:0]
+		h.mu.Lock()
+		for c := range h.conns {
+			if c.pingSlot == slot {
+				due = append(due, c)
+			}
+		}
+		h.mu.Unlock()
+		for _, c := range due {
+			c.requestPing()
+		}
+		slot = (slot + 1) % h.pingSlots
+	}
 }
 
 // CloseSession pushes msg to every connection of this hub bound to the session and unbinds
