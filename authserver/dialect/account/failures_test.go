@@ -76,7 +76,7 @@ func TestOversizeBody(t *testing.T) {
 			}
 			data, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			wantError(t, response{resp, data}, http.StatusRequestEntityTooLarge)
+			wantError(t, response{Response: resp, Body: data}, http.StatusRequestEntityTooLarge)
 		})
 	}
 }
@@ -120,8 +120,8 @@ func TestUnknownPath(t *testing.T) {
 	}
 	// Outside every prefix there is no dialect, but still no HTML and no redirect.
 	r := b.get("/elsewhere")
-	if r.StatusCode != http.StatusNotFound || !json.Valid(r.body) {
-		t.Errorf("GET /elsewhere = %d %q, want 404 JSON", r.StatusCode, r.body)
+	if r.StatusCode != http.StatusNotFound || !json.Valid(r.Body) {
+		t.Errorf("GET /elsewhere = %d %q, want 404 JSON", r.StatusCode, r.Body)
 	}
 }
 
@@ -157,7 +157,7 @@ func TestSlowClient(t *testing.T) {
 	}
 	req, _ := http.NewRequest(http.MethodPost, s.PublicURL+"/account/login", nil)
 	resp.Request = req
-	wantError(t, response{resp, data}, http.StatusRequestTimeout)
+	wantError(t, response{Response: resp, Body: data}, http.StatusRequestTimeout)
 }
 
 // With Redis down every route that needs it answers 500 Error, never a success, and nothing

@@ -1,9 +1,7 @@
 package account_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -25,49 +23,13 @@ func newBrowser(t *testing.T, s *servertest.Server) *browser {
 	return &browser{t: t, base: s.PublicURL, hc: servertest.Client()}
 }
 
-// response is a finished request.
-type response struct {
-	*http.Response
-	body []byte
-}
+// response is a finished request, its body read.
+type response = servertest.Response
 
-// do sends a request; body is a string sent as is, or a value sent as JSON.
+// do sends a request to the server's path; body and header are as servertest.Do takes them.
 func (b *browser) do(method, path string, body any, header ...string) response {
 	b.t.Helper()
-	var r io.Reader
-	switch v := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(v)
-	case []byte:
-		r = bytes.NewReader(v)
-	default:
-		j, err := json.Marshal(v)
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		r = bytes.NewReader(j)
-	}
-	req, err := http.NewRequestWithContext(b.t.Context(), method, b.base+path, r)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := b.hc.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	return response{resp, data}
+	return servertest.Do(b.t, b.hc, method, b.base+path, body, header...)
 }
 
 func (b *browser) post(path string, body any) response { return b.do(http.MethodPost, path, body) }
@@ -86,26 +48,26 @@ type user struct {
 func wantUser(t *testing.T, r response) user {
 	t.Helper()
 	if r.StatusCode != http.StatusOK {
-		t.Fatalf("%s %s = %d %s, want 200 User", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.body)
+		t.Fatalf("%s %s = %d %s, want 200 User", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.Body)
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q, want application/json", ct)
 	}
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(r.body, &fields); err != nil {
-		t.Fatalf("body %s: %v", r.body, err)
+	if err := json.Unmarshal(r.Body, &fields); err != nil {
+		t.Fatalf("body %s: %v", r.Body, err)
 	}
 	for _, k := range []string{"id", "login", "firstName", "lastName", "status"} {
 		if _, ok := fields[k]; !ok {
-			t.Errorf("User %s has no %q", r.body, k)
+			t.Errorf("User %s has no %q", r.Body, k)
 		}
 	}
 	if len(fields) != 5 {
-		t.Errorf("User %s has fields beyond id, login, firstName, lastName, status", r.body)
+		t.Errorf("User %s has fields beyond id, login, firstName, lastName, status", r.Body)
 	}
 	var u user
-	if err := json.Unmarshal(r.body, &u); err != nil {
-		t.Fatalf("User %s: %v (status must be a number)", r.body, err)
+	if err := json.Unmarshal(r.Body, &u); err != nil {
+		t.Fatalf("User %s: %v (status must be a number)", r.Body, err)
 	}
 	return u
 }
@@ -114,14 +76,14 @@ func wantUser(t *testing.T, r response) user {
 func wantError(t *testing.T, r response, status int) string {
 	t.Helper()
 	if r.StatusCode != status {
-		t.Fatalf("%s %s = %d %s, want %d", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.body, status)
+		t.Fatalf("%s %s = %d %s, want %d", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.Body, status)
 	}
 	var e struct {
 		Code  *int    `json:"code"`
 		Error *string `json:"error"`
 	}
-	if err := json.Unmarshal(r.body, &e); err != nil || e.Code == nil || e.Error == nil {
-		t.Fatalf("%s %s: body %q is not an Error {code, error} (%v)", r.Request.Method, r.Request.URL.Path, r.body, err)
+	if err := json.Unmarshal(r.Body, &e); err != nil || e.Code == nil || e.Error == nil {
+		t.Fatalf("%s %s: body %q is not an Error {code, error} (%v)", r.Request.Method, r.Request.URL.Path, r.Body, err)
 	}
 	if *e.Code != status {
 		t.Errorf("Error.code = %d, want %d", *e.Code, status)
@@ -136,10 +98,10 @@ func wantError(t *testing.T, r response, status int) string {
 func wantNoContent(t *testing.T, r response) {
 	t.Helper()
 	if r.StatusCode != http.StatusNoContent {
-		t.Fatalf("%s %s = %d %s, want 204", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.body)
+		t.Fatalf("%s %s = %d %s, want 204", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.Body)
 	}
-	if len(r.body) != 0 {
-		t.Errorf("204 with a body: %q", r.body)
+	if len(r.Body) != 0 {
+		t.Errorf("204 with a body: %q", r.Body)
 	}
 }
 

@@ -13,34 +13,25 @@ func TestRedisRoundTrips(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{})
 	register(t, s, "rt@example.com")
 	b := newBrowser(t, s)
-	count := func() float64 { return s.Metric(t, "latch_store_round_trips_total", nil) }
-	measure := func(name string, do func()) float64 {
-		t.Helper()
-		before := count()
-		do()
-		n := count() - before
-		t.Logf("%s: %v Redis round trips", name, n)
-		return n
-	}
 	creds := map[string]string{"login": "rt@example.com", "password": password}
 	// Two lockout checks, the login lookup (index, then record), the session, and the reset
 	// of the login's failure counter.
-	if n := measure("login", func() { wantUser(t, b.post("/account/login", creds)) }); n > 6 {
+	if n := s.StoreRoundTrips(t, "login", func() { wantUser(t, b.post("/account/login", creds)) }); n > 6 {
 		t.Errorf("a login took %v round trips, want at most 6", n)
 	}
 	// Two lockout checks, the lookup (two), two failure counters.
-	if n := measure("failed login", func() {
+	if n := s.StoreRoundTrips(t, "failed login", func() {
 		wantError(t, newBrowser(t, s).post("/account/login", map[string]string{"login": "rt@example.com", "password": "no"}), http.StatusUnauthorized)
 	}); n > 6 {
 		t.Errorf("a failed login took %v round trips, want at most 6", n)
 	}
-	if n := measure("GET session", func() { wantUser(t, b.get("/account/session")) }); n != 1 {
+	if n := s.StoreRoundTrips(t, "GET session", func() { wantUser(t, b.get("/account/session")) }); n != 1 {
 		t.Errorf("GET session took %v round trips, want 1", n)
 	}
-	if n := measure("logout", func() { wantNoContent(t, b.post("/account/logout", nil)) }); n != 1 {
+	if n := s.StoreRoundTrips(t, "logout", func() { wantNoContent(t, b.post("/account/logout", nil)) }); n != 1 {
 		t.Errorf("logout took %v round trips, want 1", n)
 	}
-	if n := measure("GET session with a malformed cookie", func() {
+	if n := s.StoreRoundTrips(t, "GET session with a malformed cookie", func() {
 		wantError(t, b.do(http.MethodGet, "/account/session", nil, "Cookie", "latch_session=x"), http.StatusUnauthorized)
 	}); n != 0 {
 		t.Errorf("a malformed token reached Redis (%v round trips)", n)

@@ -67,7 +67,7 @@ func TestGracefulShutdown(t *testing.T) {
 	data, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	resp.Request, _ = http.NewRequest(http.MethodPost, s.PublicURL+"/account/login", nil)
-	if got := wantUser(t, response{resp, data}); got != u {
+	if got := wantUser(t, response{Response: resp, Body: data}); got != u {
 		t.Errorf("in-flight login = %+v, want %+v", got, u)
 	}
 	var inflight *http.Cookie

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/servertest"
 )
 
 // Malformed bodies of POST /auth and POST /users/activate are 400 INVALID_REQUEST in the
@@ -109,10 +110,10 @@ func TestFailedLoginsAreIndistinguishable(t *testing.T) {
 	}
 	for name, body := range attempts {
 		r := c.post("/api/auth", body)
-		if r.StatusCode != ref.StatusCode || string(r.body) != string(ref.body) {
-			t.Errorf("%s: %d %s, wrong password: %d %s", name, r.StatusCode, r.body, ref.StatusCode, ref.body)
+		if r.StatusCode != ref.StatusCode || string(r.Body) != string(ref.Body) {
+			t.Errorf("%s: %d %s, wrong password: %d %s", name, r.StatusCode, r.Body, ref.StatusCode, ref.Body)
 		}
-		if got, want := comparableHeaders(r.Header), comparableHeaders(ref.Header); got != want {
+		if got, want := servertest.ComparableHeaders(r.Header), servertest.ComparableHeaders(ref.Header); got != want {
 			t.Errorf("%s headers:\n%s\nwrong password headers:\n%s", name, got, want)
 		}
 	}
@@ -143,16 +144,6 @@ func medianLogins(t *testing.T, c *client, a, b map[string]string) (time.Duratio
 	slices.Sort(da)
 	slices.Sort(db)
 	return da[len(da)/2], db[len(db)/2]
-}
-
-// comparableHeaders formats a response's headers but the per-response ones.
-func comparableHeaders(h http.Header) string {
-	c := h.Clone()
-	c.Del("Date")
-	c.Del("X-Request-Id")
-	var b strings.Builder
-	_ = c.Write(&b)
-	return b.String()
 }
 
 // GET and DELETE /auth refuse every credential that is not a live token of this dialect or a
@@ -233,7 +224,7 @@ func TestOversizeBody(t *testing.T) {
 			}
 			data, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			wantStatus(t, response{resp, data}, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE")
+			wantStatus(t, response{Response: resp, Body: data}, http.StatusRequestEntityTooLarge, "REQUEST_TOO_LARGE")
 		})
 	}
 }

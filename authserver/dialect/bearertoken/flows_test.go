@@ -142,14 +142,14 @@ func TestActivation(t *testing.T) {
 			Active *bool                          `json:"active"`
 		}
 		wantStatus(t, r, http.StatusOK, "OK")
-		if f := jsonFields(t, r.body); len(f) != 4 || f["login"] == nil || f["email"] == nil || f["active"] == nil {
-			t.Errorf("activation %s: want exactly status, login, email and active", r.body)
+		if f := jsonFields(t, r.Body); len(f) != 4 || f["login"] == nil || f["email"] == nil || f["active"] == nil {
+			t.Errorf("activation %s: want exactly status, login, email and active", r.Body)
 		}
-		if err := json.Unmarshal(r.body, &got); err != nil {
+		if err := json.Unmarshal(r.Body, &got); err != nil {
 			t.Fatal(err)
 		}
 		if got.Login != name || got.Email != name || got.Active == nil || !*got.Active {
-			t.Errorf("activation = %s, want {login:%q, email:%q, active:true}", r.body, name, name)
+			t.Errorf("activation = %s, want {login:%q, email:%q, active:true}", r.Body, name, name)
 		}
 		is := login(t, c, name)
 		if in := introspect(t, c, is.Token); in.UserID == nil || *in.UserID != uid {

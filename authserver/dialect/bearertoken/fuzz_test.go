@@ -3,20 +3,14 @@ package bearertoken
 import (
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/httpx"
-	"github.com/latchauth/latch/authserver/mail"
-	"github.com/latchauth/latch/authserver/password"
-	"github.com/latchauth/latch/authserver/store/memory"
+	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/token"
 )
 
@@ -104,49 +98,20 @@ func FuzzParseActivation(f *testing.F) {
 	})
 }
 
-// inProcess is the dialect behind the middleware over the in-memory store, for fuzzing.
-func inProcess(f *testing.F) http.Handler {
-	f.Helper()
-	cfg := &config.Config{
-		Realm: "fuzz", TokenHashKey: config.Secret{Env: "UNUSED"},
-		Protocols: config.Protocols{BearerToken: &config.BearerToken{}},
-		Passwords: config.Passwords{Argon2: config.Argon2{MemoryKiB: 64, Iterations: 1, Parallelism: 1}},
-	}
-	cfg.Default()
-	hasher, err := token.NewHasher([]byte(strings.Repeat("k", 32)))
-	if err != nil {
-		f.Fatal(err)
-	}
-	pool, err := password.NewPool(cfg.Passwords)
-	if err != nil {
-		f.Fatal(err)
-	}
-	composer, err := mail.NewComposer(cfg.Realm, cfg.Email)
-	if err != nil {
-		f.Fatal(err)
-	}
-	logger := slog.New(slog.DiscardHandler)
-	mailer, err := mail.NewLog(logger, cfg.Email.From)
-	if err != nil {
-		f.Fatal(err)
-	}
-	svc := &core.Service{Store: memory.New(), Hasher: hasher, Passwords: pool, Mailer: mailer, Composer: composer,
-		Config: cfg, Logger: logger, Now: time.Now}
-	h := &Handler{Core: svc, Config: cfg, Logger: logger}
-	mux := http.NewServeMux()
-	if err := h.Mount(mux); err != nil {
-		f.Fatal(err)
-	}
-	return (&httpx.Middleware{Logger: logger}).Wrap(mux)
-}
-
 // FuzzRequests sends arbitrary bodies and Authorization headers to every route: the answer is
 // always one of the route's statuses in the envelope, never a panic or a 500.
 func FuzzRequests(f *testing.F) {
-	h := inProcess(f)
-	routes := []struct{ method, path string }{
-		{http.MethodPost, "/api/auth"}, {http.MethodGet, "/api/auth"}, {http.MethodDelete, "/api/auth"},
-		{http.MethodPost, "/api/users/activate"},
+	// The dialect as the server mounts it, in process over the in-memory store.
+	h := servertest.FuzzHandler(f, func(c *config.Config) {
+		c.Protocols.BearerToken = &config.BearerToken{}
+	}, func(svc *core.Service, mux *http.ServeMux) error {
+		return (&Handler{Core: svc, Config: svc.Config, Logger: svc.Logger}).Mount(mux)
+	})
+	routes := []servertest.FuzzRoute{
+		{Method: http.MethodPost, Path: "/api/auth", Allowed: []int{200, 400, 401, 413}},
+		{Method: http.MethodGet, Path: "/api/auth", Allowed: []int{401}}, // nothing is registered in the fuzz store
+		{Method: http.MethodDelete, Path: "/api/auth", Allowed: []int{401}},
+		{Method: http.MethodPost, Path: "/api/users/activate", Allowed: []int{400, 413}},
 	}
 	for i, seed := range []string{
 		`{"login":"a@example.com","password":"long enough pw"}`,
@@ -156,30 +121,18 @@ func FuzzRequests(f *testing.F) {
 		f.Add(uint8(i), seed, "Bearer "+fuzzID+"."+fuzzID+"."+fuzzSecret)
 		f.Add(uint8(i), seed, "Bearer dev."+fuzzSecret)
 	}
+	// envelope is the shape of every answer: a status with a code.
+	type envelope struct {
+		Status *struct{ Code, Message string } `json:"status"`
+	}
 	f.Fuzz(func(t *testing.T, route uint8, body, authorization string) {
 		rt := routes[int(route)%len(routes)]
-		req := httptest.NewRequest(rt.method, rt.path, strings.NewReader(body))
 		if strings.ContainsAny(authorization, "\r\n\x00") {
 			authorization = ""
 		}
-		req.Header.Set("Authorization", authorization)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-
-		allowed := map[string][]int{
-			"POST /api/auth":           {200, 400, 401, 413},
-			"GET /api/auth":            {401}, // nothing is registered in the fuzz store
-			"DELETE /api/auth":         {401},
-			"POST /api/users/activate": {400, 413},
-		}[rt.method+" "+rt.path]
-		if !slices.Contains(allowed, rec.Code) {
-			t.Fatalf("%s %s %q (Authorization %q) = %d %s", rt.method, rt.path, body, authorization, rec.Code, rec.Body)
-		}
-		var e struct {
-			Status *struct{ Code, Message string } `json:"status"`
-		}
-		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Status == nil || e.Status.Code == "" {
-			t.Fatalf("%s %s: body %q is not the envelope", rt.method, rt.path, rec.Body)
+		rec, e := servertest.ServeFuzz[envelope](t, h, rt, "", body, http.Header{"Authorization": {authorization}})
+		if e.Status == nil || e.Status.Code == "" {
+			t.Fatalf("%s: body %q is not the envelope", rt, rec.Body)
 		}
 	})
 }

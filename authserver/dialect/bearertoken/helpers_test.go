@@ -1,10 +1,8 @@
 package bearertoken_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -42,50 +40,14 @@ func newClient(t *testing.T, s *servertest.Server) *client {
 	return &client{t: t, base: s.PublicURL, hc: servertest.Client()}
 }
 
-// response is a finished request.
-type response struct {
-	*http.Response
-	body []byte
-}
+// response is a finished request, its body read.
+type response = servertest.Response
 
-// do sends a request; body is a string or []byte sent as is, or a value sent as JSON.
-// header lists name, value pairs; a name may repeat.
+// do sends a request to the server's path; body and header are as servertest.Do takes them
+// (header lists name, value pairs; a name may repeat).
 func (c *client) do(method, path string, body any, header ...string) response {
 	c.t.Helper()
-	var r io.Reader
-	switch v := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(v)
-	case []byte:
-		r = bytes.NewReader(v)
-	default:
-		j, err := json.Marshal(v)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		r = bytes.NewReader(j)
-	}
-	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, r)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	return response{resp, data}
+	return servertest.Do(c.t, c.hc, method, c.base+path, body, header...)
 }
 
 func (c *client) post(path string, body any) response { return c.do(http.MethodPost, path, body) }
@@ -109,20 +71,20 @@ func wantStatus(t *testing.T, r response, httpStatus int, code string) envelope 
 	t.Helper()
 	where := r.Request.Method + " " + r.Request.URL.Path
 	if r.StatusCode != httpStatus {
-		t.Fatalf("%s = %d %s, want %d %s", where, r.StatusCode, r.body, httpStatus, code)
+		t.Fatalf("%s = %d %s, want %d %s", where, r.StatusCode, r.Body, httpStatus, code)
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("%s: Content-Type = %q, want application/json", where, ct)
 	}
 	var e envelope
-	if err := json.Unmarshal(r.body, &e); err != nil {
-		t.Fatalf("%s: body %q is not the envelope: %v", where, r.body, err)
+	if err := json.Unmarshal(r.Body, &e); err != nil {
+		t.Fatalf("%s: body %q is not the envelope: %v", where, r.Body, err)
 	}
 	if e.Status.Code != code || e.Status.Message == "" {
 		t.Fatalf("%s: status = %+v, want code %s and a message", where, e.Status, code)
 	}
 	if httpStatus != http.StatusOK && len(e.Content) != 0 {
-		t.Errorf("%s: an error with content: %s", where, r.body)
+		t.Errorf("%s: an error with content: %s", where, r.Body)
 	}
 	return e
 }
@@ -172,7 +134,7 @@ func introspect(t *testing.T, c *client, tok string) info {
 	wantOK(t, r, &raw)
 	for _, k := range []string{"type", "created", "expires", "user_id", "device_id"} {
 		if _, ok := raw[k]; !ok {
-			t.Errorf("introspection %s has no %q", r.body, k)
+			t.Errorf("introspection %s has no %q", r.Body, k)
 		}
 	}
 	var in info
@@ -202,13 +164,13 @@ func register(t *testing.T, s *servertest.Server, login string) string {
 	t.Helper()
 	r := newClient(t, s).post("/account/register", map[string]string{"login": login, "password": password})
 	if r.StatusCode != http.StatusOK {
-		t.Fatalf("register %s = %d %s", login, r.StatusCode, r.body)
+		t.Fatalf("register %s = %d %s", login, r.StatusCode, r.Body)
 	}
 	var u struct {
 		ID string `json:"id"`
 	}
-	if err := json.Unmarshal(r.body, &u); err != nil || u.ID == "" {
-		t.Fatalf("register %s: %s (%v)", login, r.body, err)
+	if err := json.Unmarshal(r.Body, &u); err != nil || u.ID == "" {
+		t.Fatalf("register %s: %s (%v)", login, r.Body, err)
 	}
 	return u.ID
 }

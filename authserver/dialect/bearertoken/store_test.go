@@ -67,7 +67,7 @@ func TestStoreDown(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the user token does not work after Redis restarted: %d %s", r.StatusCode, r.body)
+			t.Fatalf("the user token does not work after Redis restarted: %d %s", r.StatusCode, r.Body)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -89,45 +89,36 @@ func TestRedisRoundTrips(t *testing.T) {
 	g := openRegistry(t, s)
 	c := newClient(t, s)
 	device, _ := g.mint("rt-device", "rt-1", []string{"r"}, time.Hour)
-	count := func() float64 { return s.Metric(t, "latch_store_round_trips_total", nil) }
-	measure := func(name string, do func()) float64 {
-		t.Helper()
-		before := count()
-		do()
-		n := count() - before
-		t.Logf("%s: %v Redis round trips", name, n)
-		return n
-	}
 
 	var user issued
 	// Two lockout checks, the login lookup (index, then record), the session, the reset of
 	// the login's failure counter.
-	if n := measure("POST /auth", func() { user = login(t, c, "rt@example.com") }); n > 6 {
+	if n := s.StoreRoundTrips(t, "POST /auth", func() { user = login(t, c, "rt@example.com") }); n > 6 {
 		t.Errorf("a login took %v round trips, want at most 6", n)
 	}
-	if n := measure("POST /auth, wrong password", func() {
+	if n := s.StoreRoundTrips(t, "POST /auth, wrong password", func() {
 		wantStatus(t, c.post("/api/auth", map[string]string{"login": "rt@example.com", "password": "no"}), http.StatusUnauthorized, "INVALID_CREDENTIALS")
 	}); n > 6 {
 		t.Errorf("a failed login took %v round trips, want at most 6", n)
 	}
-	if n := measure("GET /auth, user token", func() { introspect(t, c, user.Token) }); n != 1 {
+	if n := s.StoreRoundTrips(t, "GET /auth, user token", func() { introspect(t, c, user.Token) }); n != 1 {
 		t.Errorf("introspection of a user token took %v round trips, want 1", n)
 	}
-	if n := measure("GET /auth, device token", func() { introspect(t, c, device) }); n != 1 {
+	if n := s.StoreRoundTrips(t, "GET /auth, device token", func() { introspect(t, c, device) }); n != 1 {
 		t.Errorf("introspection of a device token took %v round trips, want 1", n)
 	}
-	if n := measure("GET /auth, malformed token", func() {
+	if n := s.StoreRoundTrips(t, "GET /auth, malformed token", func() {
 		wantStatus(t, c.withBearer(http.MethodGet, "not.a.token"), http.StatusUnauthorized, "INVALID_TOKEN")
 	}); n != 0 {
 		t.Errorf("a malformed token reached Redis (%v round trips)", n)
 	}
-	if n := measure("DELETE /auth, device token", func() {
+	if n := s.StoreRoundTrips(t, "DELETE /auth, device token", func() {
 		wantStatus(t, c.withBearer(http.MethodDelete, device), http.StatusForbidden, "FORBIDDEN")
 	}); n != 1 {
 		t.Errorf("DELETE with a device token took %v round trips, want 1", n)
 	}
 	// Check (refusing other dialects' tokens), then revoke in one atomic step.
-	if n := measure("DELETE /auth, user token", func() { wantOK(t, c.withBearer(http.MethodDelete, user.Token), nil) }); n != 2 {
+	if n := s.StoreRoundTrips(t, "DELETE /auth, user token", func() { wantOK(t, c.withBearer(http.MethodDelete, user.Token), nil) }); n != 2 {
 		t.Errorf("DELETE of a user token took %v round trips, want 2", n)
 	}
 }

@@ -31,10 +31,10 @@ func TestSessionLifecycle(t *testing.T) {
 	u := reg.Data
 	if reg.Status != "success" || u.Email != "ada@example.com" || u.UID != "ada@example.com" || u.Provider != "email" ||
 		len(u.ID) != 22 || u.Name != "Ada Lovelace" || u.FirstName != "Ada" || u.LastName != "Lovelace" {
-		t.Errorf("registered user = %s", r.body)
+		t.Errorf("registered user = %s", r.Body)
 	}
-	if strings.Contains(string(r.body), password) || strings.Contains(strings.ToLower(string(r.body)), "argon") {
-		t.Errorf("the registration answer holds the password or its hash: %s", r.body)
+	if strings.Contains(string(r.Body), password) || strings.Contains(strings.ToLower(string(r.Body)), "argon") {
+		t.Errorf("the registration answer holds the password or its hash: %s", r.Body)
 	}
 	first := wantCreds(t, r)
 	if first.UID != "ada@example.com" || len(first.Client) != 22 || !strings.Contains(first.Token, "."+first.Client+".") {
@@ -53,8 +53,8 @@ func TestSessionLifecycle(t *testing.T) {
 	// DELETE sign_out with the credentials in the JSON body (redux-token-auth).
 	r = c.do(http.MethodDelete, "/auth/sign_out", map[string]string{"access-token": again.Token, "client": again.Client, "uid": again.UID})
 	wantStatus(t, r, http.StatusOK)
-	if string(r.body) != "{\"success\":true}\n" {
-		t.Errorf("sign_out body = %s, want {\"success\":true}", r.body)
+	if string(r.Body) != "{\"success\":true}\n" {
+		t.Errorf("sign_out body = %s, want {\"success\":true}", r.Body)
 	}
 	wantNoCreds(t, r)
 	// The session has ended, for every token it ever had.
@@ -102,19 +102,19 @@ func TestRegisterFormAndSharedUsers(t *testing.T) {
 	}
 	decode(t, r, &reg)
 	if reg.Data.Name != "Grace Hopper" || reg.Data.Email != "form@example.com" {
-		t.Errorf("form registration = %s", r.body)
+		t.Errorf("form registration = %s", r.Body)
 	}
 	wantCreds(t, r)
 
 	// The account dialect signs the same user in.
 	r = c.post("/account/login", map[string]string{"login": "form@example.com", "password": password})
 	if r.StatusCode != http.StatusOK {
-		t.Errorf("account login of a deviseToken user = %d %s", r.StatusCode, r.body)
+		t.Errorf("account login of a deviseToken user = %d %s", r.StatusCode, r.Body)
 	}
 	// And a user registered through the account dialect signs in here, uid = login.
 	r = c.post("/account/register", map[string]string{"login": "Acct@Example.com", "password": password})
 	if r.StatusCode != http.StatusOK {
-		t.Fatalf("account register = %d %s", r.StatusCode, r.body)
+		t.Fatalf("account register = %d %s", r.StatusCode, r.Body)
 	}
 	u, cr := wantSignedIn(t, c.post("/auth/sign_in", map[string]string{"email": "acct@example.com", "password": password}))
 	if u.UID != "Acct@Example.com" || cr.UID != "Acct@Example.com" {
@@ -160,8 +160,8 @@ func TestRegisterRefused(t *testing.T) {
 			r := c.post("/auth", tc.body)
 			wantRegistrationError(t, r, tc.fields, tc.full)
 			wantNoCreds(t, r)
-			if pw, _ := tc.body["password"].(string); pw != "" && strings.Contains(string(r.body), pw) {
-				t.Errorf("the refusal echoes the password: %s", r.body)
+			if pw, _ := tc.body["password"].(string); pw != "" && strings.Contains(string(r.Body), pw) {
+				t.Errorf("the refusal echoes the password: %s", r.Body)
 			}
 		})
 	}
@@ -185,14 +185,14 @@ func wantRegistrationError(t *testing.T, r response, fields map[string]string, f
 	}
 	decode(t, r, &b)
 	if b.Status != "error" || b.Data == nil || b.Data["id"] != nil || b.Data["provider"] != "email" {
-		t.Errorf("refusal %s: want status error and the unsaved record", r.body)
+		t.Errorf("refusal %s: want status error and the unsaved record", r.Body)
 	}
 	if _, ok := b.Data["password"]; ok {
-		t.Errorf("refusal %s echoes a password field", r.body)
+		t.Errorf("refusal %s echoes a password field", r.Body)
 	}
 	for f, msg := range fields {
 		if got := b.Errors[f]; len(got) != 1 || got[0] != msg {
-			t.Errorf("errors[%s] = %q, want [%q] (body %s)", f, got, msg, r.body)
+			t.Errorf("errors[%s] = %q, want [%q] (body %s)", f, got, msg, r.Body)
 		}
 	}
 	if len(b.Errors) != len(fields)+1 {
@@ -218,7 +218,7 @@ func TestRegisterPendingConfirmation(t *testing.T) {
 	}
 	decode(t, r, &reg)
 	if reg.Status != "success" || reg.Data.Email != "pending@example.com" {
-		t.Errorf("pending registration = %s", r.body)
+		t.Errorf("pending registration = %s", r.Body)
 	}
 	creds := map[string]string{"email": "pending@example.com", "password": password}
 	wantError(t, c.post("/auth/sign_in", creds), http.StatusUnauthorized, msgBadCredentials)
@@ -228,7 +228,7 @@ func TestRegisterPendingConfirmation(t *testing.T) {
 		t.Errorf("confirmation link for %s, want %s", uid, reg.Data.ID)
 	}
 	if r := c.post("/account/confirm", map[string]string{"id": uid, "token": tok}); r.StatusCode != http.StatusNoContent {
-		t.Fatalf("confirm = %d %s", r.StatusCode, r.body)
+		t.Fatalf("confirm = %d %s", r.StatusCode, r.Body)
 	}
 	wantSignedIn(t, c.post("/auth/sign_in", creds))
 }
@@ -252,11 +252,11 @@ func TestSignInFailuresIndistinguishable(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := c.post("/auth/sign_in", body)
-			if r.StatusCode != ref.StatusCode || string(r.body) != string(ref.body) {
-				t.Errorf("%d %s, wrong password: %d %s", r.StatusCode, r.body, ref.StatusCode, ref.body)
+			if r.StatusCode != ref.StatusCode || string(r.Body) != string(ref.Body) {
+				t.Errorf("%d %s, wrong password: %d %s", r.StatusCode, r.Body, ref.StatusCode, ref.Body)
 			}
-			if got, want := comparableHeaders(r.Header), comparableHeaders(ref.Header); strings.Join(got, "\n") != strings.Join(want, "\n") {
-				t.Errorf("headers:\n%v\nwrong password headers:\n%v", got, want)
+			if got, want := servertest.ComparableHeaders(r.Header), servertest.ComparableHeaders(ref.Header); got != want {
+				t.Errorf("headers:\n%s\nwrong password headers:\n%s", got, want)
 			}
 		})
 	}
@@ -275,7 +275,7 @@ func TestValidateTokenRefused(t *testing.T) {
 				return ck.Value
 			}
 		}
-		t.Fatalf("account login set no cookie: %d %s", r.StatusCode, r.body)
+		t.Fatalf("account login set no cookie: %d %s", r.StatusCode, r.Body)
 		return ""
 	}()
 	accountSID := strings.Split(accountCookie, ".")[1]

@@ -3,10 +3,8 @@ package devisetoken_test
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -52,54 +50,14 @@ func newClient(t *testing.T, s *servertest.Server) *client {
 	return &client{t: t, base: s.PublicURL, hc: hc}
 }
 
-// response is a finished request.
-type response struct {
-	*http.Response
-	body []byte
-}
+// response is a finished request, its body read.
+type response = servertest.Response
 
-// do sends a request. body is nil, a string or []byte sent as JSON as is, url.Values sent as
-// a form, or any other value marshalled to JSON. header holds name/value pairs.
+// do sends a request to the server's path; body (url.Values is sent as a form) and header
+// are as servertest.Do takes them.
 func (c *client) do(method, path string, body any, header ...string) response {
 	c.t.Helper()
-	var r io.Reader
-	contentType := "application/json"
-	switch v := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(v)
-	case []byte:
-		r = bytes.NewReader(v)
-	case url.Values:
-		r = strings.NewReader(v.Encode())
-		contentType = "application/x-www-form-urlencoded"
-	default:
-		j, err := json.Marshal(v)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		r = bytes.NewReader(j)
-	}
-	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, r)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	return response{resp, data}
+	return servertest.Do(c.t, c.hc, method, c.base+path, body, header...)
 }
 
 func (c *client) post(path string, body any, header ...string) response {
@@ -178,7 +136,7 @@ type user struct {
 func wantStatus(t *testing.T, r response, status int) {
 	t.Helper()
 	if r.StatusCode != status {
-		t.Fatalf("%s %s = %d %s, want %d", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.body, status)
+		t.Fatalf("%s %s = %d %s, want %d", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.Body, status)
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q, want application/json", ct)
@@ -189,10 +147,10 @@ func wantStatus(t *testing.T, r response, status int) {
 // answer's shape is pinned exactly.
 func decode(t *testing.T, r response, v any) {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec := json.NewDecoder(bytes.NewReader(r.Body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		t.Fatalf("%s %s: body %s: %v", r.Request.Method, r.Request.URL.Path, r.body, err)
+		t.Fatalf("%s %s: body %s: %v", r.Request.Method, r.Request.URL.Path, r.Body, err)
 	}
 }
 
@@ -207,7 +165,7 @@ func wantError(t *testing.T, r response, status int, msg string) string {
 	}
 	decode(t, r, &e)
 	if e.Success == nil || *e.Success || len(e.Errors) != 1 || e.Errors[0] == "" {
-		t.Fatalf("%s %s: body %s, want {\"success\":false,\"errors\":[message]}", r.Request.Method, r.Request.URL.Path, r.body)
+		t.Fatalf("%s %s: body %s, want {\"success\":false,\"errors\":[message]}", r.Request.Method, r.Request.URL.Path, r.Body)
 	}
 	if msg != "" && e.Errors[0] != msg {
 		t.Errorf("%s %s: error %q, want %q", r.Request.Method, r.Request.URL.Path, e.Errors[0], msg)
@@ -231,7 +189,7 @@ func wantSignedIn(t *testing.T, r response) (user, creds) {
 	}
 	decode(t, r, &b)
 	if b.Data == nil {
-		t.Fatalf("sign_in body %s has no data", r.body)
+		t.Fatalf("sign_in body %s has no data", r.Body)
 	}
 	return *b.Data, wantCreds(t, r)
 }
@@ -246,7 +204,7 @@ func wantValid(t *testing.T, r response) (user, creds) {
 	}
 	decode(t, r, &b)
 	if !b.Success || b.Data == nil {
-		t.Fatalf("validate_token body %s, want success and data", r.body)
+		t.Fatalf("validate_token body %s, want success and data", r.Body)
 	}
 	return *b.Data, wantCreds(t, r)
 }
@@ -262,7 +220,7 @@ func register(t *testing.T, c *client, email string) (user, creds) {
 	}
 	decode(t, r, &b)
 	if b.Status != "success" || b.Data == nil {
-		t.Fatalf("register body %s", r.body)
+		t.Fatalf("register body %s", r.Body)
 	}
 	return *b.Data, wantCreds(t, r)
 }
@@ -278,17 +236,4 @@ func signIn(t *testing.T, c *client, email string, header ...string) creds {
 func (c *client) validate(cr creds) response {
 	c.t.Helper()
 	return c.get("/auth/validate_token", cr.headers()...)
-}
-
-// comparableHeaders lists a response's headers but the per-response ones.
-func comparableHeaders(h http.Header) []string {
-	var out []string
-	for k, vs := range h {
-		if k == "Date" || k == "X-Request-Id" {
-			continue
-		}
-		out = append(out, k+": "+strings.Join(vs, ", "))
-	}
-	slices.Sort(out)
-	return out
 }

@@ -24,7 +24,7 @@ const (
 func wantRedirect(t *testing.T, r response, prefix string) creds {
 	t.Helper()
 	if r.StatusCode != http.StatusFound {
-		t.Fatalf("GET password/edit = %d %s, want 302", r.StatusCode, r.body)
+		t.Fatalf("GET password/edit = %d %s, want 302", r.StatusCode, r.Body)
 	}
 	loc := r.Header.Get("Location")
 	if !strings.HasPrefix(loc, prefix) {
@@ -63,8 +63,8 @@ func TestResetFlow(t *testing.T) {
 	for _, email := range []string{"nobody@example.com", " RESET@example.com "} {
 		r := c.post("/auth/password", map[string]string{"email": email, "redirect_url": target})
 		wantStatus(t, r, http.StatusOK)
-		if string(r.body) != `{"success":true,"message":"`+msgResetSent+`"}`+"\n" {
-			t.Errorf("POST password (%q) = %s", email, r.body)
+		if string(r.Body) != `{"success":true,"message":"`+msgResetSent+`"}`+"\n" {
+			t.Errorf("POST password (%q) = %s", email, r.Body)
 		}
 	}
 	// Form bodies and a missing redirect_url are fine too.
@@ -101,7 +101,7 @@ func TestResetFlow(t *testing.T) {
 	}
 	decode(t, r, &b)
 	if !b.Success || b.Data.ID != u.ID || b.Message != msgPasswordUpdated {
-		t.Errorf("PUT password = %s", r.body)
+		t.Errorf("PUT password = %s", r.Body)
 	}
 	after := wantCreds(t, r)
 	wantValid(t, c.validate(after))
@@ -137,7 +137,7 @@ func TestResetLinkToEdit(t *testing.T) {
 	}
 	r := c.get("/auth/password/edit?redirect_url=" + url.QueryEscape(target) + "&uid=" + uid + "&t=" + tok)
 	if r.StatusCode != http.StatusFound {
-		t.Fatalf("GET password/edit = %d %s", r.StatusCode, r.body)
+		t.Fatalf("GET password/edit = %d %s", r.StatusCode, r.Body)
 	}
 	loc := r.Header.Get("Location")
 	base, frag, ok := strings.Cut(loc, "#")
@@ -247,7 +247,7 @@ func TestPasswordUpdateRefused(t *testing.T) {
 				}
 				decode(t, r, &b)
 				if b.Success == nil || *b.Success || len(b.Errors) != len(tc.fields)+1 || len(b.Errors["full_messages"]) != len(tc.fields) {
-					t.Errorf("body %s, want success false and errors %v with full_messages", r.body, tc.fields)
+					t.Errorf("body %s, want success false and errors %v with full_messages", r.Body, tc.fields)
 				}
 				for f, msg := range tc.fields {
 					if got := b.Errors[f]; len(got) != 1 || got[0] != msg {

@@ -15,38 +15,29 @@ func TestRedisRoundTrips(t *testing.T) {
 	s := start(t, servertest.Options{})
 	c := newClient(t, s)
 	_, first := register(t, c, "rt@example.com")
-	count := func() float64 { return s.Metric(t, "latch_store_round_trips_total", nil) }
-	measure := func(name string, do func()) float64 {
-		t.Helper()
-		before := count()
-		do()
-		n := count() - before
-		t.Logf("%s: %v Redis round trips", name, n)
-		return n
-	}
 
 	var cr creds
 	// Two lockout checks, the login lookup (index, then record), the session, the reset of
 	// the login's failure counter.
-	plain := measure("sign_in", func() { cr = signIn(t, c, "rt@example.com") })
+	plain := s.StoreRoundTrips(t, "sign_in", func() { cr = signIn(t, c, "rt@example.com") })
 	if plain > 6 {
 		t.Errorf("sign_in took %v round trips, want at most 6", plain)
 	}
 	// The same, plus reading and ending the device's previous session.
-	if n := measure("sign_in replacing the device's session", func() {
+	if n := s.StoreRoundTrips(t, "sign_in replacing the device's session", func() {
 		signIn(t, c, "rt@example.com", first.headers()...)
 	}); n != plain+2 {
 		t.Errorf("a replacing sign_in took %v round trips, want %v", n, plain+2)
 	}
-	if n := measure("failed sign_in", func() {
+	if n := s.StoreRoundTrips(t, "failed sign_in", func() {
 		wantError(t, c.post("/auth/sign_in", map[string]string{"email": "rt@example.com", "password": "no"}), http.StatusUnauthorized, msgBadCredentials)
 	}); n > 6 {
 		t.Errorf("a failed sign_in took %v round trips, want at most 6", n)
 	}
-	if n := measure("validate_token", func() { _, cr = wantValid(t, c.validate(cr)) }); n != 1 {
+	if n := s.StoreRoundTrips(t, "validate_token", func() { _, cr = wantValid(t, c.validate(cr)) }); n != 1 {
 		t.Errorf("validate_token took %v round trips, want 1", n)
 	}
-	if n := measure("sign_out", func() {
+	if n := s.StoreRoundTrips(t, "sign_out", func() {
 		wantStatus(t, c.do(http.MethodDelete, "/auth/sign_out", nil, cr.headers()...), http.StatusOK)
 	}); n != 1 {
 		t.Errorf("sign_out took %v round trips, want 1", n)
@@ -56,7 +47,7 @@ func TestRedisRoundTrips(t *testing.T) {
 		"a client not the token's": {"access-token", cr.Token, "client", first.Client, "uid", cr.UID},
 		"no uid":                   {"access-token", cr.Token, "client", cr.Client},
 	} {
-		if n := measure("validate_token with "+name, func() {
+		if n := s.StoreRoundTrips(t, "validate_token with "+name, func() {
 			wantError(t, c.get("/auth/validate_token", header...), http.StatusUnauthorized, msgInvalidToken)
 		}); n != 0 {
 			t.Errorf("validate_token with %s reached Redis (%v round trips)", name, n)

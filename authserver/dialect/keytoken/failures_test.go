@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/servertest"
 )
 
 // The failure rows of POST users: 400 malformed body or field, 401 unknown client, 409 email
@@ -69,10 +70,10 @@ func TestFailedLoginsAreIndistinguishable(t *testing.T) {
 	wantError(t, ref, http.StatusUnauthorized)
 	for name, body := range attempts {
 		r := c.do(http.MethodPost, "/users/token", body)
-		if r.StatusCode != ref.StatusCode || string(r.body) != string(ref.body) {
-			t.Errorf("%s: %d %s, wrong password: %d %s", name, r.StatusCode, r.body, ref.StatusCode, ref.body)
+		if r.StatusCode != ref.StatusCode || string(r.Body) != string(ref.Body) {
+			t.Errorf("%s: %d %s, wrong password: %d %s", name, r.StatusCode, r.Body, ref.StatusCode, ref.Body)
 		}
-		if got, want := comparableHeaders(r.Header), comparableHeaders(ref.Header); got != want {
+		if got, want := servertest.ComparableHeaders(r.Header), servertest.ComparableHeaders(ref.Header); got != want {
 			t.Errorf("%s headers:\n%s\nwrong password headers:\n%s", name, got, want)
 		}
 	}
@@ -105,15 +106,6 @@ func medianLogins(t *testing.T, c *client, a, b map[string]string) (time.Duratio
 	return da[len(da)/2], db[len(db)/2]
 }
 
-func comparableHeaders(h http.Header) string {
-	c := h.Clone()
-	c.Del("Date")
-	c.Del("X-Request-Id")
-	var b strings.Builder
-	_ = c.Write(&b)
-	return b.String()
-}
-
 // Refresh failures are 401 and spend nothing: a malformed or unknown key, a wrong refresh
 // token, the access token in its place, another dialect's session.
 func TestRefreshFailures(t *testing.T) {
@@ -130,7 +122,7 @@ func TestRefreshFailures(t *testing.T) {
 		}
 	}
 	if cookie == "" {
-		t.Fatalf("no account session: %d %s", r.StatusCode, r.body)
+		t.Fatalf("no account session: %d %s", r.StatusCode, r.Body)
 	}
 	accountKey := cookie[:strings.LastIndexByte(cookie, '.')]
 	for name, body := range map[string]map[string]string{
@@ -323,7 +315,7 @@ func TestOversizeBody(t *testing.T) {
 			}
 			data, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			wantError(t, response{resp, data}, http.StatusRequestEntityTooLarge)
+			wantError(t, response{Response: resp, Body: data}, http.StatusRequestEntityTooLarge)
 		})
 	}
 }
@@ -361,8 +353,8 @@ func TestWrongMethodAndUnknownPath(t *testing.T) {
 				}
 			}
 			// The account dialect still owns its prefix.
-			if r := c.raw(http.MethodGet, "/account/session", nil); r.StatusCode != http.StatusUnauthorized || !strings.Contains(string(r.body), `"code":401`) {
-				t.Errorf("GET /account/session = %d %s", r.StatusCode, r.body)
+			if r := c.raw(http.MethodGet, "/account/session", nil); r.StatusCode != http.StatusUnauthorized || !strings.Contains(string(r.Body), `"code":401`) {
+				t.Errorf("GET /account/session = %d %s", r.StatusCode, r.Body)
 			}
 		})
 	}

@@ -92,8 +92,8 @@ func TestKeyAndTokenAreASessionToken(t *testing.T) {
 	c := newClient(t, s)
 	reg := c.register("web", "composite@example.com")
 	r := c.raw(http.MethodGet, "/account/session", nil, "Cookie", "latch_session="+reg.Key+"."+reg.Token)
-	if r.StatusCode != http.StatusOK || !strings.Contains(string(r.body), "composite@example.com") {
-		t.Errorf("account session with key.token = %d %s", r.StatusCode, r.body)
+	if r.StatusCode != http.StatusOK || !strings.Contains(string(r.Body), "composite@example.com") {
+		t.Errorf("account session with key.token = %d %s", r.StatusCode, r.Body)
 	}
 }
 

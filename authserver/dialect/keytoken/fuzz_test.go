@@ -3,20 +3,13 @@ package keytoken
 import (
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/core"
-	"github.com/latchauth/latch/authserver/httpx"
-	"github.com/latchauth/latch/authserver/mail"
-	"github.com/latchauth/latch/authserver/password"
-	"github.com/latchauth/latch/authserver/store/memory"
+	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/token"
 )
 
@@ -85,50 +78,23 @@ func FuzzParseKey(f *testing.F) {
 	})
 }
 
-// inProcess is the dialect behind the middleware over the in-memory store, for fuzzing.
-func inProcess(f *testing.F) http.Handler {
-	f.Helper()
-	cfg := &config.Config{
-		Realm: "fuzz", TokenHashKey: config.Secret{Env: "UNUSED"},
-		Protocols: config.Protocols{KeyToken: &config.KeyToken{}},
-		Passwords: config.Passwords{Argon2: config.Argon2{MemoryKiB: 64, Iterations: 1, Parallelism: 1}},
-	}
-	cfg.Default()
-	hasher, err := token.NewHasher([]byte(strings.Repeat("k", 32)))
-	if err != nil {
-		f.Fatal(err)
-	}
-	pool, err := password.NewPool(cfg.Passwords)
-	if err != nil {
-		f.Fatal(err)
-	}
-	composer, err := mail.NewComposer(cfg.Realm, cfg.Email)
-	if err != nil {
-		f.Fatal(err)
-	}
-	logger := slog.New(slog.DiscardHandler)
-	mailer, err := mail.NewLog(logger, cfg.Email.From)
-	if err != nil {
-		f.Fatal(err)
-	}
-	svc := &core.Service{Store: memory.New(), Hasher: hasher, Passwords: pool, Mailer: mailer, Composer: composer,
-		Config: cfg, Logger: logger, Now: time.Now}
-	h := &Handler{Core: svc, Config: cfg, Logger: logger}
-	mux := http.NewServeMux()
-	if err := h.Mount(mux); err != nil {
-		f.Fatal(err)
-	}
-	return (&httpx.Middleware{Logger: logger}).Wrap(mux)
-}
-
 // FuzzRequests sends arbitrary JSON bodies and Authorization headers to every route: the
 // answer is always one of the route's statuses, with the route's body shape, never a panic
 // or a 500.
 func FuzzRequests(f *testing.F) {
-	h := inProcess(f)
-	routes := []struct{ method, path string }{
-		{http.MethodPost, "/users"}, {http.MethodPost, "/users/token"}, {http.MethodPost, "/users/token/refresh"},
-		{http.MethodDelete, "/users/token"}, {http.MethodGet, "/users"}, {http.MethodPatch, "/users"},
+	// The dialect as the server mounts it, in process over the in-memory store.
+	h := servertest.FuzzHandler(f, func(c *config.Config) {
+		c.Protocols.KeyToken = &config.KeyToken{}
+	}, func(svc *core.Service, mux *http.ServeMux) error {
+		return (&Handler{Core: svc, Config: svc.Config, Logger: svc.Logger}).Mount(mux)
+	})
+	routes := []servertest.FuzzRoute{
+		{Method: http.MethodPost, Path: "/users", Allowed: []int{201, 400, 401, 409, 413, 422}},
+		{Method: http.MethodPost, Path: "/users/token", Allowed: []int{200, 400, 401, 413}},
+		{Method: http.MethodPost, Path: "/users/token/refresh", Allowed: []int{400, 401, 413}}, // no session's refresh token is known
+		{Method: http.MethodDelete, Path: "/users/token", Allowed: []int{401}},                 // nor any session's token
+		{Method: http.MethodGet, Path: "/users", Allowed: []int{401}},
+		{Method: http.MethodPatch, Path: "/users", Allowed: []int{401}},
 	}
 	for i, seed := range []string{
 		`{"client":"web","email":"a@example.com","password":"long enough pw","firstName":"A"}`,
@@ -140,35 +106,18 @@ func FuzzRequests(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, route uint8, body, authorization string) {
 		rt := routes[int(route)%len(routes)]
-		req := httptest.NewRequest(rt.method, rt.path, strings.NewReader(body))
+		var header http.Header
 		if !strings.ContainsAny(authorization, "\r\n\x00") {
-			req.Header.Set("Authorization", authorization)
+			header = http.Header{"Authorization": {authorization}}
 		}
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-
-		allowed := map[string][]int{
-			"POST /users":               {201, 400, 401, 409, 413, 422},
-			"POST /users/token":         {200, 400, 401, 413},
-			"POST /users/token/refresh": {400, 401, 413}, // no session's refresh token is known
-			"DELETE /users/token":       {401},           // nor any session's token
-			"GET /users":                {401},
-			"PATCH /users":              {401},
-		}[rt.method+" "+rt.path]
-		if !slices.Contains(allowed, rec.Code) {
-			t.Fatalf("%s %s %q (Authorization %q) = %d %s", rt.method, rt.path, body, authorization, rec.Code, rec.Body)
-		}
-		var out map[string]json.RawMessage
-		if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
-			t.Fatalf("%s %s: body %q is not JSON", rt.method, rt.path, rec.Body)
-		}
+		rec, out := servertest.ServeFuzz[map[string]json.RawMessage](t, h, rt, "", body, header)
 		if _, ok := out["error"]; rec.Code >= 400 && (!ok || len(out) != 1) {
-			t.Fatalf("%s %s: error body %s is not {\"error\"}", rt.method, rt.path, rec.Body)
+			t.Fatalf("%s: error body %s is not {\"error\"}", rt, rec.Body)
 		}
 		if rec.Code < 400 {
 			for _, k := range []string{"role", "key", "token", "refresh", "expires"} {
 				if _, ok := out[k]; !ok {
-					t.Fatalf("%s %s: credentials %s have no %q", rt.method, rt.path, rec.Body, k)
+					t.Fatalf("%s: credentials %s have no %q", rt, rec.Body, k)
 				}
 			}
 		}

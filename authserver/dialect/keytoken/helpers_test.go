@@ -1,11 +1,9 @@
 package keytoken_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -42,14 +40,11 @@ func newClient(t *testing.T, s *servertest.Server) *client {
 	return &client{t: t, base: s.PublicURL, prefix: strings.TrimSuffix(s.Config.Protocols.KeyToken.Prefix, "/"), hc: servertest.Client()}
 }
 
-// response is a finished request.
-type response struct {
-	*http.Response
-	body []byte
-}
+// response is a finished request, its body read.
+type response = servertest.Response
 
-// do sends a request to the dialect's path (prefix added); body is a string or []byte sent
-// as is, or a value sent as JSON; header lists name, value pairs.
+// do sends a request to the dialect's path (prefix added); body and header are as
+// servertest.Do takes them (header lists name, value pairs; a name may repeat).
 func (c *client) do(method, path string, body any, header ...string) response {
 	c.t.Helper()
 	return c.raw(method, c.prefix+path, body, header...)
@@ -58,40 +53,7 @@ func (c *client) do(method, path string, body any, header ...string) response {
 // raw sends a request to an absolute path.
 func (c *client) raw(method, path string, body any, header ...string) response {
 	c.t.Helper()
-	var r io.Reader
-	switch v := body.(type) {
-	case nil:
-	case string:
-		r = strings.NewReader(v)
-	case []byte:
-		r = bytes.NewReader(v)
-	default:
-		j, err := json.Marshal(v)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		r = bytes.NewReader(j)
-	}
-	req, err := http.NewRequestWithContext(c.t.Context(), method, c.base+path, r)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	return response{resp, data}
+	return servertest.Do(c.t, c.hc, method, c.base+path, body, header...)
 }
 
 // basic is the Authorization header of a key and token.
@@ -115,11 +77,11 @@ func wantCreds(t *testing.T, r response, status int) creds {
 	t.Helper()
 	wantJSON(t, r, status, "role", "key", "token", "refresh", "expires")
 	var cr creds
-	if err := json.Unmarshal(r.body, &cr); err != nil {
-		t.Fatalf("credentials %s: %v", r.body, err)
+	if err := json.Unmarshal(r.Body, &cr); err != nil {
+		t.Fatalf("credentials %s: %v", r.Body, err)
 	}
 	if strings.Count(cr.Key, ".") != 1 || len(cr.Key) != 45 || len(cr.Token) != 43 || len(cr.Refresh) != 43 || cr.Token == cr.Refresh {
-		t.Errorf("credentials %s: want key <userID>.<sessionID>, a token and a different refresh", r.body)
+		t.Errorf("credentials %s: want key <userID>.<sessionID>, a token and a different refresh", r.Body)
 	}
 	parseTime(t, cr.Expires)
 	return cr
@@ -137,8 +99,8 @@ func wantRefreshed(t *testing.T, r response) refreshed {
 	t.Helper()
 	wantJSON(t, r, http.StatusOK, "key", "token", "refresh", "expires")
 	var rf refreshed
-	if err := json.Unmarshal(r.body, &rf); err != nil {
-		t.Fatalf("refresh %s: %v", r.body, err)
+	if err := json.Unmarshal(r.Body, &rf); err != nil {
+		t.Fatalf("refresh %s: %v", r.Body, err)
 	}
 	parseTime(t, rf.Expires)
 	return rf
@@ -157,8 +119,8 @@ func wantUser(t *testing.T, r response) user {
 	t.Helper()
 	wantJSON(t, r, http.StatusOK, "id", "email", "role", "firstName", "lastName")
 	var u user
-	if err := json.Unmarshal(r.body, &u); err != nil {
-		t.Fatalf("user %s: %v", r.body, err)
+	if err := json.Unmarshal(r.Body, &u); err != nil {
+		t.Fatalf("user %s: %v", r.Body, err)
 	}
 	return u
 }
@@ -168,22 +130,22 @@ func wantJSON(t *testing.T, r response, status int, keys ...string) {
 	t.Helper()
 	where := r.Request.Method + " " + r.Request.URL.Path
 	if r.StatusCode != status {
-		t.Fatalf("%s = %d %s, want %d", where, r.StatusCode, r.body, status)
+		t.Fatalf("%s = %d %s, want %d", where, r.StatusCode, r.Body, status)
 	}
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("%s: Content-Type = %q", where, ct)
 	}
 	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(r.body, &fields); err != nil {
-		t.Fatalf("%s: body %q: %v", where, r.body, err)
+	if err := json.Unmarshal(r.Body, &fields); err != nil {
+		t.Fatalf("%s: body %q: %v", where, r.Body, err)
 	}
 	for _, k := range keys {
 		if _, ok := fields[k]; !ok {
-			t.Errorf("%s: %s has no %q", where, r.body, k)
+			t.Errorf("%s: %s has no %q", where, r.Body, k)
 		}
 	}
 	if len(fields) != len(keys) {
-		t.Errorf("%s: %s has fields beyond %v", where, r.body, keys)
+		t.Errorf("%s: %s has fields beyond %v", where, r.Body, keys)
 	}
 }
 
@@ -194,8 +156,8 @@ func wantError(t *testing.T, r response, status int) string {
 	var e struct {
 		Error string `json:"error"`
 	}
-	if err := json.Unmarshal(r.body, &e); err != nil || e.Error == "" {
-		t.Fatalf("error body %s: want a message (%v)", r.body, err)
+	if err := json.Unmarshal(r.Body, &e); err != nil || e.Error == "" {
+		t.Fatalf("error body %s: want a message (%v)", r.Body, err)
 	}
 	return e.Error
 }
@@ -203,8 +165,8 @@ func wantError(t *testing.T, r response, status int) string {
 // wantNoContent checks a 204.
 func wantNoContent(t *testing.T, r response) {
 	t.Helper()
-	if r.StatusCode != http.StatusNoContent || len(r.body) != 0 {
-		t.Fatalf("%s %s = %d %q, want 204", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.body)
+	if r.StatusCode != http.StatusNoContent || len(r.Body) != 0 {
+		t.Fatalf("%s %s = %d %q, want 204", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.Body)
 	}
 }
 

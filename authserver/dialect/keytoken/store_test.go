@@ -62,7 +62,7 @@ func TestStoreDown(t *testing.T) {
 					break
 				}
 				if time.Now().After(deadline) {
-					t.Fatalf("the access token does not work after Redis restarted: %d %s", r.StatusCode, r.body)
+					t.Fatalf("the access token does not work after Redis restarted: %d %s", r.StatusCode, r.Body)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
@@ -84,36 +84,27 @@ func TestRedisRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := newClient(t, s)
-	count := func() float64 { return s.Metric(t, "latch_store_round_trips_total", nil) }
-	measure := func(name string, do func()) float64 {
-		t.Helper()
-		before := count()
-		do()
-		n := count() - before
-		t.Logf("%s: %v Redis round trips", name, n)
-		return n
-	}
 	var a creds
-	measure("POST users", func() { a = c.register("web", "rt@example.com") })
-	if n := measure("POST users/token", func() { a = c.login("web", "rt@example.com") }); n > 8 {
+	s.StoreRoundTrips(t, "POST users", func() { a = c.register("web", "rt@example.com") })
+	if n := s.StoreRoundTrips(t, "POST users/token", func() { a = c.login("web", "rt@example.com") }); n > 8 {
 		t.Errorf("a login took %v round trips, want at most 8 (the client, the session's entry in the client's index, then as every login)", n)
 	}
-	if n := measure("GET users", func() { wantUser(t, c.do(http.MethodGet, "/users", nil, a.auth()...)) }); n != 1 {
+	if n := s.StoreRoundTrips(t, "GET users", func() { wantUser(t, c.do(http.MethodGet, "/users", nil, a.auth()...)) }); n != 1 {
 		t.Errorf("GET users took %v round trips, want 1", n)
 	}
-	if n := measure("GET users, malformed credentials", func() {
+	if n := s.StoreRoundTrips(t, "GET users, malformed credentials", func() {
 		wantError(t, c.do(http.MethodGet, "/users", nil, "Authorization", "Basic Zm9vOmJhcg=="), http.StatusUnauthorized)
 	}); n != 0 {
 		t.Errorf("malformed credentials reached Redis (%v round trips)", n)
 	}
 	var rf refreshed
-	if n := measure("POST users/token/refresh", func() { rf = wantRefreshed(t, c.refresh("web", a.Key, a.Refresh)) }); n != 3 {
+	if n := s.StoreRoundTrips(t, "POST users/token/refresh", func() { rf = wantRefreshed(t, c.refresh("web", a.Key, a.Refresh)) }); n != 3 {
 		t.Errorf("a refresh took %v round trips, want 3", n)
 	}
-	measure("PATCH users, names", func() {
+	s.StoreRoundTrips(t, "PATCH users, names", func() {
 		wantUser(t, c.do(http.MethodPatch, "/users", map[string]string{"firstName": "B"}, basic(rf.Key, rf.Token)...))
 	})
-	if n := measure("DELETE users/token", func() {
+	if n := s.StoreRoundTrips(t, "DELETE users/token", func() {
 		wantNoContent(t, c.do(http.MethodDelete, "/users/token", nil, basic(rf.Key, rf.Token)...))
 	}); n != 2 {
 		t.Errorf("a logout took %v round trips, want 2", n)

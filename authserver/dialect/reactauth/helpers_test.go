@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -85,29 +84,16 @@ func (r result) cookie(name string) *http.Cookie {
 	return nil
 }
 
-// do sends a request with body and headers given as name, value pairs.
+// plainClient keeps no cookies: a request carries exactly the cookies its headers name.
+var plainClient = &http.Client{Timeout: 30 * time.Second}
+
+// do sends a request with body and headers given as name, value pairs. The body goes as it is
+// with no Content-Type but the one the headers name: the dialect reads forms and JSON alike,
+// and the tests pick the label.
 func do(t testing.TB, method, url, body string, header ...string) result {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body == "" {
-		req.Body = http.NoBody
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Add(header[i], header[i+1])
-	}
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, url, err)
-	}
-	return result{status: resp.StatusCode, header: resp.Header, body: data}
+	r := servertest.Do(t, plainClient, method, url, strings.NewReader(body), header...)
+	return result{status: r.StatusCode, header: r.Header, body: r.Body}
 }
 
 // postForm posts a form body as the real client does (axios sends a string body as
