@@ -23,6 +23,7 @@ import (
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/logsink"
 	"github.com/latchauth/latch/authserver/store/redistest"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // startTimeout bounds the wait for a started server to report ready.
@@ -106,7 +107,7 @@ func (s *Server) launch(t testing.TB) {
 	s.out = &syncBuffer{}
 	s.cmd = exec.Command(Binary(t), "server", "--config", s.configFile, "--addr-file", addrFile)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	dieWithParent(s.cmd)
+	childproc.DieWithParent(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		t.Fatalf("servertest: start latch: %v", err)
 	}

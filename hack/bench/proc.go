@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // Startup and shutdown bounds of the processes the bench runs.
@@ -49,7 +50,7 @@ func startChild(name, logPath string, env []string, bin string, args ...string) 
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	childproc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // installHint is the fix for a machine without Redis. Tests fail rather than skip: a skipped
@@ -103,6 +105,7 @@ func (s *Server) start() error {
 		"--logfile", s.logPath(),
 	}, s.args...)
 	cmd := exec.Command(s.bin, args...)
+	childproc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
 	}
