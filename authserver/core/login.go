@@ -128,29 +128,19 @@ func (s *Service) loginFailed(ctx context.Context, m Meta, subj [2]store.Subject
 	return ErrInvalidCredentials
 }
 
-// PasswordRehasher is implemented by a store that can replace a user's password hash with an
-// equivalent one (the same password under new argon2id parameters) without ending sessions,
-// and only if the stored hash is still oldHash. store.Store has no such method yet: SetPassword
-// ends every other session, which an upgrade of parameters must not do. Until the backends
-// implement it, hashes are upgraded only when the password is next set.
-type PasswordRehasher interface {
-	RehashPassword(ctx context.Context, userID, oldHash, newHash string, now time.Time) error
-}
-
-// rehash upgrades a user's hash to the current parameters after a successful login, when the
-// store can do it without ending sessions. Failures are logged: the login has succeeded.
+// rehash upgrades a user's hash to the current parameters after a successful login, without
+// ending sessions (store.Users.RehashPassword). Failures are logged: the login has succeeded.
 func (s *Service) rehash(ctx context.Context, m Meta, u store.User, pw string) {
-	r, ok := s.Store.(PasswordRehasher)
-	if !ok {
-		s.Logger.DebugContext(ctx, "password hash uses old parameters; the store cannot upgrade it in place",
-			"request_id", m.RequestID, "user_id", u.ID)
-		return
-	}
 	h, err := s.Passwords.Hash(ctx, pw)
 	if err == nil {
-		err = r.RehashPassword(ctx, u.ID, u.PasswordHash, h, s.Now())
+		err = s.Store.RehashPassword(ctx, u.ID, u.PasswordHash, h)
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// The password changed, or a racing login upgraded it, since it was verified.
+		s.Logger.DebugContext(ctx, "password hash changed meanwhile; not upgraded", "request_id", m.RequestID, "user_id", u.ID)
+		return
+	case err != nil:
 		s.Logger.WarnContext(ctx, "cannot upgrade password hash", "request_id", m.RequestID, "user_id", u.ID, "error", err)
 		return
 	}

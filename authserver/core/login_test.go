@@ -188,22 +188,15 @@ func TestPoolSaturatedIsInternal(t *testing.T) {
 	}
 }
 
-// rehashStore adds the optional in-place rehash to the memory store, implemented (for the
-// test) with SetPassword.
-type rehashStore struct {
-	store.Store
-	calls []string
-}
-
-func (r *rehashStore) RehashPassword(ctx context.Context, userID, oldHash, newHash string, now time.Time) error {
-	r.calls = append(r.calls, oldHash+" -> "+newHash)
-	_, err := r.SetPassword(ctx, userID, newHash, "", now)
-	return err
-}
-
+// A login under old argon2id parameters upgrades the stored hash in place: the password works
+// as before, the user's other sessions stay, and it happens once.
 func TestLoginRehashesOldParameters(t *testing.T) {
 	f := newFixture(t)
 	u := f.register("old@example.com")
+	_, other, err := f.login("old@example.com", pw) // a session on another device
+	if err != nil {
+		t.Fatal(err)
+	}
 	// The realm raises its parameters.
 	stronger := f.Config.Passwords
 	stronger.Argon2.Iterations = 2
@@ -213,31 +206,31 @@ func TestLoginRehashesOldParameters(t *testing.T) {
 	}
 	f.Passwords = pool
 
-	// Without store support the login works and the hash is left as it is.
 	if _, _, err := f.login("old@example.com", pw); err != nil {
 		t.Fatal(err)
-	}
-	rs := &rehashStore{Store: f.mem}
-	f.Store = rs
-	if _, _, err := f.login("old@example.com", pw); err != nil {
-		t.Fatal(err)
-	}
-	if len(rs.calls) != 1 || !strings.HasPrefix(rs.calls[0], u.PasswordHash+" -> ") {
-		t.Fatalf("rehash calls = %v, want one from the registered hash", rs.calls)
 	}
 	after, err := f.mem.GetUser(t.Context(), u.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if after.PasswordHash == u.PasswordHash {
+		t.Fatal("the hash was not upgraded")
+	}
 	if rehash, err := pool.Verify(t.Context(), pw, after.PasswordHash); err != nil || rehash {
 		t.Errorf("the new hash verifies: %v, needs rehash: %v; want it current", err, rehash)
+	}
+	if !after.PasswordChangedAt.Equal(u.PasswordChangedAt) {
+		t.Errorf("PasswordChangedAt moved from %s to %s: the password has not changed", u.PasswordChangedAt, after.PasswordChangedAt)
+	}
+	if _, err := f.Authenticate(t.Context(), f.meta, other.Token.String()); err != nil {
+		t.Errorf("the other device's session ended with the rehash: %v", err)
 	}
 	// Current parameters: no further rehash.
 	if _, _, err := f.login("old@example.com", pw); err != nil {
 		t.Fatal(err)
 	}
-	if len(rs.calls) != 1 {
-		t.Errorf("rehashed again: %v", rs.calls)
+	if n := len(f.audits(map[string]any{"event": "password.rehash", "user_id": u.ID})); n != 1 {
+		t.Errorf("%d password.rehash audit events, want 1", n)
 	}
 }
 

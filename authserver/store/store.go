@@ -53,6 +53,11 @@ type Users interface {
 	// of the user except keepSessionID (empty: all), cancels an outstanding reset token and
 	// publishes a revocation per ended session. It returns the ended session IDs.
 	SetPassword(ctx context.Context, id, passwordHash, keepSessionID string, now time.Time) ([]string, error)
+	// RehashPassword replaces the password hash with newHash, the same password hashed with
+	// new parameters, if the stored hash is still oldHash (ErrConflict otherwise: the password
+	// changed meanwhile, and the new hash must not bring the old password back). Nothing else
+	// changes: PasswordChangedAt, sessions and tokens stay, since the password has not.
+	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
 }
 
 // Sessions holds logged-in clients. Every method that authenticates reads the session and its

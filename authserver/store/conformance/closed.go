@@ -37,7 +37,8 @@ func testClosed(t *testing.T, f *fixture) {
 			_, err := f.s.UpdateUser(ctx, u.ID, now, func(v store.User) (store.User, error) { return v, nil })
 			return err
 		},
-		"SetPassword": func() error { _, err := f.s.SetPassword(ctx, u.ID, "h", "", now); return err },
+		"SetPassword":    func() error { _, err := f.s.SetPassword(ctx, u.ID, "h", "", now); return err },
+		"RehashPassword": func() error { return f.s.RehashPassword(ctx, u.ID, u.PasswordHash, "h") },
 		"CreateSession": func() error {
 			_, err := f.s.CreateSession(ctx, store.NewSession{Session: f.session(u, newSecret()), Now: now})
 			return err

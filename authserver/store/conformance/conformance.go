@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"UpdateUserLogin", testUpdateUserLogin},
 		{"ConcurrentUpdatesLoseNothing", testConcurrentUpdates},
 		{"SetPassword", testSetPassword},
+		{"RehashPassword", testRehashPassword},
 		{"CreateAndGetSession", testCreateAndGetSession},
 		{"CreateSessionInvalid", testCreateSessionInvalid},
 		{"CreateSessionPasswordGuard", testCreateSessionPasswordGuard},

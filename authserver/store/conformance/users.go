@@ -327,3 +327,41 @@ func testSetPassword(t *testing.T, f *fixture) {
 	_, err = f.s.SetPassword(f.ctx, newID(), "x", "", f.now)
 	wantErr(t, err, store.ErrNotFound, "set password of unknown user")
 }
+
+func testRehashPassword(t *testing.T, f *fixture) {
+	u := f.createUser("ivy@example.com")
+	s, secret := f.createSession(u)
+	tok := store.OneTimeToken{UserID: u.ID, Kind: store.OneTimeReset, Hash: hashOf("reset"), ExpiresAt: f.now.Add(time.Hour)}
+	must(t, f.s.IssueOneTimeToken(f.ctx, tok, f.now), "issue a reset token")
+	const newHash = "$argon2id$v=19$m=65536,t=3,p=1$c2FsdA$bmV3aGFzaA"
+
+	at := f.tick(time.Minute)
+	must(t, f.s.RehashPassword(f.ctx, u.ID, u.PasswordHash, newHash), "rehash")
+	got, err := f.s.GetUser(f.ctx, u.ID)
+	must(t, err, "get user")
+	want := u
+	want.PasswordHash = newHash // and nothing else: not even UpdatedAt or PasswordChangedAt
+	if d := diff(want, got); d != "" {
+		t.Errorf("user after rehash: %s", d)
+	}
+	// The password has not changed: the session and the reset token are still good.
+	_, _, err = f.s.ValidateSession(f.ctx, s.Ref(), hashOf(secret), at)
+	must(t, err, "validate the session after a rehash")
+	must(t, f.s.ConsumeOneTimeToken(f.ctx, u.ID, store.OneTimeReset, hashOf("reset"), at), "consume the reset token after a rehash")
+	// A login that raced this one and verified against the old hash does not create a
+	// session that a password change would have refused.
+	_, err = f.s.CreateSession(f.ctx, store.NewSession{Session: f.session(u, newSecret()), PasswordChangedAt: u.PasswordChangedAt, Now: at})
+	must(t, err, "create a session guarded by the unchanged PasswordChangedAt")
+
+	// The stored hash is no longer the old one: a second rehash from it (a racing login, or a
+	// password changed meanwhile) changes nothing.
+	wantErr(t, f.s.RehashPassword(f.ctx, u.ID, u.PasswordHash, "$argon2id$other"), store.ErrConflict, "rehash from a stale hash")
+	got, err = f.s.GetUser(f.ctx, u.ID)
+	must(t, err, "get user")
+	if got.PasswordHash != newHash {
+		t.Errorf("a refused rehash changed the hash to %q", got.PasswordHash)
+	}
+	wantErr(t, f.s.RehashPassword(f.ctx, newID(), "a", "b"), store.ErrNotFound, "rehash an unknown user")
+	wantErr(t, f.s.RehashPassword(f.ctx, "{bad}", "a", "b"), store.ErrNotFound, "rehash a malformed ID")
+	wantErr(t, f.s.RehashPassword(f.ctx, u.ID, newHash, ""), store.ErrInvalidArgument, "rehash to an empty hash")
+}

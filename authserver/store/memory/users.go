@@ -93,6 +93,27 @@ func (s *Store) UpdateUser(_ context.Context, id string, now time.Time, update f
 	return nu, nil
 }
 
+// RehashPassword implements store.Store.
+func (s *Store) RehashPassword(_ context.Context, id, oldHash, newHash string) error {
+	if oldHash == "" || newHash == "" {
+		return store.ErrInvalidArgument
+	}
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	switch {
+	case !ok:
+		return store.ErrNotFound
+	case u.PasswordHash != oldHash:
+		return store.ErrConflict
+	}
+	u.PasswordHash = newHash
+	s.users[id] = u
+	return nil
+}
+
 // SetPassword implements store.Store.
 func (s *Store) SetPassword(_ context.Context, id, passwordHash, keepSessionID string, now time.Time) ([]string, error) {
 	if err := s.lock(); err != nil {

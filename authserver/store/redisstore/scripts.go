@@ -336,6 +336,17 @@ redis.call('DEL', KEYS[3])
 return {'ok', endall(ARGV[4], KEYS[2], ARGV[5], ARGV[6], ARGV[3], 'password-changed', num(ARGV[1]))}
 `)
 
+// rehashPasswordScript replaces the password hash if it is still the one the caller verified.
+//
+// KEYS: user. ARGV: old hash, new hash.
+var rehashPasswordScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'pw')
+if not cur then return {'notfound'} end
+if cur ~= ARGV[1] then return {'conflict'} end
+redis.call('HSET', KEYS[1], 'pw', ARGV[2])
+return {'ok'}
+`)
+
 // The login index. A login key `P{l:<login>}:login` is a claim {id, lease, nonce} on a login.
 // Creating a user or changing its login spans two hash slots (the login's and the user's), so
 // it is two steps: claim the login, then write the user. A claim is valid while its lease runs
@@ -542,5 +553,5 @@ var allScripts = []*redis.Script{
 	claimLoginScript, takeOverLoginScript, releaseLoginScript, writeUserScript,
 	issueOneTimeScript, consumeOneTimeScript, recordFailureScript,
 	putDeviceTokenScript, listDeviceTokensScript, deleteDeviceTokenScript, deleteAllDeviceTokensScript,
-	trackClientSessionScript,
+	trackClientSessionScript, rehashPasswordScript,
 }

@@ -271,6 +271,29 @@ func (s *Store) SetPassword(ctx context.Context, id, passwordHash, keepSessionID
 	return nil, unexpected("set password", res)
 }
 
+// RehashPassword implements store.Store: one script, one round trip.
+func (s *Store) RehashPassword(ctx context.Context, id, oldHash, newHash string) error {
+	if oldHash == "" || newHash == "" {
+		return store.ErrInvalidArgument
+	}
+	if !store.ValidID(id) {
+		return store.ErrNotFound
+	}
+	res, err := s.run(ctx, "rehash password", rehashPasswordScript, []string{s.keys.user(id)}, oldHash, newHash)
+	if err != nil {
+		return err
+	}
+	switch status(res) {
+	case "ok":
+		return nil
+	case "notfound":
+		return store.ErrNotFound
+	case "conflict":
+		return store.ErrConflict
+	}
+	return unexpected("rehash password", res)
+}
+
 // hgetall reads a whole hash; a missing key is an empty map.
 func (s *Store) hgetall(ctx context.Context, op, key string) (map[string]string, error) {
 	if s.isClosed() {
