@@ -60,6 +60,7 @@ func runManager(args []string) error {
 		LeaderElectionID:              "latch-operator.latch.dev",
 		LeaderElectionNamespace:       *leaderNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		Client:                        controllers.ClientOptions(),
 	}
 	if *watchNamespaces != "" {
 		opts.Cache.DefaultNamespaces = map[string]cache.Config{}

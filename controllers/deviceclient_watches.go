@@ -60,9 +60,9 @@ func (r *DeviceClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("deviceclient").
 		WithOptions(controller.Options{RateLimiter: rateLimiter}).
 		For(&authv1.DeviceClient{}, builder.WithPredicates(specChanged)).
-		Owns(&corev1.Secret{}).
+		Owns(&corev1.Secret{}, builder.OnlyMetadata).
 		Watches(&authv1.AuthRealm{}, handler.EnqueueRequestsFromMapFunc(r.clientsOfRealm), builder.WithPredicates(specChanged)).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.clientsUsingSecret)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.clientsUsingSecret), builder.OnlyMetadata).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.clientsInNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&authv1.DeviceClient{}, handler.EnqueueRequestsFromMapFunc(r.otherClaimants)).
 		Complete(r)

@@ -87,6 +87,7 @@ func runSuite(m *testing.M) int {
 	mgr, err := ctrl.NewManager(testCfg, ctrl.Options{
 		Scheme:  testScheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
+		Client:  ClientOptions(),
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "envtest: manager:", err)

@@ -215,6 +215,7 @@ func (b *bench) operatorRun(rep int, assets, crds string, rds *redisProc) (opera
 	mgr, err := ctrl.NewManager(&mgrCfg, ctrl.Options{
 		Scheme: scheme, Metrics: metricsserver.Options{BindAddress: "0"}, HealthProbeBindAddress: "0",
 		Controller: crconfig.Controller{SkipNameValidation: &skipNames},
+		Client:     controllers.ClientOptions(),
 	})
 	if err != nil {
 		return r, err
