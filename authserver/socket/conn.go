@@ -317,14 +317,20 @@ func (c *Conn) requestPing() {
 // (a message, a ping, the close) records it first and then kicks, and the writer looks for
 // work again after it has marked itself gone, so no work is left behind.
 func (c *Conn) kickWriter() {
+	if c.claimWriter() {
+		go c.writeRun()
+	}
+}
+
+// claimWriter makes the caller the writer, unless one runs or the write side has ended.
+func (c *Conn) claimWriter() bool {
 	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if c.writing || c.writesEnded {
-		c.wmu.Unlock()
-		return
+		return false
 	}
 	c.writing = true
-	c.wmu.Unlock()
-	go c.writeRun()
+	return true
 }
 
 // writeRun is the connection's writer: it writes what is queued, then a requested ping, then,
@@ -371,16 +377,9 @@ func (c *Conn) writeRun() {
 		c.wmu.Unlock()
 		// A message queued after the queue looked empty found a writer running and did not
 		// start one: look again now that this one is gone.
-		if len(c.send) == 0 {
+		if len(c.send) == 0 || !c.claimWriter() {
 			return
 		}
-		c.wmu.Lock()
-		if c.writing || c.writesEnded {
-			c.wmu.Unlock()
-			return
-		}
-		c.writing = true
-		c.wmu.Unlock()
 	}
 }
 
