@@ -20,10 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchauth/latch/authserver/childproc"
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/logsink"
 	"github.com/latchauth/latch/authserver/store/redistest"
-	"github.com/latchauth/latch/internal/childproc"
 )
 
 // startTimeout bounds the wait for a started server to report ready.

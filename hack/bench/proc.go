@@ -20,8 +20,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/latchauth/latch/authserver/childproc"
 	"github.com/latchauth/latch/authserver/config"
-	"github.com/latchauth/latch/internal/childproc"
 )
 
 // Startup and shutdown bounds of the processes the bench runs.

@@ -17,7 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/latchauth/latch/internal/childproc"
+	"github.com/latchauth/latch/authserver/childproc"
 )
 
 // installHint is the fix for a machine without Redis. Tests fail rather than skip: a skipped

@@ -7,7 +7,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/latchauth/latch/internal/childproc"
+	"github.com/latchauth/latch/authserver/childproc"
 )
 
 func TestDieWithParentAsksForSIGKILL(t *testing.T) {
