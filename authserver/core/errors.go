@@ -23,6 +23,9 @@ var (
 	ErrLoginTaken = errors.New("this login cannot be registered")
 	// ErrDeviceLimit refuses a new session past the dialect's device limit (policy DenyNew).
 	ErrDeviceLimit = errors.New("too many active sessions")
+	// ErrUnknownClient refuses a session for an app client that is not registered (any more)
+	// when SessionOptions.RequireRegisteredClient asks for one.
+	ErrUnknownClient = errors.New("unknown client")
 	// ErrInvalidInput marks a FieldError: a registration field the server refuses as given.
 	ErrInvalidInput = errors.New("invalid input")
 	// ErrWeakPassword marks a WeakPasswordError: a new password the policy refuses.

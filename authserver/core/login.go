@@ -78,6 +78,10 @@ func (s *Service) Login(ctx context.Context, m Meta, req LoginRequest) (_ store.
 	case errors.Is(err, ErrDeviceLimit):
 		s.audit(ctx, m, "login", u.ID, outcomeRefused, slog.String("reason", "device_limit"))
 		return store.User{}, Issued{}, err
+	case errors.Is(err, ErrUnknownClient):
+		// The app client was deregistered while the password was being checked.
+		s.audit(ctx, m, "login", u.ID, outcomeRefused, slog.String("reason", "unknown_client"))
+		return store.User{}, Issued{}, err
 	case errors.Is(err, store.ErrConflict):
 		// The password changed between the check and the session: the one just checked is
 		// no longer the user's.

@@ -242,3 +242,25 @@ func mustID(t *testing.T) string {
 	}
 	return id
 }
+
+// A login for an app client that must be registered is refused with ErrUnknownClient when
+// the client is not (or no longer) registered as the session is filed, and succeeds once it is.
+func TestLoginRequiresTheRegisteredClientAtSessionTime(t *testing.T) {
+	f := newFixture(t)
+	u := f.register("app-user@example.com")
+	opts := core.SessionOptions{ClientName: "mobile", TrackClient: true, RequireRegisteredClient: true}
+	login := func() error {
+		_, _, err := f.Login(t.Context(), f.meta, core.LoginRequest{Login: "app-user@example.com", Password: pw, Session: opts})
+		return err
+	}
+	wantErr(t, login(), core.ErrUnknownClient)
+	if n := len(f.audits(map[string]any{"event": "login", "user_id": u.ID, "outcome": "refused", "reason": "unknown_client"})); n != 1 {
+		t.Errorf("%d refused login audit events with reason unknown_client, want 1", n)
+	}
+	if err := f.mem.PutAppClient(t.Context(), store.AppClient{ID: "mobile"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := login(); err != nil {
+		t.Fatalf("login with the client registered: %v", err)
+	}
+}

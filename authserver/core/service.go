@@ -107,7 +107,7 @@ func errorOutcome(err error) string {
 	case errors.Is(err, ErrInvalidToken):
 		return outcomeInvalidToken
 	case errors.Is(err, ErrRegistrationClosed), errors.Is(err, ErrLoginTaken), errors.Is(err, ErrInvalidInput),
-		errors.Is(err, ErrWeakPassword), errors.Is(err, ErrDeviceLimit):
+		errors.Is(err, ErrWeakPassword), errors.Is(err, ErrDeviceLimit), errors.Is(err, ErrUnknownClient):
 		return outcomeRefused
 	}
 	return outcomeError

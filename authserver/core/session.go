@@ -18,6 +18,9 @@ type SessionOptions struct {
 	// TrackClient files the session under ClientName, an app client ID, so that deleting the
 	// client's DeviceClient ends it (store.NewSession.TrackClient).
 	TrackClient bool
+	// RequireRegisteredClient, with TrackClient, refuses the session (ErrUnknownClient) unless
+	// ClientName is a registered app client when the session is filed.
+	RequireRegisteredClient bool
 	// Limit bounds the user's live sessions of this dialect.
 	Limit store.DeviceLimit
 	// IdleTimeout overrides config.Sessions.IdleTimeout when positive; negative disables the
@@ -113,15 +116,18 @@ func (s *Service) issue(ctx context.Context, m Meta, u store.User, opts SessionO
 		}
 	}
 	evicted, err := s.Store.CreateSession(ctx, store.NewSession{
-		Session:           sess,
-		Limit:             opts.Limit,
-		PasswordChangedAt: u.PasswordChangedAt,
-		TrackClient:       opts.TrackClient,
-		Now:               now,
+		Session:                 sess,
+		Limit:                   opts.Limit,
+		PasswordChangedAt:       u.PasswordChangedAt,
+		TrackClient:             opts.TrackClient,
+		RequireRegisteredClient: opts.RequireRegisteredClient,
+		Now:                     now,
 	})
 	switch {
 	case errors.Is(err, store.ErrDeviceLimit):
 		return Issued{}, ErrDeviceLimit
+	case errors.Is(err, store.ErrUnknownClient):
+		return Issued{}, ErrUnknownClient
 	case err != nil:
 		return Issued{}, internal("issue session", err)
 	}

@@ -21,6 +21,9 @@ var (
 	// ErrDeviceLimit: the user already holds the maximum number of sessions of the dialect and
 	// the policy is DenyNew.
 	ErrDeviceLimit = errors.New("store: device limit reached")
+	// ErrUnknownClient: a session that must belong to a registered app client
+	// (NewSession.RequireRegisteredClient) names a client that is not registered.
+	ErrUnknownClient = errors.New("store: client not registered")
 	// ErrInvalidArgument: the caller passed a record the store refuses (a malformed ID, a
 	// missing expiry). It is a programming error, never a client's.
 	ErrInvalidArgument = errors.New("store: invalid argument")

@@ -137,7 +137,13 @@ type NewSession struct {
 	// client ID, so that RevokeClientSessions ends it when that client is deregistered.
 	// keyToken sets it: its sessions belong to a registered app client.
 	TrackClient bool
-	Now         time.Time
+	// RequireRegisteredClient, with TrackClient, makes the session's creation fail with
+	// ErrUnknownClient unless ClientName is a registered app client at the moment the session
+	// is filed. A login checks the client before hashing the password, which can take a while
+	// under load; checked again here, a login racing the client's deregistration cannot open a
+	// session after the deregistration's RevokeClientSessions has run, but within one round trip.
+	RequireRegisteredClient bool
+	Now                     time.Time
 }
 
 // Rotation is a RotateSession request: the devise validate-and-rotate step (DESIGN.md).

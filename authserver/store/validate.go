@@ -96,6 +96,8 @@ func (r NewSession) Validate() error {
 		return invalidArg("session %s: malformed dialect %q", s.ID, s.Dialect)
 	case len(s.ClientName) > MaxLabelLen:
 		return invalidArg("session %s: client name longer than %d bytes", s.ID, MaxLabelLen)
+	case r.RequireRegisteredClient && !r.TrackClient:
+		return invalidArg("session %s: a registered client is required only of a tracked session", s.ID)
 	case r.TrackClient && !ValidClientID(s.ClientName):
 		return invalidArg("session %s: a tracked session needs a client ID, not %q", s.ID, s.ClientName)
 	case !ValidID(s.TokenHash):

@@ -53,6 +53,10 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	issued, err := h.Core.IssueSession(r.Context(), m, u, h.sessionOptions(req.Client))
+	if errors.Is(err, core.ErrUnknownClient) {
+		writeError(w, r, http.StatusUnauthorized, msgUnknownClient)
+		return
+	}
 	if err != nil {
 		// The account exists; the client can log in once the store answers again.
 		h.internalError(w, r, "users", err)
@@ -74,6 +78,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, core.ErrInvalidCredentials), errors.Is(err, core.ErrDeviceLimit):
 		writeError(w, r, http.StatusUnauthorized, msgInvalidCredentials)
+		return
+	case errors.Is(err, core.ErrUnknownClient):
+		writeError(w, r, http.StatusUnauthorized, msgUnknownClient)
 		return
 	case err != nil:
 		h.internalError(w, r, "token", err)

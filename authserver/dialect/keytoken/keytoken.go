@@ -82,12 +82,15 @@ func (h *Handler) Mount(mux *http.ServeMux) error {
 func (h *Handler) sessionOptions(client string) core.SessionOptions {
 	kt := h.Config.Protocols.KeyToken
 	return core.SessionOptions{
-		ClientName:    client,
-		TrackClient:   true,
-		Limit:         store.DeviceLimit{Max: MaxSessions, Policy: store.EvictOldest},
-		IdleTimeout:   kt.RefreshTokenLifespan.Duration,
-		TokenLifetime: kt.AccessTokenLifespan.Duration,
-		WithRefresh:   true,
+		ClientName:  client,
+		TrackClient: true,
+		// Checked again as the session is filed: the client may be deregistered while the
+		// password is being hashed.
+		RequireRegisteredClient: h.Config.Clients.RequireRegistered,
+		Limit:                   store.DeviceLimit{Max: MaxSessions, Policy: store.EvictOldest},
+		IdleTimeout:             kt.RefreshTokenLifespan.Duration,
+		TokenLifetime:           kt.AccessTokenLifespan.Duration,
+		WithRefresh:             true,
 	}
 }
 

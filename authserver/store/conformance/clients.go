@@ -231,6 +231,30 @@ func testRevokeClientSessions(t *testing.T, f *fixture) {
 		t.Errorf("second RevokeClientSessions = %v, want %v", got, next.Ref())
 	}
 
+	// A session that requires a registered client is refused (and nothing is filed) while the
+	// client is not registered, and accepted once it is.
+	const late = "late-app"
+	strict := f.session(bob, newSecret())
+	strict.Dialect, strict.ClientName, strict.ExpiresAt = "keyToken", late, f.now.Add(time.Hour)
+	strictReq := store.NewSession{Session: strict, TrackClient: true, RequireRegisteredClient: true, Now: f.now}
+	_, err = f.s.CreateSession(f.ctx, strictReq)
+	wantErr(t, err, store.ErrUnknownClient, "create a session of an unregistered client")
+	_, err = f.s.GetSession(f.ctx, strict.Ref(), f.now)
+	wantErr(t, err, store.ErrNotFound, "get the refused session")
+	must(t, f.s.PutAppClient(f.ctx, store.AppClient{ID: late}), "register the client")
+	_, err = f.s.CreateSession(f.ctx, strictReq)
+	must(t, err, "create a session of the registered client")
+	got, err = f.s.RevokeClientSessions(f.ctx, late, store.ReasonClientDeleted, at)
+	must(t, err, "revoke the registered client's sessions")
+	if !slices.Equal([]store.SessionRef{strict.Ref()}, got) {
+		t.Errorf("RevokeClientSessions after a refused and an accepted session = %v, want only %v", got, strict.Ref())
+	}
+	untrackedStrict := strictReq
+	untrackedStrict.TrackClient = false
+	untrackedStrict.Session.ID = newID()
+	_, err = f.s.CreateSession(f.ctx, untrackedStrict)
+	wantErr(t, err, store.ErrInvalidArgument, "require a registered client of an untracked session")
+
 	_, err = f.s.RevokeClientSessions(f.ctx, app, "", at)
 	wantErr(t, err, store.ErrInvalidArgument, "revoke with an empty reason")
 	bad := f.session(ada, newSecret())

@@ -45,6 +45,9 @@ func (s *Store) CreateSession(_ context.Context, req store.NewSession) ([]string
 	if _, ok := byID[sess.ID]; ok {
 		return nil, store.ErrAlreadyExists
 	}
+	if _, ok := s.apps[sess.ClientName]; req.RequireRegisteredClient && !ok {
+		return nil, store.ErrUnknownClient
+	}
 	var evicted []string
 	if req.Limit.Max > 0 && len(same) >= req.Limit.Max {
 		if req.Limit.Policy == store.DenyNew {

@@ -535,8 +535,11 @@ return {'ok', string.format('%d', n)}
 // "<userID>.<sessionID>" scored by the session's absolute expiry, pruned of expired entries on
 // every add and kept until its last entry expires.
 //
-// KEYS: index. ARGV: now, expiry, member.
+// With ARGV[4] = '1' it first requires the client's app-client record, in the same slot.
+//
+// KEYS: index, app client. ARGV: now, expiry, member, require registered ('1' or '0').
 var trackClientSessionScript = redis.NewScript(`
+if ARGV[4] == '1' and redis.call('EXISTS', KEYS[2]) == 0 then return {'noclient'} end
 local now = tonumber(ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[3])

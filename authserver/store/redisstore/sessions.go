@@ -28,10 +28,22 @@ func (s *Store) CreateSession(ctx context.Context, req store.NewSession) ([]stri
 	if req.TrackClient {
 		// Filed before the session exists, so a session is never live and unfiled: a failure
 		// after this leaves only an index entry that names nothing.
-		if _, err := s.run(ctx, "track client session", trackClientSessionScript,
-			[]string{s.keys.clientSessions(sess.ClientName)},
-			msString(now), msString(sess.ExpiresAt), uid+"."+sess.ID); err != nil {
+		require := "0"
+		if req.RequireRegisteredClient {
+			require = "1"
+		}
+		res, err := s.run(ctx, "track client session", trackClientSessionScript,
+			[]string{s.keys.clientSessions(sess.ClientName), s.keys.appClient(sess.ClientName)},
+			msString(now), msString(sess.ExpiresAt), uid+"."+sess.ID, require)
+		if err != nil {
 			return nil, err
+		}
+		switch status(res) {
+		case "ok":
+		case "noclient":
+			return nil, store.ErrUnknownClient
+		default:
+			return nil, unexpected("track client session", res)
 		}
 	}
 	args := append([]any{
