@@ -38,6 +38,7 @@ func runManager(args []string) error {
 	serverImage := fs.String("server-image", defaultImage(), "auth-server image for realms that name none")
 	clientResync := fs.Duration("client-resync-period", controllers.DefaultClientResyncPeriod,
 		"how often each DeviceClient's registration is verified in its realm's Redis and rewritten if Redis lost it")
+	clientWorkers := fs.Int("client-workers", controllers.DefaultClientWorkers, "how many DeviceClients are reconciled at once")
 	// --kubeconfig, as every controller-runtime manager has it (default: in-cluster config,
 	// then $KUBECONFIG).
 	ctrlconfig.RegisterFlags(fs)
@@ -45,6 +46,9 @@ func runManager(args []string) error {
 	zapOpts.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *clientWorkers <= 0 {
+		return fmt.Errorf("--client-workers must be positive, got %d", *clientWorkers)
 	}
 	if *clientResync <= 0 {
 		return fmt.Errorf("--client-resync-period must be positive, got %s", *clientResync)
@@ -86,6 +90,7 @@ func runManager(args []string) error {
 		Scheme:       scheme,
 		Recorder:     mgr.GetEventRecorder("latch-deviceclient"),
 		ResyncPeriod: *clientResync,
+		Workers:      *clientWorkers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up DeviceClient controller: %w", err)
 	}

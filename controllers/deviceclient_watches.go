@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -58,7 +59,7 @@ func (r *DeviceClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	)
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("deviceclient").
-		WithOptions(controller.Options{RateLimiter: rateLimiter}).
+		WithOptions(controller.Options{RateLimiter: rateLimiter, MaxConcurrentReconciles: cmp.Or(r.Workers, DefaultClientWorkers)}).
 		For(&authv1.DeviceClient{}, builder.WithPredicates(specChanged)).
 		Owns(&corev1.Secret{}, builder.OnlyMetadata).
 		Watches(&authv1.AuthRealm{}, handler.EnqueueRequestsFromMapFunc(r.clientsOfRealm), builder.WithPredicates(specChanged)).
