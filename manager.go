@@ -39,6 +39,7 @@ func runManager(args []string) error {
 	clientResync := fs.Duration("client-resync-period", controllers.DefaultClientResyncPeriod,
 		"how often each DeviceClient's registration is verified in its realm's Redis and rewritten if Redis lost it")
 	clientWorkers := fs.Int("client-workers", controllers.DefaultClientWorkers, "how many DeviceClients are reconciled at once")
+	realmWorkers := fs.Int("realm-workers", controllers.DefaultRealmWorkers, "how many AuthRealms are reconciled at once")
 	// --kubeconfig, as every controller-runtime manager has it (default: in-cluster config,
 	// then $KUBECONFIG).
 	ctrlconfig.RegisterFlags(fs)
@@ -47,8 +48,8 @@ func runManager(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *clientWorkers <= 0 {
-		return fmt.Errorf("--client-workers must be positive, got %d", *clientWorkers)
+	if *clientWorkers <= 0 || *realmWorkers <= 0 {
+		return fmt.Errorf("--client-workers and --realm-workers must be positive, got %d and %d", *clientWorkers, *realmWorkers)
 	}
 	if *clientResync <= 0 {
 		return fmt.Errorf("--client-resync-period must be positive, got %s", *clientResync)
@@ -82,6 +83,7 @@ func runManager(args []string) error {
 		Client:      mgr.GetClient(),
 		Scheme:      scheme,
 		ServerImage: *serverImage,
+		Workers:     *realmWorkers,
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up AuthRealm controller: %w", err)
 	}

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -26,6 +27,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -52,7 +54,15 @@ type AuthRealmReconciler struct {
 	Now func() time.Time
 	// Random fills generated keys; nil uses crypto/rand.
 	Random func([]byte) error
+	// Workers is how many realms are reconciled at once; zero means DefaultRealmWorkers.
+	Workers int
 }
+
+// DefaultRealmWorkers is how many AuthRealms are reconciled at once by default. A realm's
+// reconcile waits mostly on the API server (a dozen children); two in parallel keep realms
+// Ready as fast as before while the DeviceClient workers share the operator (BENCHMARKS.md,
+// operator). Each realm is still reconciled by one worker at a time (the work queue's rule).
+const DefaultRealmWorkers = 2
 
 // +kubebuilder:rbac:groups=auth.latch.dev,resources=authrealms,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.latch.dev,resources=authrealms/status,verbs=get;update;patch
@@ -452,6 +462,7 @@ func (r *AuthRealmReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		return fmt.Errorf("index configmap references: %w", err)
 	}
 	return ctrl.NewControllerManagedBy(mgr).
+		WithOptions(controller.Options{MaxConcurrentReconciles: cmp.Or(r.Workers, DefaultRealmWorkers)}).
 		For(&authv1.AuthRealm{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{}))).
 		Owns(&corev1.ConfigMap{}, builder.OnlyMetadata).
 		Owns(&corev1.Secret{}, builder.OnlyMetadata).

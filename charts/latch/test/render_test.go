@@ -59,7 +59,7 @@ var templateCases = []struct {
 			if arg := flagValues(c.Args, "--watch-namespaces"); len(arg) != 0 {
 				t.Errorf("--watch-namespaces = %v, want absent (watch every namespace)", arg)
 			}
-			for _, want := range []string{"--client-resync-period=1m", "--client-workers=4", "--zap-log-level=info"} {
+			for _, want := range []string{"--client-resync-period=1m", "--client-workers=4", "--realm-workers=2", "--zap-log-level=info"} {
 				if !slices.Contains(c.Args, want) {
 					t.Errorf("args %v lack %s", c.Args, want)
 				}
@@ -235,6 +235,7 @@ imagePullSecrets: [{name: regcred}]
 		values: `replicaCount: 3
 clientResyncPeriod: 30s
 clientWorkers: 8
+realmWorkers: 3
 logLevel: debug
 podLabels: {team: platform}
 podAnnotations: {example.com/owner: platform}
@@ -252,7 +253,7 @@ resources:
 			if d.Spec.Replicas == nil || *d.Spec.Replicas != 3 {
 				t.Errorf("replicas = %v, want 3", d.Spec.Replicas)
 			}
-			for _, want := range []string{"--client-resync-period=30s", "--client-workers=8", "--zap-log-level=debug"} {
+			for _, want := range []string{"--client-resync-period=30s", "--client-workers=8", "--realm-workers=3", "--zap-log-level=debug"} {
 				if !slices.Contains(c.Args, want) {
 					t.Errorf("args %v lack %s", c.Args, want)
 				}
@@ -370,6 +371,7 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		// The manager refuses a non-positive period at start-up; refuse it before that.
 		{"zero resync period", "clientResyncPeriod: 0s\n", "at '/clientResyncPeriod': '0s' does not match pattern"},
 		{"no client workers", "clientWorkers: 0\n", "at '/clientWorkers': minimum: got 0, want 1"},
+		{"no realm workers", "realmWorkers: 0\n", "at '/realmWorkers': minimum: got 0, want 1"},
 		{"unknown log level", "logLevel: verbose\n", "at '/logLevel': value must be one of 'debug', 'info', 'error'"},
 		{"misspelt resources key", "resources: {limit: {memory: 1Gi}}\n", "at '/resources': additional properties 'limit' not allowed"},
 		{"malformed quantity", "resources: {limits: {memory: lots}}\n", "at '/resources/limits/memory': 'lots' does not match pattern"},
