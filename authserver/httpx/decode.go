@@ -26,6 +26,17 @@ var (
 // MaxFormFields bounds the fields of a form body: no dialect takes more than a handful.
 const MaxFormFields = 64
 
+// WriteBodyError answers a request whose body the decoders refused, in the dialect's error
+// shape (write), with StatusOf(err) and the decoder's reason. A body too slow (408) or too large
+// (413) also ends the connection: the rest is not coming, or not wanted.
+func WriteBodyError(w http.ResponseWriter, r *http.Request, err error, write ErrorWriter) {
+	status := StatusOf(err)
+	if status == http.StatusRequestTimeout || status == http.StatusRequestEntityTooLarge {
+		w.Header().Set("Connection", "close")
+	}
+	write(w, r, status, err.Error())
+}
+
 // StatusOf maps a decoder error to its HTTP status: 413, 408, 400, or 500 for anything else.
 func StatusOf(err error) int {
 	switch {

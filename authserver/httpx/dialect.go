@@ -26,6 +26,16 @@ type Dialect struct {
 	ReadTimeout time.Duration
 }
 
+// Mount wraps h (Wrap) and serves it on mux at prefix and everything below it (Mount).
+func (d *Dialect) Mount(mux *http.ServeMux, prefix string, h http.Handler) error {
+	wrapped, err := d.Wrap(h)
+	if err != nil {
+		return err
+	}
+	Mount(mux, prefix, wrapped)
+	return nil
+}
+
 // Wrap returns h behind the dialect's policies. It fails only for a malformed allowed origin.
 func (d *Dialect) Wrap(h http.Handler) (http.Handler, error) {
 	if d.Errors == nil {

@@ -55,12 +55,7 @@ func (h *Handler) Mount(mux *http.ServeMux) error {
 		},
 		ReadTimeout: h.Config.Listen.ReadTimeout.Duration,
 	}
-	wrapped, err := d.Wrap(&rt)
-	if err != nil {
-		return err
-	}
-	httpx.Mount(mux, prefix, wrapped)
-	return nil
+	return d.Mount(mux, prefix, &rt)
 }
 
 // sessionOptions shape the user tokens POST /auth issues: they live tokenLifespan (the
@@ -99,10 +94,5 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 
 // badBody answers a body the decoders refused.
 func badBody(w http.ResponseWriter, r *http.Request, err error) {
-	status := httpx.StatusOf(err)
-	if status == http.StatusRequestTimeout || status == http.StatusRequestEntityTooLarge {
-		// The rest of the body is not coming or not wanted: do not keep the connection.
-		w.Header().Set("Connection", "close")
-	}
-	writeError(w, r, status, err.Error())
+	httpx.WriteBodyError(w, r, err, writeError)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,26 +123,18 @@ func TestFailedLoginsAreIndistinguishable(t *testing.T) {
 	}
 }
 
-// medianLogins times failed logins of two kinds, interleaved so that machine noise hits both
-// alike, and returns the median of each.
+// medianLogins times failed logins of two kinds (servertest.MedianTimes) and returns the median
+// of each.
 func medianLogins(t *testing.T, c *client, a, b map[string]string) (time.Duration, time.Duration) {
 	t.Helper()
-	var da, db []time.Duration
-	for range 7 {
-		for _, x := range []struct {
-			body map[string]string
-			ds   *[]time.Duration
-		}{{a, &da}, {b, &db}} {
-			body := x.body
-			start := time.Now()
+	fail := func(body map[string]string) func() {
+		return func() {
 			r := c.post("/api/auth", body)
-			*x.ds = append(*x.ds, time.Since(start))
 			wantStatus(t, r, http.StatusUnauthorized, "INVALID_CREDENTIALS")
 		}
 	}
-	slices.Sort(da)
-	slices.Sort(db)
-	return da[len(da)/2], db[len(db)/2]
+	m := servertest.MedianTimes(7, fail(a), fail(b))
+	return m[0], m[1]
 }
 
 // GET and DELETE /auth refuse every credential that is not a live token of this dialect or a

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/store"
 )
 
@@ -26,7 +27,7 @@ func TestUserTokenLifecycle(t *testing.T) {
 	if strings.Count(is.Token, ".") != 2 || !strings.HasPrefix(is.Token, uid+".") {
 		t.Errorf("token %q is not <userID>.<sessionID>.<secret> of user %s", is.Token, uid)
 	}
-	created, expires := parseTime(t, is.Created), parseTime(t, is.Expires)
+	created, expires := servertest.ParseUTC(t, is.Created), servertest.ParseUTC(t, is.Expires)
 	if created.Before(before) || created.After(time.Now()) {
 		t.Errorf("created = %s, want about now", created)
 	}
@@ -82,7 +83,7 @@ func TestTokenLifespan(t *testing.T) {
 	register(t, s, "short@example.com")
 	c := newClient(t, s)
 	is := login(t, c, "short@example.com")
-	if d := parseTime(t, is.Expires).Sub(parseTime(t, is.Created)); d < time.Second || d > 2*time.Second {
+	if d := servertest.ParseUTC(t, is.Expires).Sub(servertest.ParseUTC(t, is.Created)); d < time.Second || d > 2*time.Second {
 		t.Errorf("expires - created = %s, want 2s (to the second)", d)
 	}
 	introspect(t, c, is.Token)

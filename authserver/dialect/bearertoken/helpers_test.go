@@ -139,22 +139,9 @@ func introspect(t *testing.T, c *client, tok string) info {
 	}
 	var in info
 	wantOK(t, r, &in)
-	parseTime(t, in.Created)
-	parseTime(t, in.Expires)
+	servertest.ParseUTC(t, in.Created)
+	servertest.ParseUTC(t, in.Expires)
 	return in
-}
-
-// parseTime parses an RFC 3339 UTC time of the dialect.
-func parseTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatalf("time %q is not RFC 3339: %v", s, err)
-	}
-	if !strings.HasSuffix(s, "Z") {
-		t.Errorf("time %q is not in UTC", s)
-	}
-	return tm
 }
 
 const password = "correct horse battery"

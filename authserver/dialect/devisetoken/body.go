@@ -99,11 +99,6 @@ func readBody(w http.ResponseWriter, r *http.Request, required bool) (body, bool
 	if err == nil {
 		return b, true
 	}
-	status := httpx.StatusOf(err)
-	if status == http.StatusRequestTimeout || status == http.StatusRequestEntityTooLarge {
-		// The rest of the body is not coming or not wanted: do not keep the connection.
-		w.Header().Set("Connection", "close")
-	}
-	writeError(w, r, status, err.Error())
+	httpx.WriteBodyError(w, r, err, writeError)
 	return body{}, false
 }

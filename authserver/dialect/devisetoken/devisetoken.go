@@ -70,12 +70,7 @@ func (h *Handler) Mount(mux *http.ServeMux) error {
 		},
 		ReadTimeout: h.Config.Listen.ReadTimeout.Duration,
 	}
-	wrapped, err := d.Wrap(&rt)
-	if err != nil {
-		return err
-	}
-	httpx.Mount(mux, prefix, wrapped)
-	return nil
+	return d.Mount(mux, prefix, &rt)
 }
 
 // meta describes the request to the core.

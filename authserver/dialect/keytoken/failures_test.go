@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"io"
 	"net/http"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -84,26 +83,18 @@ func TestFailedLoginsAreIndistinguishable(t *testing.T) {
 	}
 }
 
-// medianLogins times failed logins of two kinds, interleaved so that machine noise hits both
-// alike, and returns the median of each.
+// medianLogins times failed logins of two kinds (servertest.MedianTimes) and returns the median
+// of each.
 func medianLogins(t *testing.T, c *client, a, b map[string]string) (time.Duration, time.Duration) {
 	t.Helper()
-	var da, db []time.Duration
-	for range 7 {
-		for _, x := range []struct {
-			body map[string]string
-			ds   *[]time.Duration
-		}{{a, &da}, {b, &db}} {
-			body := x.body
-			start := time.Now()
+	fail := func(body map[string]string) func() {
+		return func() {
 			r := c.do(http.MethodPost, "/users/token", body)
-			*x.ds = append(*x.ds, time.Since(start))
 			wantError(t, r, http.StatusUnauthorized)
 		}
 	}
-	slices.Sort(da)
-	slices.Sort(db)
-	return da[len(da)/2], db[len(db)/2]
+	m := servertest.MedianTimes(7, fail(a), fail(b))
+	return m[0], m[1]
 }
 
 // Refresh failures are 401 and spend nothing: a malformed or unknown key, a wrong refresh

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/store"
 	"github.com/latchauth/latch/authserver/token"
 )
@@ -25,7 +26,7 @@ func TestLifecycle(t *testing.T) {
 			if reg.Role != "user" {
 				t.Errorf("role = %q, want user", reg.Role)
 			}
-			if exp := parseTime(t, reg.Expires); exp.Before(before.Add(time.Hour-time.Second)) || exp.After(time.Now().Add(time.Hour)) {
+			if exp := servertest.ParseUTC(t, reg.Expires); exp.Before(before.Add(time.Hour-time.Second)) || exp.After(time.Now().Add(time.Hour)) {
 				t.Errorf("expires = %s, want an hour from now", exp)
 			}
 
@@ -107,7 +108,7 @@ func TestAccessTokenExpiry(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	wantError(t, c.do(http.MethodGet, "/users", nil, reg.auth()...), http.StatusUnauthorized)
 	rf := wantRefreshed(t, c.refresh("web", reg.Key, reg.Refresh))
-	if d := time.Until(parseTime(t, rf.Expires)); d > time.Second {
+	if d := time.Until(servertest.ParseUTC(t, rf.Expires)); d > time.Second {
 		t.Errorf("new access token expires in %s, want at most 1s", d)
 	}
 	wantUser(t, c.do(http.MethodGet, "/users", nil, basic(rf.Key, rf.Token)...))

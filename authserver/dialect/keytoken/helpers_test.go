@@ -83,7 +83,7 @@ func wantCreds(t *testing.T, r response, status int) creds {
 	if strings.Count(cr.Key, ".") != 1 || len(cr.Key) != 45 || len(cr.Token) != 43 || len(cr.Refresh) != 43 || cr.Token == cr.Refresh {
 		t.Errorf("credentials %s: want key <userID>.<sessionID>, a token and a different refresh", r.Body)
 	}
-	parseTime(t, cr.Expires)
+	servertest.ParseUTC(t, cr.Expires)
 	return cr
 }
 
@@ -102,7 +102,7 @@ func wantRefreshed(t *testing.T, r response) refreshed {
 	if err := json.Unmarshal(r.Body, &rf); err != nil {
 		t.Fatalf("refresh %s: %v", r.Body, err)
 	}
-	parseTime(t, rf.Expires)
+	servertest.ParseUTC(t, rf.Expires)
 	return rf
 }
 
@@ -168,19 +168,6 @@ func wantNoContent(t *testing.T, r response) {
 	if r.StatusCode != http.StatusNoContent || len(r.Body) != 0 {
 		t.Fatalf("%s %s = %d %q, want 204", r.Request.Method, r.Request.URL.Path, r.StatusCode, r.Body)
 	}
-}
-
-// parseTime parses an RFC 3339 UTC time.
-func parseTime(t *testing.T, s string) time.Time {
-	t.Helper()
-	tm, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		t.Fatalf("time %q is not RFC 3339: %v", s, err)
-	}
-	if !strings.HasSuffix(s, "Z") {
-		t.Errorf("time %q is not in UTC", s)
-	}
-	return tm
 }
 
 const password = "correct horse battery"

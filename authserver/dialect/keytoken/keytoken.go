@@ -66,12 +66,7 @@ func (h *Handler) Mount(mux *http.ServeMux) error {
 		},
 		ReadTimeout: h.Config.Listen.ReadTimeout.Duration,
 	}
-	wrapped, err := d.Wrap(&rt)
-	if err != nil {
-		return err
-	}
-	httpx.Mount(mux, prefix, wrapped)
-	return nil
+	return d.Mount(mux, prefix, &rt)
 }
 
 // sessionOptions shape the sessions this dialect issues for client: a short access token
@@ -156,11 +151,6 @@ func decode(w http.ResponseWriter, r *http.Request, dst any, optional bool) bool
 	if err == nil {
 		return true
 	}
-	status := httpx.StatusOf(err)
-	if status == http.StatusRequestTimeout || status == http.StatusRequestEntityTooLarge {
-		// The rest of the body is not coming or not wanted: do not keep the connection.
-		w.Header().Set("Connection", "close")
-	}
-	writeError(w, r, status, err.Error())
+	httpx.WriteBodyError(w, r, err, writeError)
 	return false
 }

@@ -21,9 +21,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		case http.StatusBadRequest:
 			httpx.WriteJSON(w, http.StatusOK, failure)
 		case http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
-			// The rest of the body is not coming or not wanted: do not keep the connection.
-			w.Header().Set("Connection", "close")
-			writeError(w, r, status, err.Error())
+			httpx.WriteBodyError(w, r, err, writeError)
 		default:
 			h.internalError(w, r, err)
 		}
