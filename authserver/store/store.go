@@ -99,6 +99,11 @@ type Sessions interface {
 	// RevokeAllSessions ends every session of the user except exceptSessionID (empty: all)
 	// in one step, announces each, and returns the ended IDs.
 	RevokeAllSessions(ctx context.Context, userID, exceptSessionID string, reason Reason, now time.Time) ([]string, error)
+	// SpendPasswordChange spends the session's leave to change the password without the
+	// current one: if its PasswordChangeUntil is after now, it is cleared and nil returned, in
+	// one atomic step, so of racing calls exactly one succeeds. A session without that leave
+	// (never given, spent, or past) is ErrConflict; a session that is not live, ErrNotFound.
+	SpendPasswordChange(ctx context.Context, ref SessionRef, now time.Time) error
 }
 
 // OneTimeTokens holds reset and confirmation tokens.

@@ -28,6 +28,10 @@ type User struct {
 	LastName  string
 	Role      string
 	Status    UserStatus
+	// UnconfirmedEmail is an address the user asked to move their email and login to, not yet
+	// confirmed from a mail sent to it (devise's unconfirmed_email). It is not indexed: the
+	// login moves only when the confirmation claims it (UpdateUser). Empty: none pending.
+	UnconfirmedEmail string
 	// PasswordHash is the encoded argon2id hash; empty for a user who cannot log in with a
 	// password. It changes only through SetPassword, which ends the user's other sessions.
 	PasswordHash      string
@@ -78,6 +82,10 @@ type Session struct {
 	IdleTimeout time.Duration
 	// ExpiresAt is the absolute end of the session, whatever its use. Required.
 	ExpiresAt time.Time
+	// PasswordChangeUntil, when set, lets the session change the user's password without the
+	// current one until then, once (devise's allow_password_change after a reset link):
+	// SpendPasswordChange clears it. Zero: never.
+	PasswordChangeUntil time.Time
 }
 
 // MaxSpentRefreshHashes bounds the spent-refresh list of a session, so a session refreshed

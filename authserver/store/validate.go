@@ -80,6 +80,8 @@ func (u User) Validate() error {
 		return invalidArg("user %s has a login longer than %d bytes", u.ID, MaxLoginLen)
 	case u.Status < StatusPending || u.Status > StatusDisabled:
 		return invalidArg("user %s has unknown status %d", u.ID, u.Status)
+	case len(u.UnconfirmedEmail) > MaxLoginLen:
+		return invalidArg("user %s has an unconfirmed email longer than %d bytes", u.ID, MaxLoginLen)
 	}
 	return nil
 }
@@ -110,6 +112,8 @@ func (r NewSession) Validate() error {
 		return invalidArg("session %s: expiry %s is not after now", s.ID, s.ExpiresAt)
 	case !s.TokenExpiresAt.IsZero() && !s.TokenExpiresAt.After(r.Now):
 		return invalidArg("session %s: token expiry %s is not after now", s.ID, s.TokenExpiresAt)
+	case !s.PasswordChangeUntil.IsZero() && !s.PasswordChangeUntil.After(r.Now):
+		return invalidArg("session %s: password change allowed until %s, not after now", s.ID, s.PasswordChangeUntil)
 	case s.IdleTimeout < 0:
 		return invalidArg("session %s: negative idle timeout", s.ID)
 	case r.Limit.Max < 0:

@@ -54,8 +54,9 @@ func testClosed(t *testing.T, f *fixture) {
 			_, _, err := f.s.RefreshSession(ctx, store.Refresh{Ref: ref, PresentedRefreshHash: hashOf("r"), NewTokenHash: hashOf("t"), NewRefreshHash: hashOf("n"), Now: now})
 			return err
 		},
-		"RevokeSession":     func() error { _, err := f.s.RevokeSession(ctx, ref, "", store.ReasonAdmin, now); return err },
-		"RevokeAllSessions": func() error { _, err := f.s.RevokeAllSessions(ctx, u.ID, "", store.ReasonAdmin, now); return err },
+		"RevokeSession":       func() error { _, err := f.s.RevokeSession(ctx, ref, "", store.ReasonAdmin, now); return err },
+		"RevokeAllSessions":   func() error { _, err := f.s.RevokeAllSessions(ctx, u.ID, "", store.ReasonAdmin, now); return err },
+		"SpendPasswordChange": func() error { return f.s.SpendPasswordChange(ctx, ref, now) },
 		"IssueOneTimeToken": func() error {
 			return f.s.IssueOneTimeToken(ctx, store.OneTimeToken{UserID: u.ID, Kind: store.OneTimeReset, Hash: hashOf("x"), ExpiresAt: now.Add(time.Hour)}, now)
 		},

@@ -61,7 +61,7 @@ func (s *Store) CreateSession(_ context.Context, req store.NewSession) ([]string
 		}
 	}
 	sess.CreatedAt, sess.LastSeenAt, sess.RotatedAt = now, now, now
-	sess.ExpiresAt, sess.TokenExpiresAt = ms(sess.ExpiresAt), ms(sess.TokenExpiresAt)
+	sess.ExpiresAt, sess.TokenExpiresAt, sess.PasswordChangeUntil = ms(sess.ExpiresAt), ms(sess.TokenExpiresAt), ms(sess.PasswordChangeUntil)
 	sess.IdleTimeout = sess.IdleTimeout.Truncate(time.Millisecond)
 	sess.PreviousValidUntil, sess.SpentRefreshHashes = time.Time{}, nil
 	byID[sess.ID] = sess
@@ -275,6 +275,25 @@ func (s *Store) RevokeSession(_ context.Context, ref store.SessionRef, tokenHash
 	delete(s.sessions[ref.UserID], ref.SessionID)
 	s.publish(store.Revocation{UserID: ref.UserID, SessionID: ref.SessionID, Reason: reason, At: now})
 	return copySession(sess), nil
+}
+
+// SpendPasswordChange implements store.Store.
+func (s *Store) SpendPasswordChange(_ context.Context, ref store.SessionRef, now time.Time) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	now = ms(now)
+	sess, ok := s.live(ref, now)
+	switch {
+	case !ok:
+		return store.ErrNotFound
+	case !now.Before(sess.PasswordChangeUntil):
+		return store.ErrConflict
+	}
+	sess.PasswordChangeUntil = time.Time{}
+	s.sessions[ref.UserID][ref.SessionID] = sess
+	return nil
 }
 
 // RevokeAllSessions implements store.Store.

@@ -40,6 +40,7 @@ func userProfile(u store.User) []any {
 	return []any{
 		"login", u.Login, "email", u.Email, "first", u.FirstName, "last", u.LastName,
 		"role", u.Role, "status", strconv.Itoa(int(u.Status)), "upd", msString(u.UpdatedAt),
+		"uemail", u.UnconfirmedEmail,
 	}
 }
 
@@ -77,8 +78,8 @@ func (r replyFields) get(name string) string {
 // The field lists of the records the scripts return, in order (see luaReplacer). The user's
 // leaves out the password hash, which a session check never needs and should not carry.
 var (
-	sessionFieldNames   = []string{"id", "uid", "dialect", "client", "tok", "prev", "pvu", "rot", "texp", "ref", "spent", "created", "seen", "idle", "exp"}
-	userReplyFieldNames = []string{"id", "login", "email", "first", "last", "role", "status", "created", "upd", "pwc"}
+	sessionFieldNames   = []string{"id", "uid", "dialect", "client", "tok", "prev", "pvu", "rot", "texp", "ref", "spent", "created", "seen", "idle", "exp", "pcu"}
+	userReplyFieldNames = []string{"id", "login", "email", "first", "last", "role", "status", "created", "upd", "pwc", "uemail"}
 	sessionFieldIndex   = indexOf(sessionFieldNames)
 	userReplyFieldIndex = indexOf(userReplyFieldNames)
 )
@@ -119,6 +120,7 @@ func decodeUser(f fields) (u store.User, rev string, err error) {
 		LastName:          f.get("last"),
 		Role:              f.get("role"),
 		Status:            store.UserStatus(status),
+		UnconfirmedEmail:  f.get("uemail"),
 		PasswordHash:      f.get("pw"),
 		CreatedAt:         parseMS(f.get("created")),
 		UpdatedAt:         parseMS(f.get("upd")),
@@ -134,6 +136,7 @@ func sessionFields(s store.Session) []any {
 		"ref", s.RefreshHash, "spent", strings.Join(s.SpentRefreshHashes, " "),
 		"created", msString(s.CreatedAt), "seen", msString(s.LastSeenAt),
 		"idle", durString(s.IdleTimeout), "exp", msString(s.ExpiresAt),
+		"pcu", msString(s.PasswordChangeUntil),
 	}
 }
 
@@ -143,21 +146,22 @@ func decodeSession(f fields) (store.Session, error) {
 		return store.Session{}, fmt.Errorf("redis: session record without ids")
 	}
 	return store.Session{
-		ID:                 id,
-		UserID:             uid,
-		Dialect:            f.get("dialect"),
-		ClientName:         f.get("client"),
-		TokenHash:          f.get("tok"),
-		PreviousTokenHash:  f.get("prev"),
-		PreviousValidUntil: parseMS(f.get("pvu")),
-		RotatedAt:          parseMS(f.get("rot")),
-		TokenExpiresAt:     parseMS(f.get("texp")),
-		RefreshHash:        f.get("ref"),
-		SpentRefreshHashes: strings.Fields(f.get("spent")),
-		CreatedAt:          parseMS(f.get("created")),
-		LastSeenAt:         parseMS(f.get("seen")),
-		IdleTimeout:        parseDur(f.get("idle")),
-		ExpiresAt:          parseMS(f.get("exp")),
+		ID:                  id,
+		UserID:              uid,
+		Dialect:             f.get("dialect"),
+		ClientName:          f.get("client"),
+		TokenHash:           f.get("tok"),
+		PreviousTokenHash:   f.get("prev"),
+		PreviousValidUntil:  parseMS(f.get("pvu")),
+		RotatedAt:           parseMS(f.get("rot")),
+		TokenExpiresAt:      parseMS(f.get("texp")),
+		RefreshHash:         f.get("ref"),
+		SpentRefreshHashes:  strings.Fields(f.get("spent")),
+		CreatedAt:           parseMS(f.get("created")),
+		LastSeenAt:          parseMS(f.get("seen")),
+		IdleTimeout:         parseDur(f.get("idle")),
+		ExpiresAt:           parseMS(f.get("exp")),
+		PasswordChangeUntil: parseMS(f.get("pcu")),
 	}, nil
 }
 

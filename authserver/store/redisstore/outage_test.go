@@ -105,7 +105,8 @@ func TestOutageFailsClosedAndDeletesNothing(t *testing.T) {
 			_, err := s.RevokeSession(ctx, devise.Ref(), hashOf("t0"), store.ReasonLogout, later)
 			return err
 		},
-		"RevokeAllSessions": func() error { _, err := s.RevokeAllSessions(ctx, u.ID, "", store.ReasonRevokeAll, later); return err },
+		"RevokeAllSessions":   func() error { _, err := s.RevokeAllSessions(ctx, u.ID, "", store.ReasonRevokeAll, later); return err },
+		"SpendPasswordChange": func() error { return s.SpendPasswordChange(ctx, devise.Ref(), later) },
 		"IssueOneTimeToken": func() error {
 			return s.IssueOneTimeToken(ctx, store.OneTimeToken{UserID: u.ID, Kind: store.OneTimeConfirm, Hash: hashOf("c2"), ExpiresAt: later.Add(time.Hour)}, later)
 		},

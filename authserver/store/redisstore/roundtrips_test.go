@@ -155,6 +155,10 @@ func testRoundTrips(t *testing.T, s *redisstore.Store) {
 		_, err := s.RevokeAllSessions(ctx, u.ID, "", store.ReasonRevokeAll, now)
 		return err
 	})
+	leave := store.Session{ID: newID(), UserID: u.ID, Dialect: "deviseToken", TokenHash: hashOf("l"), ExpiresAt: now.Add(time.Hour), PasswordChangeUntil: now.Add(time.Minute)}
+	_, err = s.CreateSession(ctx, store.NewSession{Session: leave, Now: now})
+	must(t, err)
+	measure("SpendPasswordChange", 1, func() error { return s.SpendPasswordChange(ctx, leave.Ref(), now) })
 	measure("SetPassword", 1, func() error { _, err := s.SetPassword(ctx, u.ID, "h2", "", now); return err })
 	measure("IssueOneTimeToken", 1, func() error {
 		return s.IssueOneTimeToken(ctx, store.OneTimeToken{UserID: u.ID, Kind: store.OneTimeConfirm, Hash: hashOf("c"), ExpiresAt: now.Add(time.Hour)}, now)

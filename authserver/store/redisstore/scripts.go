@@ -323,6 +323,19 @@ var revokeAllScript = sessionScript(`
 return {'ok', endall(ARGV[4], KEYS[1], ARGV[5], ARGV[6], ARGV[2], ARGV[3], num(ARGV[1]))}
 `)
 
+// spendPasswordChangeScript clears a live session's leave to change the password without the
+// current one, if the leave has not run out.
+//
+// KEYS: session. ARGV: now.
+var spendPasswordChangeScript = sessionScript(`
+local now = num(ARGV[1])
+local f = redis.call('HMGET', KEYS[1], 'exp', 'idle', 'seen', 'pcu')
+if not f[1] or now >= deadline({exp = f[1], idle = f[2], seen = f[3]}) then return {'notfound'} end
+if now >= num(f[4]) then return {'none'} end
+redis.call('HSET', KEYS[1], 'pcu', '0')
+return {'ok'}
+`)
+
 // setPasswordScript replaces the password hash, cancels the reset token and ends the other
 // sessions, in one step: no session minted under the old password survives the change.
 //
@@ -556,5 +569,5 @@ var allScripts = []*redis.Script{
 	claimLoginScript, takeOverLoginScript, releaseLoginScript, writeUserScript,
 	issueOneTimeScript, consumeOneTimeScript, recordFailureScript,
 	putDeviceTokenScript, listDeviceTokensScript, deleteDeviceTokenScript, deleteAllDeviceTokensScript,
-	trackClientSessionScript, rehashPasswordScript,
+	trackClientSessionScript, rehashPasswordScript, spendPasswordChangeScript,
 }

@@ -257,3 +257,24 @@ func (s *Store) RevokeAllSessions(ctx context.Context, userID, exceptSessionID s
 	}
 	return nonNil(strs(res[1])), nil
 }
+
+// SpendPasswordChange implements store.Store: one script, one round trip.
+func (s *Store) SpendPasswordChange(ctx context.Context, ref store.SessionRef, now time.Time) error {
+	if !store.ValidRef(ref) {
+		return store.ErrNotFound
+	}
+	res, err := s.run(ctx, "spend password change", spendPasswordChangeScript,
+		[]string{s.keys.session(ref.UserID, ref.SessionID)}, msString(now))
+	if err != nil {
+		return err
+	}
+	switch status(res) {
+	case "ok":
+		return nil
+	case "none":
+		return store.ErrConflict
+	case "notfound":
+		return store.ErrNotFound
+	}
+	return unexpected("spend password change", res)
+}
