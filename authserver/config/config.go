@@ -256,18 +256,35 @@ type Registration struct {
 	RequireConfirmation bool `json:"requireConfirmation,omitempty"`
 }
 
-// BruteForce holds failed-login limits. Counters are kept per login and per client IP,
-// unknown logins included; past a limit every attempt fails like a wrong password until
-// the lockout ends.
+// BruteForce holds failed-login limits (docs/security.md has the policy). A client that signed
+// in to a login before holds a device cookie for it and is judged by that cookie's own counter
+// alone, so a stranger's failures never lock the owner out of a device they used before.
+// Strangers (clients without such a cookie) are counted per address (IPv6 per /64), per login
+// and per (login, address) pair, unknown logins included; past half a limit each failure holds
+// the login or pair back for a doubling delay, and at the limit it is locked for Lockout. A
+// refused attempt answers like a wrong password, is not hashed and is not counted.
 type BruteForce struct {
-	// MaxFailuresPerLogin within Window locks the login (default 10).
+	// MaxFailuresPerLogin within Window locks the login for strangers (default 20: with the
+	// default window and lockout at most 100 wrong guesses an hour reach the password, ASVS's
+	// cap). Clients with a device cookie for the login are not affected.
 	MaxFailuresPerLogin int `json:"maxFailuresPerLogin,omitempty"`
-	// MaxFailuresPerIP within Window locks the client address (default 100).
+	// MaxFailuresPerIP within Window locks the client address, for every login it has no
+	// device cookie for (default 100).
 	MaxFailuresPerIP int `json:"maxFailuresPerIP,omitempty"`
+	// MaxFailuresPerLoginAndIP within Window locks one login from one address (default 10),
+	// so one address spends at most this much of the login's budget.
+	MaxFailuresPerLoginAndIP int `json:"maxFailuresPerLoginAndIP,omitempty"`
+	// MaxFailuresPerDevice within Window locks one device cookie (default 10).
+	MaxFailuresPerDevice int `json:"maxFailuresPerDevice,omitempty"`
+	// Delay is the first progressive delay (default 1s): past half of a login's, pair's or
+	// device's limit, each failure holds it back for Delay, doubling, at most Lockout.
+	Delay Duration `json:"delay,omitempty"`
 	// Window is the counting window (default 15m).
 	Window Duration `json:"window,omitempty"`
 	// Lockout is how long a lock lasts (default 15m).
 	Lockout Duration `json:"lockout,omitempty"`
+	// DeviceCookieLifespan is how long a device cookie lets its client through (default 4320h, 180 days).
+	DeviceCookieLifespan Duration `json:"deviceCookieLifespan,omitempty"`
 	// TrustedProxies lists CIDRs whose X-Forwarded-For is believed for the client IP.
 	TrustedProxies []string `json:"trustedProxies,omitempty"`
 }

@@ -93,8 +93,12 @@ func (c *Config) Default() {
 	setInt(&pw.HashQueue, 1024)
 
 	b := &c.BruteForce
-	setInt(&b.MaxFailuresPerLogin, 10)
+	setInt(&b.MaxFailuresPerLogin, 20)
 	setInt(&b.MaxFailuresPerIP, 100)
+	setInt(&b.MaxFailuresPerLoginAndIP, 10)
+	setInt(&b.MaxFailuresPerDevice, 10)
+	setDuration(&b.Delay, time.Second)
+	setDuration(&b.DeviceCookieLifespan, 180*24*time.Hour)
 	setDuration(&b.Window, 15*time.Minute)
 	setDuration(&b.Lockout, 15*time.Minute)
 

@@ -140,6 +140,14 @@ func (c *Config) Validate() error {
 	if b.MaxFailuresPerIP < 1 {
 		bad("bruteForce.maxFailuresPerIP", "must be at least 1")
 	}
+	if b.MaxFailuresPerLoginAndIP < 1 {
+		bad("bruteForce.maxFailuresPerLoginAndIP", "must be at least 1")
+	}
+	if b.MaxFailuresPerDevice < 1 {
+		bad("bruteForce.maxFailuresPerDevice", "must be at least 1")
+	}
+	positive("bruteForce.delay", b.Delay)
+	positive("bruteForce.deviceCookieLifespan", b.DeviceCookieLifespan)
 	positive("bruteForce.window", b.Window)
 	positive("bruteForce.lockout", b.Lockout)
 	for i, cidr := range b.TrustedProxies {

@@ -2,74 +2,150 @@ package core
 
 import (
 	"context"
+	"crypto/subtle"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/latchauth/latch/authserver/store"
+	"github.com/latchauth/latch/authserver/token"
 )
 
-// unknownIP keys the brute-force counter of requests whose address is unknown (a caller that
+// unknownIP keys the brute-force counters of requests whose address is unknown (a caller that
 // set no Meta.ClientIP); they share one counter, which fails safe.
 const unknownIP = "unknown"
 
-// subjects returns the counters a login attempt is judged by: its login (known or not, so a
-// lockout says nothing about which logins exist) and its client address.
-func subjects(login, ip string) [2]store.Subject {
+// devicePrefix separates device-cookie MACs from token hashes: a token secret is base64url
+// and never contains ':', so no token hash can ever equal a device MAC.
+const devicePrefix = "device:"
+
+// guard is how one password attempt for a login is judged (OWASP's device-cookie approach):
+// a client holding a valid device cookie for the login is judged by that cookie's counter
+// alone; any other client (a stranger) by its address, its (login, address) pair and the
+// login's strangers' counter. So a stranger's failures, however many, never lock the owner
+// out of a device they signed in on before, and one address spends at most its pair's limit
+// of the login's budget.
+type guard struct {
+	subjects []store.Subject
+	limits   []store.BruteForceLimit
+	// pair is the counter a success resets: the device's, or the (login, address) pair's.
+	// The login's strangers' counter is never reset by a success, so the cap on guesses per
+	// hour holds however often the owner signs in; the address's neither, or one valid
+	// account would let an attacker reset their address's count at will.
+	pair store.Subject
+}
+
+// lockKinds names each subject kind in audit events.
+var lockKinds = map[store.SubjectKind]string{
+	store.SubjectLogin: "login", store.SubjectIP: "ip", store.SubjectLoginIP: "login_ip", store.SubjectDevice: "device",
+}
+
+// guardFor builds the guard of an attempt on login (normalized) from the request's address
+// and device cookie.
+func (s *Service) guardFor(login string, m Meta) guard {
+	bf := s.Config.BruteForce
+	limit := func(max int, progressive bool) store.BruteForceLimit {
+		l := store.BruteForceLimit{MaxFailures: max, Window: bf.Window.Duration, Lockout: bf.Lockout.Duration}
+		if progressive {
+			// Past half the limit each failure waits longer: a typo costs nothing, a guesser
+			// slows down fast, and the lock comes only at the limit.
+			l.Delay, l.FreeFailures = bf.Delay.Duration, max/2
+		}
+		return l
+	}
+	if id, ok := s.deviceID(m.Device, login); ok {
+		dev := store.DeviceSubject(id)
+		return guard{subjects: []store.Subject{dev}, limits: []store.BruteForceLimit{limit(bf.MaxFailuresPerDevice, true)}, pair: dev}
+	}
+	ip := m.ClientIP
 	if ip == "" {
 		ip = unknownIP
 	}
-	return [2]store.Subject{store.LoginSubject(login), store.IPSubject(ip)}
+	pair := store.LoginIPSubject(login, ip)
+	return guard{
+		subjects: []store.Subject{store.IPSubject(ip), pair, store.LoginSubject(login)},
+		limits: []store.BruteForceLimit{
+			limit(bf.MaxFailuresPerIP, false), limit(bf.MaxFailuresPerLoginAndIP, true), limit(bf.MaxFailuresPerLogin, true),
+		},
+		pair: pair,
+	}
 }
 
-// lockState is whether each subject was locked when the attempt began.
-type lockState [2]bool
-
-func (l lockState) any() bool { return l[0] || l[1] }
-
-// checkLocks reads both subjects' lockout state. A store error is returned as is: the caller
-// fails the request as internal, never as "not locked".
-func (s *Service) checkLocks(ctx context.Context, subj [2]store.Subject, now time.Time) (lockState, error) {
-	var st lockState
-	for i, sub := range subj {
-		l, err := s.Store.CheckLockout(ctx, sub, now)
-		if err != nil {
-			return st, internal("check lockout", err)
+// locked reports whether any of the guard's counters holds the attempt back, in one round
+// trip. A store error is returned as is: the caller fails the request as internal, never as
+// "not locked".
+func (s *Service) locked(ctx context.Context, g guard, now time.Time) (bool, error) {
+	states, err := s.Store.CheckLockouts(ctx, g.subjects, now)
+	if err != nil {
+		return false, internal("check lockout", err)
+	}
+	for _, l := range states {
+		if l.Locked {
+			return true, nil
 		}
-		st[i] = l.Locked
 	}
-	return st, nil
+	return false, nil
 }
 
-// recordFailure counts a failed attempt against both subjects and audits a lock it causes.
-// Errors are logged, not returned: the attempt has failed already, and the answer to the
-// client must not depend on the counter.
-func (s *Service) recordFailure(ctx context.Context, m Meta, subj [2]store.Subject, was lockState, userID string, now time.Time) {
-	bf := s.Config.BruteForce
-	limits := [2]store.BruteForceLimit{
-		{MaxFailures: bf.MaxFailuresPerLogin, Window: bf.Window.Duration, Lockout: bf.Lockout.Duration},
-		{MaxFailures: bf.MaxFailuresPerIP, Window: bf.Window.Duration, Lockout: bf.Lockout.Duration},
-	}
-	for i, sub := range subj {
-		after, err := s.Store.RecordFailure(ctx, sub, limits[i], now)
+// countFailure counts an attempt that reached the password and failed, against each of the
+// guard's counters, and audits a lock it causes. An attempt refused by a lock is never
+// counted: a locked address adds nothing to any login's counters. Errors are logged, not
+// returned: the attempt has failed already, and the answer must not depend on the counter.
+func (s *Service) countFailure(ctx context.Context, m Meta, g guard, userID string, now time.Time) {
+	for i, sub := range g.subjects {
+		after, err := s.Store.RecordFailure(ctx, sub, g.limits[i], now)
 		if err != nil {
 			s.Logger.WarnContext(ctx, "cannot record a failed login", "request_id", m.RequestID, "error", err)
 			continue
 		}
-		if after.Locked && !was[i] {
-			kind := "login"
-			if sub.Kind == store.SubjectIP {
-				kind = "ip"
-			}
-			s.audit(ctx, m, "lockout", userID, outcomeSuccess, slog.String("subject", kind),
+		if after.Locked && after.Failures == 0 {
+			// Failures is zero only when this failure reached the limit: a progressive delay
+			// keeps the count and is not a lockout.
+			s.audit(ctx, m, "lockout", userID, outcomeSuccess, slog.String("subject", lockKinds[sub.Kind]),
 				slog.Time("until", after.Until))
 		}
 	}
 }
 
-// clearFailures forgets the login's failures after a success. The address's counter is kept:
-// otherwise one valid account would let an attacker reset their address's count at will.
-func (s *Service) clearFailures(ctx context.Context, m Meta, login string) {
+// clearFailures forgets the failures of the guard's pair (or device) after a success.
+func (s *Service) clearFailures(ctx context.Context, m Meta, g guard) {
+	if err := s.Store.ResetFailures(ctx, g.pair); err != nil {
+		s.Logger.WarnContext(ctx, "cannot reset failed-login counter", "request_id", m.RequestID, "error", err)
+	}
+}
+
+// unlockLogin lifts the lock strangers' failures put on a login, when the owner proves they
+// hold the mailbox (a password reset).
+func (s *Service) unlockLogin(ctx context.Context, m Meta, login string) {
 	if err := s.Store.ResetFailures(ctx, store.LoginSubject(login)); err != nil {
 		s.Logger.WarnContext(ctx, "cannot reset failed-login counter", "request_id", m.RequestID, "error", err)
 	}
+}
+
+// NewDeviceCookie returns a device cookie for login: `<nonce>.<MAC>`, the MAC keyed by the
+// realm's token key over the login and the nonce, so it cannot be forged or moved to another
+// login, and nothing of it needs storing.
+func (s *Service) NewDeviceCookie(login string) (string, error) {
+	nonce, err := token.New()
+	if err != nil {
+		return "", internal("device cookie", err)
+	}
+	return nonce + "." + s.deviceMAC(store.NormalizeLogin(login), nonce), nil
+}
+
+// deviceID checks a presented device cookie against login (normalized) and returns the
+// identifier its counter is kept under (its MAC: the nonce never reaches the store).
+func (s *Service) deviceID(cookie, login string) (string, bool) {
+	nonce, mac, ok := strings.Cut(cookie, ".")
+	if !ok || !token.ValidSecret(nonce) || len(mac) != token.HashLen {
+		return "", false
+	}
+	if subtle.ConstantTimeCompare([]byte(mac), []byte(s.deviceMAC(login, nonce))) != 1 {
+		return "", false
+	}
+	return mac, true
+}
+
+func (s *Service) deviceMAC(login, nonce string) string {
+	return s.Hasher.Hash(devicePrefix + store.LoginSubject(login).Value + ":" + nonce)
 }

@@ -24,11 +24,13 @@ type LoginRequest struct {
 }
 
 // Login checks a login and password and creates a session. Every failure, whatever its
-// cause (unknown login, wrong password, a lock on the login or the client address, a disabled
-// or pending account, a password changed meanwhile), is ErrInvalidCredentials, and every
-// attempt costs one argon2id verification (the user's hash, or the pool's dummy hash), so
-// neither the answer nor its timing tells which logins exist. Each failure counts against the
-// login and the address, known login or not.
+// cause (unknown login, wrong password, a lock, a disabled or pending account, a password
+// changed meanwhile), is ErrInvalidCredentials. Every attempt that is not held back by a
+// lock costs one argon2id verification (the user's hash, or the pool's dummy hash), so
+// neither the answer nor its timing tells which logins exist; an attempt refused by a lock
+// gets the same answer without hashing and is not counted, so a locked client can neither
+// spend the hashing pool nor add to anyone's counters. The brute-force policy is guardFor's.
+// A success returns a fresh device cookie for the login in Issued.Device.
 //
 // Other errors are internal (the store is unreachable, the pool is saturated): the dialect
 // answers them with its internal error, and nothing is counted.
@@ -37,32 +39,32 @@ func (s *Service) Login(ctx context.Context, m Meta, req LoginRequest) (_ store.
 	defer func() { s.observe(m, "login", began, err) }()
 
 	login := store.NormalizeLogin(req.Login)
-	subj := subjects(login, m.ClientIP)
-	locks, err := s.checkLocks(ctx, subj, now)
-	if err != nil {
+	g := s.guardFor(login, m)
+	locked, err := s.locked(ctx, g, now)
+	switch {
+	case err != nil:
 		return store.User{}, Issued{}, err
+	case locked:
+		s.audit(ctx, m, "login", "", "failure", slog.String("reason", "locked"))
+		return store.User{}, Issued{}, ErrInvalidCredentials
 	}
 
 	var u store.User
 	known := false
-	if !locks.any() {
-		u, err = s.Store.GetUserByLogin(ctx, login)
-		switch {
-		case err == nil:
-			known = u.PasswordHash != ""
-		case !errors.Is(err, store.ErrNotFound):
-			return store.User{}, Issued{}, internal("login", err)
-		}
+	u, err = s.Store.GetUserByLogin(ctx, login)
+	switch {
+	case err == nil:
+		known = u.PasswordHash != ""
+	case !errors.Is(err, store.ErrNotFound):
+		return store.User{}, Issued{}, internal("login", err)
 	}
 
-	// Exactly one verification on every path, before any decision is visible.
+	// Exactly one verification on every path past the lock, before any decision is visible.
 	reason, rehash, err := s.verify(ctx, m, u, known, req.Password)
 	if err != nil {
 		return store.User{}, Issued{}, err
 	}
 	switch {
-	case locks.any():
-		reason = "locked"
 	case reason != "":
 	case u.Status == store.StatusDisabled:
 		reason = "disabled"
@@ -70,7 +72,7 @@ func (s *Service) Login(ctx context.Context, m Meta, req LoginRequest) (_ store.
 		reason = "pending"
 	}
 	if reason != "" {
-		return store.User{}, Issued{}, s.loginFailed(ctx, m, subj, locks, u.ID, reason, now)
+		return store.User{}, Issued{}, s.loginFailed(ctx, m, g, u.ID, reason, now)
 	}
 
 	issued, err := s.issue(ctx, m, u, req.Session)
@@ -85,11 +87,15 @@ func (s *Service) Login(ctx context.Context, m Meta, req LoginRequest) (_ store.
 	case errors.Is(err, store.ErrConflict):
 		// The password changed between the check and the session: the one just checked is
 		// no longer the user's.
-		return store.User{}, Issued{}, s.loginFailed(ctx, m, subj, locks, u.ID, "password_changed", now)
+		return store.User{}, Issued{}, s.loginFailed(ctx, m, g, u.ID, "password_changed", now)
 	case err != nil:
 		return store.User{}, Issued{}, err
 	}
-	s.clearFailures(ctx, m, login)
+	s.clearFailures(ctx, m, g)
+	if issued.Device, err = s.NewDeviceCookie(login); err != nil {
+		// The session exists; the client only misses its device cookie this time.
+		s.Logger.WarnContext(ctx, "cannot make a device cookie", "request_id", m.RequestID, "error", err)
+	}
 	if rehash {
 		s.rehash(ctx, m, u, req.Password)
 	}
@@ -126,8 +132,8 @@ func (s *Service) verify(ctx context.Context, m Meta, u store.User, known bool, 
 }
 
 // loginFailed counts and audits a failed login and returns the one error every failure gets.
-func (s *Service) loginFailed(ctx context.Context, m Meta, subj [2]store.Subject, locks lockState, userID, reason string, now time.Time) error {
-	s.recordFailure(ctx, m, subj, locks, userID, now)
+func (s *Service) loginFailed(ctx context.Context, m Meta, g guard, userID, reason string, now time.Time) error {
+	s.countFailure(ctx, m, g, userID, now)
 	s.audit(ctx, m, "login", userID, "failure", slog.String("reason", reason))
 	return ErrInvalidCredentials
 }

@@ -74,7 +74,7 @@ func (s *Service) Reset(ctx context.Context, m Meta, userID, secret, newPassword
 	}
 	// Whoever holds the mailbox is the user: lift a lock the forgotten password caused.
 	if u, err := s.Store.GetUser(ctx, userID); err == nil {
-		s.clearFailures(ctx, m, u.Login)
+		s.unlockLogin(ctx, m, u.Login)
 	}
 	s.audit(ctx, m, "password.reset", userID, outcomeSuccess, sessionsEnded(ended))
 	return nil
@@ -129,26 +129,8 @@ func (s *Service) ChangePassword(ctx context.Context, m Meta, a Auth, c Password
 	}()
 
 	if c.VerifyCurrent {
-		subj := subjects(a.User.Login, m.ClientIP)
-		locks, err := s.checkLocks(ctx, subj, now)
-		if err != nil {
+		if err := s.confirmPassword(ctx, m, a.User.ID, c.Current, now); err != nil {
 			return err
-		}
-		// The session check's user has no password hash (store.Sessions): read it now.
-		u, err := s.Store.GetUser(ctx, a.User.ID)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			return ErrInvalidToken
-		case err != nil:
-			return internal("change password", err)
-		}
-		reason, _, err := s.verify(ctx, m, u, u.PasswordHash != "", c.Current)
-		if err != nil {
-			return err
-		}
-		if locks.any() || reason != "" {
-			s.recordFailure(ctx, m, subj, locks, a.User.ID, now)
-			return ErrInvalidCredentials
 		}
 	}
 	if err := s.Passwords.Policy().Check(c.New); err != nil {
@@ -159,6 +141,40 @@ func (s *Service) ChangePassword(ctx context.Context, m Meta, a Auth, c Password
 		return err
 	}
 	s.audit(ctx, m, "password.change", a.User.ID, outcomeSuccess, sessionsEnded(ended))
+	return nil
+}
+
+// confirmPassword checks that pw is the password of the signed-in user userID, before a
+// sensitive change: a session alone (perhaps stolen) must not be enough. The attempt is
+// judged and counted like a login (guardFor): a wrong password is ErrInvalidCredentials and
+// a failure against the limits, and while a lock holds, every attempt fails unhashed.
+//
+// Errors: ErrInvalidCredentials, ErrInvalidToken (the user no longer exists), or internal.
+func (s *Service) confirmPassword(ctx context.Context, m Meta, userID, pw string, now time.Time) error {
+	// The session check's user has no password hash (store.Sessions): read it now.
+	u, err := s.Store.GetUser(ctx, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return ErrInvalidToken
+	case err != nil:
+		return internal("confirm password", err)
+	}
+	g := s.guardFor(store.NormalizeLogin(u.Login), m)
+	locked, err := s.locked(ctx, g, now)
+	switch {
+	case err != nil:
+		return err
+	case locked:
+		return ErrInvalidCredentials
+	}
+	reason, _, err := s.verify(ctx, m, u, u.PasswordHash != "", pw)
+	if err != nil {
+		return err
+	}
+	if reason != "" {
+		s.countFailure(ctx, m, g, u.ID, now)
+		return ErrInvalidCredentials
+	}
 	return nil
 }
 

@@ -67,6 +67,9 @@ type Meta struct {
 	ClientIP string
 	// RequestID ties audit events to the access log.
 	RequestID string
+	// Device is the device cookie the client presented, if any: a client that signed in to a
+	// login before is judged by its own brute-force counter (NewDeviceCookie).
+	Device string
 }
 
 // The outcomes of operations, for audit events and metric labels. A fixed set: labels are

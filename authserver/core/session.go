@@ -52,6 +52,10 @@ type Issued struct {
 	Session store.Session
 	// Evicted lists the sessions the device limit ended to make room.
 	Evicted []string
+	// Device is a fresh device cookie for the login (set by a password login only): the
+	// dialect hands it to the client, whose later attempts on this login are then judged by
+	// the cookie's own brute-force counter.
+	Device string
 }
 
 // Auth is an authenticated request: the session the token named, its user, and the token.

@@ -117,14 +117,16 @@ type OneTimeTokens interface {
 	ConsumeOneTimeToken(ctx context.Context, userID string, kind OneTimeKind, hash string, now time.Time) error
 }
 
-// BruteForce holds failed-login counters and locks, per login and per client address.
+// BruteForce holds failure counters and locks: failed logins per login, address, (login,
+// address) pair and device cookie, and the requests of rate-limited actions.
 type BruteForce interface {
-	// RecordFailure counts a failed login for subj under limit and returns the resulting
-	// state: reaching MaxFailures within Window locks the subject for Lockout. A failure
-	// while locked does not extend the lock.
+	// RecordFailure counts a failure (or a rate-limited request) for subj under limit and
+	// returns the resulting state: reaching MaxFailures within Window locks the subject for
+	// Lockout; before that, limit.Delay holds it back progressively. A failure while locked
+	// is not counted and does not extend the lock.
 	RecordFailure(ctx context.Context, subj Subject, limit BruteForceLimit, now time.Time) (Lockout, error)
-	// CheckLockout returns subj's current state.
-	CheckLockout(ctx context.Context, subj Subject, now time.Time) (Lockout, error)
+	// CheckLockouts returns the current state of each subject, in order, in one round trip.
+	CheckLockouts(ctx context.Context, subjects []Subject, now time.Time) ([]Lockout, error)
 	// ResetFailures forgets subj's failures and any lock (after a successful login).
 	ResetFailures(ctx context.Context, subj Subject) error
 }

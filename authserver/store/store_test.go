@@ -40,6 +40,22 @@ func TestNormalizeLoginAndSubjects(t *testing.T) {
 	if !store.IPSubject("2001:db8::1").Valid() || store.IPSubject("").Valid() || store.IPSubject("a b").Valid() {
 		t.Error("IPSubject validity")
 	}
+	for in, want := range map[string]string{
+		"192.0.2.1": "192.0.2.1", "::ffff:192.0.2.1": "192.0.2.1", "2001:db8:1:2:3:4:5:6": "2001:db8:1:2::/64",
+		"2001:db8:1:2::9": "2001:db8:1:2::/64", "fe80::1%eth0": "fe80::/64", "unknown": "unknown",
+	} {
+		if got := store.AddressBlock(in); got != want {
+			t.Errorf("AddressBlock(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if store.LoginIPSubject("Ada@example.com", "2001:db8::1") != store.LoginIPSubject("ada@example.com", "2001:db8::2") ||
+		store.LoginIPSubject("ada@example.com", "192.0.2.1") == store.LoginIPSubject("ada@example.com", "192.0.2.2") ||
+		store.LoginIPSubject("ada@example.com", "192.0.2.1") == store.LoginIPSubject("bob@example.com", "192.0.2.1") {
+		t.Error("LoginIPSubject: one counter per normalized login and address block")
+	}
+	if r := store.RateSubject("forgot", "ada@example.com"); !r.Valid() || strings.Contains(r.Value, "ada") {
+		t.Errorf("RateSubject %+v: want a valid subject that hides its key", r)
+	}
 }
 
 func TestValidID(t *testing.T) {

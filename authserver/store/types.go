@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/netip"
 	"strings"
 	"time"
 )
@@ -242,11 +243,20 @@ type SubjectKind int
 
 // The brute-force subject kinds.
 const (
+	// SubjectLogin counts a login's failures from clients that hold no device cookie for it.
 	SubjectLogin SubjectKind = iota + 1
+	// SubjectIP counts a client address's failures, whatever the login (IPv6 per /64).
 	SubjectIP
+	// SubjectLoginIP counts the failures of one login from one address (IPv6 per /64).
+	SubjectLoginIP
+	// SubjectDevice counts the failures of one device cookie (a client that signed in before).
+	SubjectDevice
+	// SubjectRate counts requests of one rate-limited action per address or per login.
+	SubjectRate
 )
 
-// Subject is what a brute-force counter is kept for. Build it with LoginSubject or IPSubject.
+// Subject is what a brute-force counter is kept for. Build it with LoginSubject, IPSubject,
+// LoginIPSubject, DeviceSubject or RateSubject.
 type Subject struct {
 	Kind  SubjectKind
 	Value string
@@ -256,12 +266,49 @@ type Subject struct {
 // logins too keeps lockouts from revealing which logins exist). The login is normalized and
 // hashed, so backends never store login names in counter keys.
 func LoginSubject(login string) Subject {
-	sum := sha256.Sum256([]byte(NormalizeLogin(login)))
-	return Subject{Kind: SubjectLogin, Value: hex.EncodeToString(sum[:])}
+	return Subject{Kind: SubjectLogin, Value: digest(NormalizeLogin(login))}
 }
 
 // IPSubject is the counter of a client address (already resolved through trusted proxies).
-func IPSubject(ip string) Subject { return Subject{Kind: SubjectIP, Value: ip} }
+// An IPv6 address is counted as its /64: one host is usually given a whole /64, so counting
+// single addresses would let it rotate through 2^64 of them.
+func IPSubject(ip string) Subject { return Subject{Kind: SubjectIP, Value: AddressBlock(ip)} }
+
+// LoginIPSubject is the counter of one login tried from one address (IPv6 per /64).
+func LoginIPSubject(login, ip string) Subject {
+	return Subject{Kind: SubjectLoginIP, Value: digest(NormalizeLogin(login) + "\x00" + AddressBlock(ip))}
+}
+
+// DeviceSubject is the counter of a device cookie, named by an identifier derived from it
+// (never the cookie itself).
+func DeviceSubject(id string) Subject { return Subject{Kind: SubjectDevice, Value: id} }
+
+// RateSubject is the counter of a rate-limited action ("register", "forgot", ...) for one key:
+// an address (IPv6 per /64) or a login. The key is hashed, so logins never appear in keys.
+func RateSubject(action, key string) Subject {
+	return Subject{Kind: SubjectRate, Value: action + "." + digest(key)}
+}
+
+// AddressBlock returns the form an address is counted under: an IPv4 address as it is, an
+// IPv6 address as its /64 ("2001:db8:1:2::/64"). Anything that does not parse is returned
+// unchanged (the "unknown" address of a request without one).
+func AddressBlock(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	p, _ := a.WithZone("").Prefix(64)
+	return p.String()
+}
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
 
 // BruteForceLimit is the policy RecordFailure applies.
 type BruteForceLimit struct {
@@ -269,14 +316,35 @@ type BruteForceLimit struct {
 	MaxFailures int
 	Window      time.Duration
 	Lockout     time.Duration
+	// Delay, when set, slows a subject down before it is locked: after more than
+	// FreeFailures failures in the window, the n-th failure locks it for
+	// Delay × 2^(n-FreeFailures-1), at most Lockout, so a client that mistypes a few times
+	// waits seconds while a guesser's rate falls off fast. The count is kept meanwhile.
+	Delay        time.Duration
+	FreeFailures int
+}
+
+// DelayAfter is how long the n-th failure in a window holds the subject back (zero: not at
+// all); the MaxFailures-th locks it for Lockout instead.
+func (l BruteForceLimit) DelayAfter(n int) time.Duration {
+	if l.Delay <= 0 || n <= l.FreeFailures {
+		return 0
+	}
+	d := l.Delay
+	for i := l.FreeFailures + 1; i < n && d < l.Lockout; i++ {
+		d *= 2
+	}
+	return min(d, l.Lockout)
 }
 
 // Lockout is a subject's brute-force state.
 type Lockout struct {
+	// Locked is set while the subject is locked or held back by a progressive delay.
 	Locked bool
 	// Until is when the lock ends; zero when not locked.
 	Until time.Time
-	// Failures counts failures in the current window (zero while locked: the lock replaced it).
+	// Failures counts failures in the current window (zero after a full lock: the lock
+	// replaced it; kept through a progressive delay).
 	Failures int
 }
 

@@ -184,13 +184,13 @@ func (t OneTimeToken) Validate(now time.Time) error {
 // Valid reports whether subj names a counter: a known kind and a short value without
 // whitespace or braces.
 func (s Subject) Valid() bool {
-	return (s.Kind == SubjectLogin || s.Kind == SubjectIP) && validLabel(s.Value)
+	return s.Kind >= SubjectLogin && s.Kind <= SubjectRate && validLabel(s.Value)
 }
 
 // Validate checks a brute-force policy.
 func (l BruteForceLimit) Validate() error {
-	if l.MaxFailures < 1 || l.Window <= 0 || l.Lockout <= 0 {
-		return invalidArg("brute-force limit needs MaxFailures >= 1 and positive Window and Lockout, got %+v", l)
+	if l.MaxFailures < 1 || l.Window <= 0 || l.Lockout <= 0 || l.Delay < 0 || l.FreeFailures < 0 {
+		return invalidArg("brute-force limit needs MaxFailures >= 1, positive Window and Lockout, and no negative Delay or FreeFailures, got %+v", l)
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := meta(r)
+	m.Device = httpx.DeviceCookie(r, h.Config)
 	u, issued, err := h.Core.Login(r.Context(), m, core.LoginRequest{Login: req.Login, Password: req.Password})
 	switch {
 	case errors.Is(err, core.ErrInvalidCredentials), errors.Is(err, core.ErrDeviceLimit):
@@ -57,6 +58,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.setSession(w, issued)
+	httpx.SetDeviceCookie(w, h.Config, issued.Device)
 	httpx.WriteJSON(w, http.StatusOK, userOf(u))
 }
 

@@ -92,12 +92,14 @@ func TestBruteForceLockout(t *testing.T) {
 		s := servertest.Start(t, servertest.Options{Config: func(c *config.Config) {
 			c.BruteForce.MaxFailuresPerLogin = 3
 			c.BruteForce.Lockout = config.D(2 * time.Second)
+			c.BruteForce.Delay = config.D(time.Millisecond)
 		}})
 		register(t, s, "target@example.com")
 		b := newBrowser(t, s)
 		good := map[string]string{"login": "target@example.com", "password": password}
 		for range 3 {
 			wantError(t, b.post("/account/login", map[string]string{"login": "TARGET@example.com", "password": "guess"}), http.StatusUnauthorized)
+			time.Sleep(5 * time.Millisecond) // past the progressive delay
 		}
 		lockedAt := time.Now()
 		wantError(t, b.post("/account/login", good), http.StatusUnauthorized)
@@ -114,6 +116,7 @@ func TestBruteForceLockout(t *testing.T) {
 		// Unknown logins lock too, so a lockout tells nothing about which logins exist.
 		for range 3 {
 			wantError(t, b.post("/account/login", map[string]string{"login": "ghost@example.com", "password": "guess"}), http.StatusUnauthorized)
+			time.Sleep(5 * time.Millisecond)
 		}
 		if n := len(s.LogLines(map[string]any{"audit": true, "event": "lockout"})); n != 2 {
 			t.Errorf("%d lockout audit events, want 2 (the unknown login locked too)", n)
@@ -229,8 +232,9 @@ func TestAuditEventsHoldNoSecrets(t *testing.T) {
 	wantNoContent(t, b.post("/account/logout", nil))
 	wantUser(t, b.post("/account/login", map[string]string{"login": "audit@example.com", "password": password}))
 	cookie2 := b.hc.Jar.Cookies(mustURL(t, s.PublicURL))[0].Value
+	stranger := newBrowser(t, s) // b holds a device cookie now: its failures would lock only that
 	for range 2 {
-		wantError(t, b.post("/account/login", map[string]string{"login": "audit@example.com", "password": "wrong-guess-xyz"}), http.StatusUnauthorized)
+		wantError(t, stranger.post("/account/login", map[string]string{"login": "audit@example.com", "password": "wrong-guess-xyz"}), http.StatusUnauthorized)
 	}
 	wantNoContent(t, b.post("/account/forgot", map[string]string{"login": "audit@example.com"}))
 	_, rtok := s.Mailbox.Wait(t, "audit@example.com", 2).Link(t)

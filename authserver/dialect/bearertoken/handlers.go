@@ -22,7 +22,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		badBody(w, r, err)
 		return
 	}
-	_, issued, err := h.Core.Login(r.Context(), meta(r), core.LoginRequest{
+	m := meta(r)
+	m.Device = httpx.DeviceCookie(r, h.Config)
+	_, issued, err := h.Core.Login(r.Context(), m, core.LoginRequest{
 		Login:    req.Login,
 		Password: req.Password,
 		// The dialect has an activation step: a user is in only once activated.
@@ -37,6 +39,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, "auth", err, codeAuthFailed, msgAuthFailed)
 		return
 	}
+	httpx.SetDeviceCookie(w, h.Config, issued.Device)
 	httpx.WriteJSON(w, http.StatusOK, envelope{Status: statusOK, Content: tokenContent{
 		Token:   issued.Token.String(),
 		Created: timestamp(issued.Session.CreatedAt),

@@ -144,7 +144,9 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	if c := requestCredentials(r, &b); token.ValidID(c.Client) {
 		replaces = c.Client
 	}
-	u, is, err := h.Core.Login(r.Context(), meta(r), core.LoginRequest{
+	m := meta(r)
+	m.Device = httpx.DeviceCookie(r, h.Config)
+	u, is, err := h.Core.Login(r.Context(), m, core.LoginRequest{
 		Login: str(b.Email), Password: str(b.Password), RequireActive: true,
 		Session: h.sessionOptions(h.settings.DevicePolicy, replaces),
 	})
@@ -160,6 +162,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	setAuthHeaders(w, authOf(u, is))
+	httpx.SetDeviceCookie(w, h.Config, is.Device)
 	httpx.WriteJSON(w, http.StatusOK, struct {
 		Data user `json:"data"`
 	}{userOf(u)})

@@ -72,7 +72,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req, false) || !h.client(w, r, "token", req.Client) {
 		return
 	}
-	u, issued, err := h.Core.Login(r.Context(), meta(r), core.LoginRequest{
+	m := meta(r)
+	m.Device = httpx.DeviceCookie(r, h.Config)
+	u, issued, err := h.Core.Login(r.Context(), m, core.LoginRequest{
 		Login: req.Email, Password: req.Password, Session: h.sessionOptions(req.Client),
 	})
 	switch {
@@ -86,6 +88,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, "token", err)
 		return
 	}
+	httpx.SetDeviceCookie(w, h.Config, issued.Device)
 	httpx.WriteJSON(w, http.StatusOK, credentialsOf(u, issued))
 }
 

@@ -39,7 +39,9 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 
 // authenticate: {type, username, password} → 200 success with the session and its cookie.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, req postRequest) {
-	u, issued, err := h.Core.Login(r.Context(), meta(r), core.LoginRequest{Login: req.Username, Password: req.Password})
+	m := meta(r)
+	m.Device = httpx.DeviceCookie(r, h.Config)
+	u, issued, err := h.Core.Login(r.Context(), m, core.LoginRequest{Login: req.Username, Password: req.Password})
 	switch {
 	case errors.Is(err, core.ErrInvalidCredentials), errors.Is(err, core.ErrDeviceLimit):
 		httpx.WriteJSON(w, http.StatusOK, failure)
@@ -50,6 +52,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, req postR
 	}
 	raw := issued.Token.String()
 	h.setSession(w, raw, issued.Session.ExpiresAt)
+	httpx.SetDeviceCookie(w, h.Config, issued.Device)
 	httpx.WriteJSON(w, http.StatusOK, authResponse{Success: true, Session: raw, User: userOf(u)})
 }
 

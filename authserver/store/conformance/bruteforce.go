@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,9 +20,9 @@ func testBruteForce(t *testing.T, f *fixture) {
 	ip := store.IPSubject("2001:db8::1")
 	check := func(subj store.Subject, what string, want store.Lockout) {
 		t.Helper()
-		got, err := f.s.CheckLockout(f.ctx, subj, f.now)
+		got, err := f.s.CheckLockouts(f.ctx, []store.Subject{subj}, f.now)
 		must(t, err, "check %s", what)
-		if d := diff(want, got); d != "" {
+		if d := diffLockouts([]store.Lockout{want}, got); d != "" {
 			t.Errorf("%s: %s", what, d)
 		}
 	}
@@ -78,9 +80,25 @@ func testBruteForce(t *testing.T, f *fixture) {
 	bad := store.Subject{Kind: store.SubjectIP, Value: "has space"}
 	_, err = f.s.RecordFailure(f.ctx, bad, limit, f.now)
 	wantErr(t, err, store.ErrInvalidArgument, "record for a malformed subject")
-	_, err = f.s.CheckLockout(f.ctx, store.Subject{Value: "x"}, f.now)
+	_, err = f.s.CheckLockouts(f.ctx, []store.Subject{ip, {Value: "x"}}, f.now)
 	wantErr(t, err, store.ErrInvalidArgument, "check a subject without a kind")
+	_, err = f.s.RecordFailure(f.ctx, login, store.BruteForceLimit{MaxFailures: 3, Window: time.Minute, Lockout: time.Minute, Delay: -time.Second}, f.now)
+	wantErr(t, err, store.ErrInvalidArgument, "record with a negative delay")
 	wantErr(t, f.s.ResetFailures(f.ctx, store.Subject{Kind: store.SubjectLogin}), store.ErrInvalidArgument, "reset an empty subject")
+}
+
+// diffLockouts compares two lists of lockouts element by element.
+func diffLockouts(want, got []store.Lockout) string {
+	if len(want) != len(got) {
+		return fmt.Sprintf("want %d lockouts, got %d: %+v", len(want), len(got), got)
+	}
+	var out []string
+	for i := range want {
+		if d := diff(want[i], got[i]); d != "" {
+			out = append(out, fmt.Sprintf("[%d] %s", i, d))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // testBruteForceConcurrent: racing failures are each counted once; the limit-th locks.
@@ -110,5 +128,97 @@ func testBruteForceConcurrent(t *testing.T, f *fixture) {
 	}
 	if len(seen) != limit.MaxFailures-1 || locked != n-limit.MaxFailures+1 {
 		t.Errorf("%d counted and %d locked answers, want %d and %d", len(seen), locked, limit.MaxFailures-1, n-limit.MaxFailures+1)
+	}
+}
+
+// testBruteForceDelay: past the free failures each failure holds the subject back for a
+// doubling delay (capped by the lockout), attempts while held back are not counted, and the
+// limit still locks.
+func testBruteForceDelay(t *testing.T, f *fixture) {
+	limit := store.BruteForceLimit{MaxFailures: 6, Window: time.Hour, Lockout: 10 * time.Second, Delay: time.Second, FreeFailures: 2}
+	subj := store.LoginIPSubject("ada@example.com", "198.51.100.20")
+	record := func(what string, want store.Lockout) {
+		t.Helper()
+		got, err := f.s.RecordFailure(f.ctx, subj, limit, f.now)
+		must(t, err, "record %s", what)
+		if d := diff(want, got); d != "" {
+			t.Errorf("%s: %s", what, d)
+		}
+	}
+	check := func(what string, want store.Lockout) {
+		t.Helper()
+		got, err := f.s.CheckLockouts(f.ctx, []store.Subject{subj}, f.now)
+		must(t, err, "check %s", what)
+		if d := diffLockouts([]store.Lockout{want}, got); d != "" {
+			t.Errorf("%s: %s", what, d)
+		}
+	}
+	record("free failure 1", store.Lockout{Failures: 1})
+	record("free failure 2", store.Lockout{Failures: 2})
+	record("failure 3: held back 1s", store.Lockout{Locked: true, Until: f.now.Add(time.Second), Failures: 3})
+	check("held back", store.Lockout{Locked: true, Until: f.now.Add(time.Second), Failures: 3})
+	f.tick(500 * time.Millisecond)
+	record("a failure while held back is not counted", store.Lockout{Locked: true, Until: f.now.Add(500 * time.Millisecond), Failures: 3})
+	f.tick(500 * time.Millisecond)
+	check("the delay is over", store.Lockout{Failures: 3})
+	record("failure 4: held back 2s", store.Lockout{Locked: true, Until: f.now.Add(2 * time.Second), Failures: 4})
+	f.tick(2 * time.Second)
+	record("failure 5: held back 4s", store.Lockout{Locked: true, Until: f.now.Add(4 * time.Second), Failures: 5})
+	f.tick(4 * time.Second)
+	record("failure 6 locks for the lockout", store.Lockout{Locked: true, Until: f.now.Add(limit.Lockout)})
+	f.tick(limit.Lockout)
+	record("after the lock the count starts again", store.Lockout{Failures: 1})
+
+	// The delay never exceeds the lockout.
+	long := store.BruteForceLimit{MaxFailures: 60, Window: time.Hour, Lockout: 3 * time.Second, Delay: time.Second, FreeFailures: 0}
+	other := store.DeviceSubject("dev-" + newID())
+	for i, want := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second} {
+		got, err := f.s.RecordFailure(f.ctx, other, long, f.now)
+		must(t, err, "record %d", i)
+		if !got.Locked || got.Until.Sub(f.now) != want {
+			t.Errorf("failure %d: %+v, want held back %s", i+1, got, want)
+		}
+		f.tick(want)
+	}
+}
+
+// testBruteForceSubjects: every kind of subject is its own counter, IPv6 addresses are
+// counted per /64, and one call reads several subjects in order.
+func testBruteForceSubjects(t *testing.T, f *fixture) {
+	limit := store.BruteForceLimit{MaxFailures: 2, Window: time.Minute, Lockout: time.Minute}
+	subjects := []store.Subject{
+		store.LoginSubject("grace@example.com"),
+		store.IPSubject("2001:db8:aa:bb::1"),
+		store.LoginIPSubject("grace@example.com", "2001:db8:aa:bb::1"),
+		store.DeviceSubject("dev-" + newID()),
+		store.RateSubject("forgot", "grace@example.com"),
+	}
+	for i, subj := range subjects {
+		if !subj.Valid() {
+			t.Fatalf("subject %d (%+v) is not valid", i, subj)
+		}
+		for range i + 1 {
+			_, err := f.s.RecordFailure(f.ctx, subj, limit, f.now)
+			must(t, err, "record subject %d", i)
+		}
+	}
+	got, err := f.s.CheckLockouts(f.ctx, subjects, f.now)
+	must(t, err, "check all")
+	until := f.now.Add(limit.Lockout)
+	want := []store.Lockout{{Failures: 1}, {Locked: true, Until: until}, {Locked: true, Until: until}, {Locked: true, Until: until}, {Locked: true, Until: until}}
+	if d := diffLockouts(want, got); d != "" {
+		t.Errorf("five kinds of subject: %s", d)
+	}
+	// Another address of the same /64 is the same counter; the next /64 is not.
+	sameBlock := []store.Subject{store.IPSubject("2001:db8:aa:bb:ffff::9"), store.LoginIPSubject("GRACE@example.com", "2001:db8:aa:bb::77"), store.IPSubject("2001:db8:aa:bc::1")}
+	got, err = f.s.CheckLockouts(f.ctx, sameBlock, f.now)
+	must(t, err, "check the /64")
+	if d := diffLockouts([]store.Lockout{{Locked: true, Until: until}, {Locked: true, Until: until}, {}}, got); d != "" {
+		t.Errorf("IPv6 per /64: %s", d)
+	}
+	got, err = f.s.CheckLockouts(f.ctx, nil, f.now)
+	must(t, err, "check nothing")
+	if len(got) != 0 {
+		t.Errorf("checking no subject returned %v", got)
 	}
 }

@@ -65,7 +65,10 @@ func testClosed(t *testing.T, f *fixture) {
 			_, err := f.s.RecordFailure(ctx, store.IPSubject("192.0.2.1"), store.BruteForceLimit{MaxFailures: 1, Window: time.Minute, Lockout: time.Minute}, now)
 			return err
 		},
-		"CheckLockout":    func() error { _, err := f.s.CheckLockout(ctx, store.IPSubject("192.0.2.1"), now); return err },
+		"CheckLockouts": func() error {
+			_, err := f.s.CheckLockouts(ctx, []store.Subject{store.IPSubject("192.0.2.1")}, now)
+			return err
+		},
 		"ResetFailures":   func() error { return f.s.ResetFailures(ctx, store.IPSubject("192.0.2.1")) },
 		"PutAppClient":    func() error { return f.s.PutAppClient(ctx, store.AppClient{ID: "app"}) },
 		"GetAppClient":    func() error { _, err := f.s.GetAppClient(ctx, "app"); return err },

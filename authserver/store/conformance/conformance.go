@@ -54,6 +54,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"OneTimeTokenConcurrentConsume", testOneTimeConcurrentConsume},
 		{"BruteForce", testBruteForce},
 		{"BruteForceConcurrentFailures", testBruteForceConcurrent},
+		{"BruteForceDelay", testBruteForceDelay},
+		{"BruteForceSubjects", testBruteForceSubjects},
 		{"AppClients", testAppClients},
 		{"DeviceTokens", testDeviceTokens},
 		{"DeviceTokenIndex", testDeviceTokenIndex},

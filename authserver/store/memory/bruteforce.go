@@ -23,7 +23,7 @@ func (s *Store) RecordFailure(_ context.Context, subj store.Subject, limit store
 	s.maybeSweep(now)
 	c := s.counters[subj]
 	if now.Before(c.lockedTo) {
-		return store.Lockout{Locked: true, Until: c.lockedTo}, nil
+		return lockout(c, now), nil
 	}
 	if !now.Before(c.windowEnd) {
 		c = counter{windowEnd: ms(now.Add(limit.Window))}
@@ -31,31 +31,40 @@ func (s *Store) RecordFailure(_ context.Context, subj store.Subject, limit store
 	c.failures++
 	if c.failures >= limit.MaxFailures {
 		c = counter{lockedTo: ms(now.Add(limit.Lockout))}
+	} else if d := limit.DelayAfter(c.failures); d > 0 {
+		c.lockedTo = ms(now.Add(d))
 	}
 	s.counters[subj] = c
 	return lockout(c, now), nil
 }
 
-// CheckLockout implements store.Store.
-func (s *Store) CheckLockout(_ context.Context, subj store.Subject, now time.Time) (store.Lockout, error) {
-	if !subj.Valid() {
-		return store.Lockout{}, store.ErrInvalidArgument
+// CheckLockouts implements store.Store.
+func (s *Store) CheckLockouts(_ context.Context, subjects []store.Subject, now time.Time) ([]store.Lockout, error) {
+	for _, subj := range subjects {
+		if !subj.Valid() {
+			return nil, store.ErrInvalidArgument
+		}
 	}
 	if err := s.lock(); err != nil {
-		return store.Lockout{}, err
+		return nil, err
 	}
 	defer s.mu.Unlock()
-	return lockout(s.counters[subj], ms(now)), nil
+	out := make([]store.Lockout, len(subjects))
+	for i, subj := range subjects {
+		out[i] = lockout(s.counters[subj], ms(now))
+	}
+	return out, nil
 }
 
 func lockout(c counter, now time.Time) store.Lockout {
+	var l store.Lockout
 	if now.Before(c.lockedTo) {
-		return store.Lockout{Locked: true, Until: c.lockedTo}
+		l.Locked, l.Until = true, c.lockedTo
 	}
 	if now.Before(c.windowEnd) {
-		return store.Lockout{Failures: c.failures}
+		l.Failures = c.failures
 	}
-	return store.Lockout{}
+	return l
 }
 
 // ResetFailures implements store.Store.

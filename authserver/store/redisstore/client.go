@@ -75,6 +75,10 @@ func NewClientWithCredentials(cfg *config.Redis, cred Credentials) (redis.Univer
 		DialerRetryTimeout:    50 * time.Millisecond,
 		ContextTimeoutEnabled: true,
 		ClientName:            "latch",
+		// Pipelines (the lock checks of a login) share the main pool instead of a pool of
+		// their own: the connections to Redis stay bounded by PoolSize, and a pipeline finds
+		// a warm connection instead of paying a handshake.
+		PipelinePoolSize: -1,
 	}
 	switch cfg.Mode {
 	case config.RedisStandalone, "":

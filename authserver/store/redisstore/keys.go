@@ -32,9 +32,17 @@ func (k keys) oneTime(uid string, kind store.OneTimeKind) string {
 // login takes a normalized login.
 func (k keys) login(login string) string { return k.prefix + "{l:" + login + "}:login" }
 
+// counter names a brute-force or rate-limit counter; each subject is its own hash slot.
 func (k keys) counter(s store.Subject) string {
-	if s.Kind == store.SubjectIP {
+	switch s.Kind {
+	case store.SubjectIP:
 		return k.prefix + "{bf:ip:" + s.Value + "}:ip"
+	case store.SubjectLoginIP:
+		return k.prefix + "{bf:li:" + s.Value + "}:loginip"
+	case store.SubjectDevice:
+		return k.prefix + "{bf:dev:" + s.Value + "}:device"
+	case store.SubjectRate:
+		return k.prefix + "{rl:" + s.Value + "}:rate"
 	}
 	return k.prefix + "{bf:" + s.Value + "}:login"
 }

@@ -39,10 +39,16 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	limit := store.BruteForceLimit{MaxFailures: 2, Window: 15 * time.Minute, Lockout: 30 * time.Minute}
 	login := store.LoginSubject("alice@example.com")
 	ip := store.IPSubject("192.0.2.1")
-	for _, subj := range []store.Subject{login, ip, ip} { // the IP gets locked
+	pair := store.LoginIPSubject("alice@example.com", "2001:db8:1:2::5")
+	device := store.DeviceSubject("d-1")
+	rate := store.RateSubject("forgot", "192.0.2.1")
+	slow := store.BruteForceLimit{MaxFailures: 5, Window: 15 * time.Minute, Lockout: 30 * time.Minute, Delay: time.Hour, FreeFailures: 0}
+	for _, subj := range []store.Subject{login, ip, ip, device, rate} { // the IP gets locked
 		_, err := s.RecordFailure(ctx, subj, limit, now)
 		must(t, err)
 	}
+	_, err = s.RecordFailure(ctx, pair, slow, now) // held back past its window, until the lockout's end
+	must(t, err)
 	must(t, s.PutAppClient(ctx, store.AppClient{ID: "app-1"}))
 	dev := store.DeviceToken{Hash: hashOf("dev"), ClientID: "sensor", ExpiresAt: now.Add(48 * time.Hour)}
 	must(t, s.PutDeviceToken(ctx, dev, now))
@@ -50,19 +56,22 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	// want maps every key to the longest TTL it may have; zero means it must have none.
 	user := p + "{u:" + u.ID + "}:"
 	want := map[string]time.Duration{
-		user + "user":                        0,
-		user + "sessions":                    24 * time.Hour, // its longest session's absolute expiry
-		user + "s:" + devise.ID:              time.Hour,      // the idle timeout, not the 24 h
-		user + "s:" + keyTok.ID:              2 * time.Hour,
-		user + "ott:reset":                   time.Hour,
-		user + "ott:confirm":                 time.Hour,
-		p + "{l:alice@example.com}:login":    0,
-		p + "{bf:" + login.Value + "}:login": 15 * time.Minute,
-		p + "{bf:ip:192.0.2.1}:ip":           30 * time.Minute,
-		p + "{c:app-1}:client":               0,
-		p + "{c:app-1}:sessions":             2 * time.Hour, // its longest session's
-		p + "{c:sensor}:dt:" + dev.Hash:      48 * time.Hour,
-		p + "{c:sensor}:devtoks":             48 * time.Hour, // its latest token's
+		user + "user":                            0,
+		user + "sessions":                        24 * time.Hour, // its longest session's absolute expiry
+		user + "s:" + devise.ID:                  time.Hour,      // the idle timeout, not the 24 h
+		user + "s:" + keyTok.ID:                  2 * time.Hour,
+		user + "ott:reset":                       time.Hour,
+		user + "ott:confirm":                     time.Hour,
+		p + "{l:alice@example.com}:login":        0,
+		p + "{bf:" + login.Value + "}:login":     15 * time.Minute,
+		p + "{bf:ip:192.0.2.1}:ip":               30 * time.Minute,
+		p + "{bf:li:" + pair.Value + "}:loginip": 30 * time.Minute,
+		p + "{bf:dev:d-1}:device":                15 * time.Minute,
+		p + "{rl:" + rate.Value + "}:rate":       15 * time.Minute,
+		p + "{c:app-1}:client":                   0,
+		p + "{c:app-1}:sessions":                 2 * time.Hour, // its longest session's
+		p + "{c:sensor}:dt:" + dev.Hash:          48 * time.Hour,
+		p + "{c:sensor}:devtoks":                 48 * time.Hour, // its latest token's
 	}
 	raw := srv.Client()
 	got := dumpAll(t, raw, p)

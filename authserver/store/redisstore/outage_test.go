@@ -112,7 +112,7 @@ func TestOutageFailsClosedAndDeletesNothing(t *testing.T) {
 		},
 		"ConsumeOneTimeToken": func() error { return s.ConsumeOneTimeToken(ctx, u.ID, store.OneTimeConfirm, hashOf("c"), later) },
 		"RecordFailure":       func() error { _, err := s.RecordFailure(ctx, subj, limit, later); return err },
-		"CheckLockout":        func() error { _, err := s.CheckLockout(ctx, subj, later); return err },
+		"CheckLockouts":       func() error { _, err := s.CheckLockouts(ctx, []store.Subject{subj}, later); return err },
 		"ResetFailures":       func() error { return s.ResetFailures(ctx, subj) },
 		"PutAppClient":        func() error { return s.PutAppClient(ctx, store.AppClient{ID: "app"}) },
 		"GetAppClient":        func() error { _, err := s.GetAppClient(ctx, "app"); return err },
@@ -170,7 +170,7 @@ func TestOutageFailsClosedAndDeletesNothing(t *testing.T) {
 	must(t, err)
 	_, _, err = s.RefreshSession(ctx, store.Refresh{Ref: keyTok.Ref(), PresentedRefreshHash: hashOf("r0"), NewTokenHash: hashOf("k1"), NewRefreshHash: hashOf("r1"), Now: later})
 	must(t, err)
-	if l, err := s.CheckLockout(ctx, subj, later); err != nil || l.Failures != 2 {
+	if l, err := s.CheckLockouts(ctx, []store.Subject{subj}, later); err != nil || len(l) != 1 || l[0].Failures != 2 {
 		t.Errorf("lockout after the outage = %+v, %v; want 2 failures", l, err)
 	}
 

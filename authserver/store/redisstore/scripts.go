@@ -462,27 +462,45 @@ redis.call('DEL', KEYS[1])
 return {'ok'}
 `)
 
-// recordFailureScript counts a failed login in a fixed window and locks at the limit.
+// recordFailureScript counts a failure in a fixed window, holds the subject back by the
+// progressive delay past the free failures, and locks at the limit. A failure while locked
+// (or held back) is not counted.
 //
-// KEYS: counter. ARGV: now, max failures, window (ms), lockout (ms).
+// KEYS: counter. ARGV: now, max failures, window (ms), lockout (ms), delay (ms), free failures.
 var recordFailureScript = redis.NewScript(`
 local now = tonumber(ARGV[1])
 local f = redis.call('HMGET', KEYS[1], 'n', 'wend', 'lock')
 local lock = tonumber(f[3]) or 0
-if now < lock then return {'locked', string.format('%d', lock), '0'} end
 local n, wend = tonumber(f[1]) or 0, tonumber(f[2]) or 0
+if now < lock then
+  if now >= wend then n = 0 end
+  return {'locked', string.format('%d', lock), string.format('%d', n)}
+end
 if now >= wend then n, wend = 0, now + tonumber(ARGV[3]) end
 n = n + 1
+local lockout, delay, free = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 redis.call('DEL', KEYS[1])
 if n >= tonumber(ARGV[2]) then
-  lock = now + tonumber(ARGV[4])
+  lock = now + lockout
   redis.call('HSET', KEYS[1], 'lock', string.format('%d', lock))
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], lockout)
   return {'locked', string.format('%d', lock), '0'}
 end
-redis.call('HSET', KEYS[1], 'n', string.format('%d', n), 'wend', string.format('%d', wend))
-redis.call('PEXPIRE', KEYS[1], string.format('%d', wend - now))
-return {'open', '0', string.format('%d', n)}
+local fields = {'n', string.format('%d', n), 'wend', string.format('%d', wend)}
+local status, ends = 'open', wend
+if delay > 0 and n > free then
+  local d = delay
+  for i = free + 2, n do
+    if d >= lockout then break end
+    d = d * 2
+  end
+  lock = now + math.min(d, lockout)
+  fields[5], fields[6] = 'lock', string.format('%d', lock)
+  status, ends = 'locked', math.max(wend, lock)
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('PEXPIRE', KEYS[1], string.format('%d', ends - now))
+return {status, string.format('%d', lock), string.format('%d', n)}
 `)
 
 // putDeviceTokenScript replaces one device token of a client and records it in the client's
