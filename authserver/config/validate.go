@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -111,10 +112,17 @@ func (c *Config) Validate() error {
 	positive("sessions.idleTimeout", s.IdleTimeout)
 	positive("sessions.absoluteTimeout", s.AbsoluteTimeout)
 	switch s.CookieSameSite {
-	case "Lax", "Strict", "None":
+	case "Lax", "Strict":
+	case "None":
+		if !c.Listen.SecureCookies {
+			// Browsers drop a SameSite=None cookie that is not Secure: every session would be
+			// lost without a word.
+			bad("sessions.cookieSameSite", "None requires listen.secureCookies (browsers drop a SameSite=None cookie that is not Secure)")
+		}
 	default:
 		bad("sessions.cookieSameSite", "must be Lax, Strict or None, got %q", s.CookieSameSite)
 	}
+	c.validateCookieName(bad)
 
 	pw := c.Passwords
 	if pw.MinLength < 1 {
@@ -180,6 +188,29 @@ func (c *Config) Validate() error {
 		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
 	}
 	return errors.Join(errs...)
+}
+
+// validateCookieName refuses a session cookie name or domain that net/http would drop, and a
+// name with a browser prefix whose rules the settings break: a browser refuses a __Secure-
+// cookie that is not Secure, and a __Host- cookie that is not Secure or has a Domain. (The
+// server adds __Host- itself when the cookie is Secure and host-only: httpx.Cookies.Name.)
+func (c *Config) validateCookieName(bad func(field, format string, args ...any)) {
+	s := c.Sessions
+	if (&http.Cookie{Name: s.CookieName, Value: "v"}).Valid() != nil {
+		bad("sessions.cookieName", "must be a cookie name (letters, digits and !#$%%&'*+-.^_`|~), got %q", s.CookieName)
+	}
+	if s.CookieDomain != "" && (&http.Cookie{Name: "n", Value: "v", Domain: s.CookieDomain}).Valid() != nil {
+		bad("sessions.cookieDomain", "must be a domain name such as example.com, got %q", s.CookieDomain)
+	}
+	prefixed := func(p string) bool { return len(s.CookieName) >= len(p) && strings.EqualFold(s.CookieName[:len(p)], p) }
+	switch {
+	case prefixed("__Host-") && !c.Listen.SecureCookies:
+		bad("sessions.cookieName", "a __Host- name requires listen.secureCookies")
+	case prefixed("__Host-") && s.CookieDomain != "":
+		bad("sessions.cookieName", "a __Host- name forbids sessions.cookieDomain")
+	case prefixed("__Secure-") && !c.Listen.SecureCookies:
+		bad("sessions.cookieName", "a __Secure- name requires listen.secureCookies")
+	}
 }
 
 // isOrigin reports whether s is a browser origin as the Origin header carries it: http or

@@ -168,7 +168,8 @@ func newServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*i
 			httpx.WriteError(w, r, http.StatusNotFound, "not found")
 		})
 	}
-	mw := &httpx.Middleware{Logger: logger, Metrics: s.metrics, TrustedProxies: proxies, Now: now}
+	mw := &httpx.Middleware{Logger: logger, Metrics: s.metrics, TrustedProxies: proxies, Now: now,
+		HSTS: cfg.Listen.SecureCookies}
 	s.public = s.httpServer(mw.Wrap(mux), "public")
 	s.admin = s.httpServer(s.adminMux(), "admin")
 	return s, nil

@@ -32,9 +32,6 @@ func (h *Handler) Mount(mux *http.ServeMux) error {
 		return errors.New("account: the dialect is not enabled in the config")
 	}
 	prefix := h.Config.Protocols.Account.Prefix
-	if s := h.Config.Sessions; s.CookieSameSite == "None" && !h.Config.Listen.SecureCookies {
-		h.Logger.Warn("sessions.cookieSameSite None without listen.secureCookies: browsers will drop the session cookie")
-	}
 
 	var rt httpx.Router
 	rt.HandleFunc(http.MethodGet, httpx.Join(prefix, "/session"), "session", h.session)

@@ -2,67 +2,21 @@ package account
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/latchauth/latch/authserver/core"
-	"github.com/latchauth/latch/authserver/token"
+	"github.com/latchauth/latch/authserver/httpx"
 )
 
-// maxCookiesTried bounds the same-named cookies looked at: a browser may hold one per domain
-// and path, and a request must not make the server parse hundreds.
-const maxCookiesTried = 4
+// cookie is the realm's session cookie (httpx.SessionCookie), shared with reactAuth.
+func (h *Handler) cookie() httpx.SessionCookie { return httpx.NewSessionCookie(h.Config, h.Now) }
 
-// sessionToken returns the first session cookie that has the shape of a session token, or "".
-// Parsing is cheap and local; only the chosen one costs a store round trip.
-func (h *Handler) sessionToken(r *http.Request) string {
-	cookies := r.CookiesNamed(h.Config.Sessions.CookieName)
-	for i, c := range cookies {
-		if i == maxCookiesTried {
-			break
-		}
-		if _, err := token.ParseSessionToken(c.Value); err == nil {
-			return c.Value
-		}
-	}
-	return ""
-}
+// sessionToken returns the request's session token (httpx.SessionCookie.Token), or "".
+func (h *Handler) sessionToken(r *http.Request) string { return h.cookie().Token(r) }
 
-func (h *Handler) sameSite() http.SameSite {
-	switch h.Config.Sessions.CookieSameSite {
-	case "Strict":
-		return http.SameSiteStrictMode
-	case "None":
-		return http.SameSiteNoneMode
-	}
-	return http.SameSiteLaxMode
-}
-
-// setSession sets the session cookie. It lives until the session's absolute end; the idle
-// window is enforced by the server, which forgets an unused session before the cookie goes.
+// setSession sets the session cookie; it lives until the session's absolute end.
 func (h *Handler) setSession(w http.ResponseWriter, is core.Issued) {
-	maxAge := int(is.Session.ExpiresAt.Sub(h.Now()) / time.Second)
-	http.SetCookie(w, &http.Cookie{
-		Name:     h.Config.Sessions.CookieName,
-		Value:    is.Token.String(),
-		Path:     "/",
-		Domain:   h.Config.Sessions.CookieDomain,
-		MaxAge:   max(maxAge, 1),
-		HttpOnly: true,
-		Secure:   h.Config.Listen.SecureCookies,
-		SameSite: h.sameSite(),
-	})
+	h.cookie().Set(w, is.Token.String(), is.Session.ExpiresAt)
 }
 
 // clearSession tells the browser to drop the session cookie.
-func (h *Handler) clearSession(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     h.Config.Sessions.CookieName,
-		Value:    "",
-		Path:     "/",
-		Domain:   h.Config.Sessions.CookieDomain,
-		MaxAge:   -1,
-		HttpOnly: true,
-		Secure:   h.Config.Listen.SecureCookies,
-		SameSite: h.sameSite(),
-	})
-}
+func (h *Handler) clearSession(w http.ResponseWriter) { h.cookie().Clear(w) }

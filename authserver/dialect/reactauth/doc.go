@@ -14,7 +14,8 @@
 //     A field given twice in a form is malformed (which value would the client have meant?).
 //   - Login sets the shared session cookie (sessions.cookieName, the account dialect's too)
 //     with the realm's SameSite setting (Lax by default), HttpOnly, Path=/, Secure under
-//     listen.secureCookies. It does not end a session the browser's cookie still names: other
+//     listen.secureCookies, and then named __Host-<cookieName> unless a cookie domain is set
+//     (httpx.SessionCookie); resume reads that name only. It does not end a session the browser's cookie still names: other
 //     tabs' sockets may be bound to it, and the client's cross-tab sync would race the push.
 //   - The user object is the public user: id, login, email, firstName, lastName, role, and
 //     status as a number (0 pending, 1 active, 2 disabled), as the account dialect has it.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/httpx"
 	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/token"
 )
@@ -201,7 +202,7 @@ func register(t testing.TB, s *servertest.Server, login string) account {
 	if err := json.Unmarshal(r.body, &u); err != nil {
 		t.Fatal(err)
 	}
-	c := r.cookie("latch_session")
+	c := r.cookie(httpx.NewSessionCookie(s.Config, nil).Name())
 	if c == nil {
 		t.Fatalf("register %s set no session cookie", login)
 	}

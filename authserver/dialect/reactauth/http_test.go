@@ -210,14 +210,28 @@ func TestHTTPStatusesOutsideTheClient(t *testing.T) {
 	}
 }
 
-// Secure cookies when the realm is served over TLS (listen.secureCookies).
+// Secure cookies when the realm is served over TLS (listen.secureCookies), named
+// __Host-latch_session: Secure, Path=/, no Domain, so only this host over HTTPS can set it. The
+// attack: a sibling subdomain or a forged plain-HTTP answer plants latch_session holding the
+// attacker's session; resume must not take it, and must take the name it sets.
 func TestSecureCookie(t *testing.T) {
 	s := start(t, func(c *config.Config) { c.Listen.SecureCookies = true })
 	a := register(t, s, "secure@example.com")
 	r := postForm(t, s, qsStringify("type", "fantaptik/react-auth/authenticate", "username", a.login, "password", password))
-	wantSuccess(t, r)
-	if c := r.cookie("latch_session"); c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
-		t.Errorf("Set-Cookie %q, want Secure, HttpOnly, SameSite=Lax", r.header.Values("Set-Cookie"))
+	tok, _ := wantSuccess(t, r)
+	c := r.cookie("__Host-latch_session")
+	if c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" || c.Value != tok {
+		t.Errorf("Set-Cookie %q, want __Host-latch_session: Secure, HttpOnly, SameSite=Lax, Path=/, no Domain", r.header.Values("Set-Cookie"))
+	}
+	if r.cookie("latch_session") != nil {
+		t.Errorf("Set-Cookie %q: an unprefixed session cookie too", r.header.Values("Set-Cookie"))
+	}
+	resume := qsStringify("type", "fantaptik/react-auth/resume")
+	wantSuccess(t, postForm(t, s, resume, "Cookie", "__Host-latch_session="+tok))
+	r = postForm(t, s, resume, "Cookie", "latch_session="+tok)
+	wantFailure(t, r, http.StatusOK)
+	if r.cookie("latch_session") != nil || r.cookie("__Host-latch_session") != nil {
+		t.Errorf("a refused resume touched cookies: %q", r.header.Values("Set-Cookie"))
 	}
 }
 

@@ -44,9 +44,6 @@ func (h *Handler) Mount(mux *http.ServeMux) error {
 		return errors.New("reactAuth: no socket hub")
 	}
 	prefix := h.Config.Protocols.ReactAuth.Prefix
-	if s := h.Config.Sessions; s.CookieSameSite == "None" && !h.Config.Listen.SecureCookies {
-		h.Logger.Warn("sessions.cookieSameSite None without listen.secureCookies: browsers will drop the session cookie")
-	}
 
 	var rt httpx.Router
 	rt.HandleFunc(http.MethodPost, prefix, "post", h.post)
