@@ -39,7 +39,7 @@ func (s *Store) ConsumeOneTimeToken(_ context.Context, userID string, kind store
 	case !ms(now).Before(t.ExpiresAt):
 		delete(s.oneTime, k)
 		return store.ErrInvalidToken
-	case hash != t.Hash:
+	case !equal(hash, t.Hash):
 		return store.ErrInvalidToken
 	}
 	delete(s.oneTime, k)

@@ -105,8 +105,8 @@ func authenticates(sess store.Session, hash string, now time.Time) bool {
 	if !sess.TokenExpiresAt.IsZero() && !now.Before(sess.TokenExpiresAt) {
 		return false
 	}
-	return hash == sess.TokenHash ||
-		sess.PreviousTokenHash != "" && hash == sess.PreviousTokenHash && now.Before(sess.PreviousValidUntil)
+	return equal(hash, sess.TokenHash) ||
+		sess.PreviousTokenHash != "" && equal(hash, sess.PreviousTokenHash) && now.Before(sess.PreviousValidUntil)
 }
 
 // touch slides the idle window; never backwards, since replicas' clocks differ slightly.
@@ -191,13 +191,13 @@ func (s *Store) RotateSession(_ context.Context, req store.Rotation) (store.Rota
 	}
 	var outcome store.RotationOutcome
 	switch {
-	case req.PresentedHash == sess.TokenHash && now.Sub(sess.RotatedAt) < req.Buffer:
+	case equal(req.PresentedHash, sess.TokenHash) && now.Sub(sess.RotatedAt) < req.Buffer:
 		outcome = store.Echoed
-	case req.PresentedHash == sess.TokenHash:
+	case equal(req.PresentedHash, sess.TokenHash):
 		outcome = store.Rotated
 		sess.PreviousTokenHash, sess.TokenHash = sess.TokenHash, req.SuccessorHash
 		sess.RotatedAt, sess.PreviousValidUntil = now, ms(now.Add(req.Buffer))
-	case req.SuccessorHash == sess.TokenHash:
+	case equal(req.SuccessorHash, sess.TokenHash):
 		outcome = store.PreviousInBuffer
 	default:
 		// The previous token inside the buffer, but its successor is not current: the caller
@@ -228,13 +228,13 @@ func (s *Store) RefreshSession(_ context.Context, req store.Refresh) (store.Sess
 		return store.Session{}, store.User{}, store.ErrInvalidToken
 	}
 	switch {
-	case sess.RefreshHash != "" && req.PresentedRefreshHash == sess.RefreshHash:
+	case sess.RefreshHash != "" && equal(req.PresentedRefreshHash, sess.RefreshHash):
 		spent := append([]string{sess.RefreshHash}, sess.SpentRefreshHashes...)
 		sess.SpentRefreshHashes = spent[:min(len(spent), store.MaxSpentRefreshHashes)]
 		sess.TokenHash, sess.RefreshHash, sess.TokenExpiresAt = req.NewTokenHash, req.NewRefreshHash, ms(req.TokenExpiresAt)
 		sess.PreviousTokenHash, sess.PreviousValidUntil, sess.RotatedAt = "", time.Time{}, now
-	case slices.Contains(sess.SpentRefreshHashes, req.PresentedRefreshHash):
-		if sess.RefreshHash == req.NewRefreshHash {
+	case contains(sess.SpentRefreshHashes, req.PresentedRefreshHash):
+		if equal(sess.RefreshHash, req.NewRefreshHash) {
 			break // a retry of the request that spent it: answer it again
 		}
 		delete(s.sessions[req.Ref.UserID], req.Ref.SessionID)

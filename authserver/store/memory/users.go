@@ -106,7 +106,7 @@ func (s *Store) RehashPassword(_ context.Context, id, oldHash, newHash string) e
 	switch {
 	case !ok:
 		return store.ErrNotFound
-	case u.PasswordHash != oldHash:
+	case !equal(u.PasswordHash, oldHash):
 		return store.ErrConflict
 	}
 	u.PasswordHash = newHash
