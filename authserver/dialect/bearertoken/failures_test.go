@@ -7,10 +7,10 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/servertest"
+	"github.com/latchauth/latch/authserver/store"
 )
 
 // Malformed bodies of POST /auth and POST /users/activate are 400 INVALID_REQUEST in the
@@ -88,53 +88,40 @@ func TestActivationFailures(t *testing.T) {
 }
 
 // Every failed login gets the same 401 INVALID_CREDENTIALS: status, body and headers (but
-// Date and X-Request-Id), whatever the cause, and about the same time.
+// Date and X-Request-Id), whatever the cause: a wrong password, an unknown login, a disabled
+// or pending account (this dialect lets only active accounts in), a locked address, a missing
+// field. All but the locked one and the missing fields (which name no account to check) take
+// about the same time; a locked attempt answers at once, spending no hash.
 func TestFailedLoginsAreIndistinguishable(t *testing.T) {
-	s := start(t, func(c *config.Config) {
-		// Real hashing cost, so that a path that skipped the hash would stand out.
-		c.Passwords.Argon2 = config.Argon2{MemoryKiB: 16 << 10, Iterations: 2, Parallelism: 1}
-	})
+	s := start(t, servertest.RealHashing)
 	register(t, s, "victim@example.com")
+	register(t, s, "disabled@example.com")
+	s.SetUserStatus(t, "disabled@example.com", store.StatusDisabled)
+	register(t, s, "pending@example.com")
+	s.SetUserStatus(t, "pending@example.com", store.StatusPending)
 	c := newClient(t, s)
-	attempts := map[string]map[string]string{
-		"unknown user":   {"login": "ghost@example.com", "password": password},
-		"wrong password": {"login": "victim@example.com", "password": "wrong " + password},
-		"empty login":    {"login": "", "password": password},
-		"no password":    {"login": "victim@example.com"},
+	attempt := func(body map[string]string) func(...string) response {
+		return func(header ...string) response { return c.do(http.MethodPost, "/api/auth", body, header...) }
 	}
-	ref := c.post("/api/auth", attempts["wrong password"])
-	e := wantStatus(t, ref, http.StatusUnauthorized, "INVALID_CREDENTIALS")
+	login := func(login, pw string) func(...string) response {
+		return attempt(map[string]string{"login": login, "password": pw})
+	}
+	servertest.LockAddress(t, func(l string, header ...string) response { return login(l, password)(header...) })
+	e := wantStatus(t, login("victim@example.com", "wrong "+password)(), http.StatusUnauthorized, "INVALID_CREDENTIALS")
 	if e.Status.Message != "Invalid credentials (login, password)" {
 		t.Errorf("message = %q, want the seed's", e.Status.Message)
 	}
-	for name, body := range attempts {
-		r := c.post("/api/auth", body)
-		if r.StatusCode != ref.StatusCode || string(r.Body) != string(ref.Body) {
-			t.Errorf("%s: %d %s, wrong password: %d %s", name, r.StatusCode, r.Body, ref.StatusCode, ref.Body)
-		}
-		if got, want := servertest.ComparableHeaders(r.Header), servertest.ComparableHeaders(ref.Header); got != want {
-			t.Errorf("%s headers:\n%s\nwrong password headers:\n%s", name, got, want)
-		}
-	}
-	unknown, wrong := medianLogins(t, c, attempts["unknown user"], attempts["wrong password"])
-	t.Logf("median failed-login time: unknown user %s, wrong password %s", unknown, wrong)
-	if unknown < wrong/3 || unknown > wrong*3 {
-		t.Errorf("an unknown user fails in %s against %s for a wrong password: a timing oracle", unknown, wrong)
-	}
-}
-
-// medianLogins times failed logins of two kinds (servertest.MedianTimes) and returns the median
-// of each.
-func medianLogins(t *testing.T, c *client, a, b map[string]string) (time.Duration, time.Duration) {
-	t.Helper()
-	fail := func(body map[string]string) func() {
-		return func() {
-			r := c.post("/api/auth", body)
-			wantStatus(t, r, http.StatusUnauthorized, "INVALID_CREDENTIALS")
-		}
-	}
-	m := servertest.MedianTimes(7, fail(a), fail(b))
-	return m[0], m[1]
+	servertest.CheckFailedLogins(t,
+		servertest.FailedLogin{Name: "wrong password", Attempt: login("victim@example.com", "wrong "+password)},
+		servertest.FailedLogin{Name: "unknown login", Attempt: login("ghost@example.com", password)},
+		servertest.FailedLogin{Name: "disabled account", Attempt: login("disabled@example.com", password)},
+		servertest.FailedLogin{Name: "pending account", Attempt: login("pending@example.com", password)},
+		servertest.FailedLogin{Name: "locked address", Untimed: true, Attempt: func(...string) response {
+			return login("victim@example.com", password)(servertest.FromLockedAddress...)
+		}},
+		servertest.FailedLogin{Name: "empty login", Untimed: true, Attempt: login("", password)},
+		servertest.FailedLogin{Name: "no password", Untimed: true, Attempt: attempt(map[string]string{"login": "victim@example.com"})},
+	)
 }
 
 // GET and DELETE /auth refuse every credential that is not a live token of this dialect or a
