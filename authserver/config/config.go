@@ -31,6 +31,8 @@ type Config struct {
 	Registration Registration `json:"registration"`
 	// BruteForce holds the failed-login limits.
 	BruteForce BruteForce `json:"bruteForce"`
+	// RateLimits bounds the unauthenticated requests that cost a hash or send mail.
+	RateLimits RateLimits `json:"rateLimits"`
 	// Email holds the mailer settings.
 	Email Email `json:"email"`
 	// AllowedOrigins lists the browser origins allowed by CORS and the WebSocket Origin check.
@@ -287,6 +289,29 @@ type BruteForce struct {
 	DeviceCookieLifespan Duration `json:"deviceCookieLifespan,omitempty"`
 	// TrustedProxies lists CIDRs whose X-Forwarded-For is believed for the client IP.
 	TrustedProxies []string `json:"trustedProxies,omitempty"`
+}
+
+// RateLimits bounds the unauthenticated requests that cost a password hash or send mail, per
+// client address (IPv6 per /64) and per login, known or not, in the store, so every replica
+// shares the count. Past a limit a request gets the dialect's 429 until the window ends.
+type RateLimits struct {
+	// Register bounds registrations (each costs an argon2id hash and may send a confirmation
+	// mail): default 20 per address and 5 per login an hour.
+	Register RateLimit `json:"register"`
+	// Forgot bounds password-reset requests (each may send a mail): default 20 per address and
+	// 3 per login an hour. A user keeps up to perLogin reset links alive at once, so strangers
+	// asking again and again cannot void the link the user is about to click.
+	Forgot RateLimit `json:"forgot"`
+	// Confirmation bounds requests that mail a new confirmation link: default 20 per address
+	// and 3 per login an hour.
+	Confirmation RateLimit `json:"confirmation"`
+}
+
+// RateLimit is the number of requests allowed per address and per login within Window.
+type RateLimit struct {
+	PerIP    int      `json:"perIP,omitempty"`
+	PerLogin int      `json:"perLogin,omitempty"`
+	Window   Duration `json:"window,omitempty"`
 }
 
 // SMTPSecurity selects how the SMTP connection is secured.

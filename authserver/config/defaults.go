@@ -102,6 +102,15 @@ func (c *Config) Default() {
 	setDuration(&b.Window, 15*time.Minute)
 	setDuration(&b.Lockout, 15*time.Minute)
 
+	for _, r := range []struct {
+		l             *RateLimit
+		perIP, perLog int
+	}{{&c.RateLimits.Register, 20, 5}, {&c.RateLimits.Forgot, 20, 3}, {&c.RateLimits.Confirmation, 20, 3}} {
+		setInt(&r.l.PerIP, r.perIP)
+		setInt(&r.l.PerLogin, r.perLog)
+		setDuration(&r.l.Window, time.Hour)
+	}
+
 	e := &c.Email
 	setString(&e.From, "no-reply@latch.local")
 	setDuration(&e.ResetTokenLifespan, time.Hour)

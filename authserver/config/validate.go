@@ -164,6 +164,20 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	for _, nr := range []struct {
+		name string
+		r    RateLimit
+	}{{"register", c.RateLimits.Register}, {"forgot", c.RateLimits.Forgot}, {"confirmation", c.RateLimits.Confirmation}} {
+		name, r := nr.name, nr.r
+		if r.PerIP < 1 {
+			bad("rateLimits."+name+".perIP", "must be at least 1")
+		}
+		if r.PerLogin < 1 {
+			bad("rateLimits."+name+".perLogin", "must be at least 1")
+		}
+		positive("rateLimits."+name+".window", r.Window)
+	}
+
 	e := c.Email
 	positive("email.resetTokenLifespan", e.ResetTokenLifespan)
 	positive("email.confirmTokenLifespan", e.ConfirmTokenLifespan)

@@ -30,6 +30,10 @@ var (
 	ErrInvalidInput = errors.New("invalid input")
 	// ErrWeakPassword marks a WeakPasswordError: a new password the policy refuses.
 	ErrWeakPassword = errors.New("password refused by the policy")
+	// ErrRateLimited refuses a request past one of the realm's rate limits (registration,
+	// reset request, confirmation mail) until the window ends: dialects answer 429, or what
+	// their contract has instead.
+	ErrRateLimited = errors.New("too many requests, try again later")
 )
 
 // FieldError says which input field is refused and why. Its message names the field and

@@ -6,45 +6,59 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/latchauth/latch/authserver/mail"
 	"github.com/latchauth/latch/authserver/store"
 )
 
-// Forgot starts a password reset for login. It succeeds for every login, known or not, so
-// the answer tells nothing; only a known, enabled user with an email address is sent a link
-// `{resetURL}?uid=USER_ID&t=TOKEN` (replacing any earlier one). Mail goes through the outbox,
-// so the answer never waits on SMTP. The only error is internal: the store cannot be asked.
+// Forgot starts a password reset for login. Past the rate limits (rateLimits.forgot, per
+// address and per login, known or not) it answers the same for every login in the same time:
+// the lookup, the token and the mail are done after the answer, in the background (Wait
+// drains them), so neither the answer nor its timing tells which logins exist. Only a known,
+// enabled user with an email address is sent a link `{resetURL}?uid=USER_ID&t=TOKEN`, which
+// stays valid beside the user's perLogin-1 newest earlier links: strangers asking again and
+// again cannot void the one the user is about to click.
+//
+// Errors: ErrRateLimited, or internal (the store cannot count the request).
 func (s *Service) Forgot(ctx context.Context, m Meta, login string) (err error) {
 	began := time.Now()
 	defer func() { s.observe(m, "forgot", began, err) }()
 
+	if err := s.rateLimit(ctx, m, actionForgot, s.Config.RateLimits.Forgot, login); err != nil {
+		return err
+	}
+	s.background(ctx, func(ctx context.Context) { s.sendReset(ctx, m, login) })
+	return nil
+}
+
+// sendReset is Forgot's work after the answer: failures are the operator's to see (logged),
+// since the caller got the same answer as everyone else.
+func (s *Service) sendReset(ctx context.Context, m Meta, login string) {
 	u, err := s.Store.GetUserByLogin(ctx, login)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		s.audit(ctx, m, "password.forgot", "", outcomeSuccess, slog.Bool("mail_sent", false))
-		return nil
+		return
 	case err != nil:
-		return internal("forgot password", err)
+		s.Logger.ErrorContext(ctx, "cannot look up a password reset's login", "request_id", m.RequestID, "error", err)
+		return
 	}
 	to := mailAddress(u)
 	if u.Status == store.StatusDisabled || to == "" {
 		s.audit(ctx, m, "password.forgot", u.ID, outcomeSuccess, slog.Bool("mail_sent", false))
-		return nil
+		return
 	}
-	secret, err := s.issueOneTime(ctx, u.ID, store.OneTimeReset, s.Config.Email.ResetTokenLifespan.Duration)
-	if err != nil {
-		return err
-	}
-	// From here the token exists; a mail that cannot be built or queued is the operator's
-	// problem (logged), not the caller's, who must get the same answer as for anyone else.
-	msg, err := s.Composer.Reset(to, u.Login, u.ID, secret)
+	secret, err := s.issueOneTimeKeep(ctx, u.ID, store.OneTimeReset, s.Config.Email.ResetTokenLifespan.Duration,
+		s.Config.RateLimits.Forgot.PerLogin)
 	if err == nil {
-		err = s.Mailer.Send(ctx, msg)
+		var msg mail.Message
+		if msg, err = s.Composer.Reset(to, u.Login, u.ID, secret); err == nil {
+			err = s.Mailer.Send(ctx, msg)
+		}
 	}
 	if err != nil {
 		s.Logger.ErrorContext(ctx, "cannot send password reset mail", "request_id", m.RequestID, "user_id", u.ID, "error", err)
 	}
 	s.audit(ctx, m, "password.forgot", u.ID, outcomeSuccess, slog.Bool("mail_sent", err == nil))
-	return nil
 }
 
 // Reset sets a new password with a reset token: the token is spent, the password replaced,

@@ -32,12 +32,13 @@ type Registration struct {
 
 // Register creates a user. The checks run in an order that leaks as little as possible: a
 // closed registration is refused before anything else, the fields and the password policy
-// next, and the login is claimed last, after the password is hashed, so a taken login costs
-// the same time as a new one. The user is pending when the realm requires email confirmation
+// next, then the rate limits (rateLimits.register, per address and per login), and the login
+// is claimed last, after the password is hashed, so a taken login costs the same time as a
+// new one. The user is pending when the realm requires email confirmation
 // (a confirmation mail is then sent) and active otherwise.
 //
 // Errors: ErrRegistrationClosed, a *FieldError (ErrInvalidInput), a *WeakPasswordError
-// (ErrWeakPassword), ErrLoginTaken, or an internal error.
+// (ErrWeakPassword), ErrRateLimited, ErrLoginTaken, or an internal error.
 func (s *Service) Register(ctx context.Context, m Meta, r Registration) (_ store.User, err error) {
 	began, now := time.Now(), s.Now()
 	defer func() { s.observe(m, "register", began, err) }()
@@ -53,6 +54,11 @@ func (s *Service) Register(ctx context.Context, m Meta, r Registration) (_ store
 	}
 	u, err := s.newUser(r, reg.RequireConfirmation)
 	if err != nil {
+		return store.User{}, err
+	}
+	// Counted before the hash: a flood of registrations costs a round trip each, not 20 ms
+	// of argon2id.
+	if err := s.rateLimit(ctx, m, actionRegister, s.Config.RateLimits.Register, u.Login); err != nil {
 		return store.User{}, err
 	}
 	u.PasswordHash, err = s.Passwords.Hash(ctx, r.Password)
@@ -181,6 +187,12 @@ func (s *Service) SendConfirmation(ctx context.Context, m Meta, u store.User) er
 // issueOneTime stores the hash of a fresh secret as the user's one outstanding token of kind
 // and returns the secret.
 func (s *Service) issueOneTime(ctx context.Context, userID string, kind store.OneTimeKind, ttl time.Duration) (string, error) {
+	return s.issueOneTimeKeep(ctx, userID, kind, ttl, 1)
+}
+
+// issueOneTimeKeep is issueOneTime keeping the newest keep-1 live tokens of kind beside the new
+// one (store.OneTimeToken.Keep).
+func (s *Service) issueOneTimeKeep(ctx context.Context, userID string, kind store.OneTimeKind, ttl time.Duration, keep int) (string, error) {
 	secret, err := token.New()
 	if err != nil {
 		return "", internal("issue "+string(kind)+" token", err)
@@ -188,6 +200,7 @@ func (s *Service) issueOneTime(ctx context.Context, userID string, kind store.On
 	now := s.Now()
 	err = s.Store.IssueOneTimeToken(ctx, store.OneTimeToken{
 		UserID: userID, Kind: kind, Hash: s.Hasher.Hash(secret), ExpiresAt: now.Add(ttl),
+		Keep: min(keep, store.MaxLiveOneTimeTokens),
 	}, now)
 	if err != nil {
 		return "", internal("issue "+string(kind)+" token", err)

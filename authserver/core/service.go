@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/latchauth/latch/authserver/config"
@@ -37,7 +38,44 @@ type Service struct {
 	Metrics *metrics.Metrics
 	// Now is the clock every expiry is judged by.
 	Now func() time.Time
+
+	// bg tracks work done after a request's answer (background); bgSlots bounds it.
+	bg      sync.WaitGroup
+	bgOnce  sync.Once
+	bgSlots chan struct{}
 }
+
+// The bounds of background work: how many run at once (beyond that, a request waits for a
+// slot, whatever its outcome) and how long one may take.
+const (
+	maxBackground     = 64
+	backgroundTimeout = 30 * time.Second
+)
+
+// background runs work after the request that asked for it has been answered, so the
+// answer's timing does not depend on it. Wait drains it.
+func (s *Service) background(ctx context.Context, work func(context.Context)) {
+	s.bgOnce.Do(func() { s.bgSlots = make(chan struct{}, maxBackground) })
+	select {
+	case s.bgSlots <- struct{}{}:
+	case <-ctx.Done():
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer func() {
+			<-s.bgSlots
+			s.bg.Done()
+		}()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), backgroundTimeout)
+		defer cancel()
+		work(ctx)
+	}()
+}
+
+// Wait returns when the background work of answered requests is done: a server calls it on
+// shutdown before it closes the store and the mail outbox.
+func (s *Service) Wait() { s.bg.Wait() }
 
 // Check reports a missing dependency.
 func (s *Service) Check() error {
@@ -110,7 +148,8 @@ func errorOutcome(err error) string {
 	case errors.Is(err, ErrInvalidToken):
 		return outcomeInvalidToken
 	case errors.Is(err, ErrRegistrationClosed), errors.Is(err, ErrLoginTaken), errors.Is(err, ErrInvalidInput),
-		errors.Is(err, ErrWeakPassword), errors.Is(err, ErrDeviceLimit), errors.Is(err, ErrUnknownClient):
+		errors.Is(err, ErrWeakPassword), errors.Is(err, ErrDeviceLimit), errors.Is(err, ErrUnknownClient),
+		errors.Is(err, ErrRateLimited):
 		return outcomeRefused
 	}
 	return outcomeError

@@ -344,8 +344,12 @@ func (s *instance) shutdown() error {
 	return errors.Join(errs...)
 }
 
-// closeBackends drains the outbox (within ctx) and closes the store.
+// closeBackends waits for the core's background work (reset mails of answered requests),
+// drains the outbox (within ctx) and closes the store.
 func (s *instance) closeBackends(ctx context.Context) {
+	if s.core != nil {
+		s.core.Wait()
+	}
 	if s.outbox != nil {
 		if err := s.outbox.Close(ctx); err != nil {
 			s.logger.Error("mail outbox not drained", "error", err)

@@ -108,12 +108,13 @@ type Sessions interface {
 
 // OneTimeTokens holds reset and confirmation tokens.
 type OneTimeTokens interface {
-	// IssueOneTimeToken stores t, replacing any outstanding token of its kind for the user.
-	// The user must exist (ErrNotFound).
+	// IssueOneTimeToken stores t beside the newest t.Keep-1 live tokens of its kind for the
+	// user, replacing the rest (all of them when Keep is 0 or 1). The user must exist
+	// (ErrNotFound).
 	IssueOneTimeToken(ctx context.Context, t OneTimeToken, now time.Time) error
-	// ConsumeOneTimeToken spends the user's token of kind if hash matches and it has not
-	// expired; otherwise ErrInvalidToken, and a mismatch leaves the outstanding token alone (a
-	// wrong guess must not cancel the user's real link). Of racing consumers one succeeds.
+	// ConsumeOneTimeToken spends the user's tokens of kind if hash matches a live one;
+	// otherwise ErrInvalidToken, and a mismatch leaves the outstanding tokens alone (a wrong
+	// guess must not cancel the user's real link). Of racing consumers one succeeds.
 	ConsumeOneTimeToken(ctx context.Context, userID string, kind OneTimeKind, hash string, now time.Time) error
 }
 

@@ -236,7 +236,15 @@ type OneTimeToken struct {
 	Kind      OneTimeKind
 	Hash      string
 	ExpiresAt time.Time
+	// Keep is how many live tokens of the kind the user may hold with this one: 0 or 1
+	// replaces the others; more keeps the newest Keep-1 alive beside it (at most
+	// MaxLiveOneTimeTokens), so a stranger asking for reset links again and again cannot void
+	// the one the user is about to click. Spending one spends them all.
+	Keep int
 }
+
+// MaxLiveOneTimeTokens bounds OneTimeToken.Keep.
+const MaxLiveOneTimeTokens = 16
 
 // SubjectKind says what a brute-force counter counts failures of.
 type SubjectKind int

@@ -177,6 +177,8 @@ func (t OneTimeToken) Validate(now time.Time) error {
 		return invalidArg("one-time token: malformed hash")
 	case !t.ExpiresAt.After(now):
 		return invalidArg("one-time token: expiry %s is not after now", t.ExpiresAt)
+	case t.Keep < 0 || t.Keep > MaxLiveOneTimeTokens:
+		return invalidArg("one-time token: Keep %d is not between 0 and %d", t.Keep, MaxLiveOneTimeTokens)
 	}
 	return nil
 }

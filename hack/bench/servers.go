@@ -42,8 +42,9 @@ func (b *bench) hashKey() (config.Secret, error) {
 }
 
 // serverConfig is the base config of the bench's servers: production defaults except the
-// loopback listeners on free ports, the shared Redis and key, and the admin port's pprof
-// (profiles, and forced collections before heap readings).
+// loopback listeners on free ports, the shared Redis and key, the admin port's pprof
+// (profiles, and forced collections before heap readings), and the registration rate limit,
+// raised as a load test raises it: the bench registers thousands of users from one address.
 func (b *bench) serverConfig(redisAddr, keyPrefix string) (*config.Config, error) {
 	key, err := b.hashKey()
 	if err != nil {
@@ -55,6 +56,7 @@ func (b *bench) serverConfig(redisAddr, keyPrefix string) (*config.Config, error
 		Redis:        &config.Redis{Addresses: []string{redisAddr}, KeyPrefix: keyPrefix},
 		TokenHashKey: key,
 		Email:        config.Email{ResetURL: "https://app.bench.test/reset"},
+		RateLimits:   config.RateLimits{Register: config.RateLimit{PerIP: 1_000_000}},
 	}, nil
 }
 

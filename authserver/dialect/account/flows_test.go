@@ -239,7 +239,7 @@ func TestForgotAndReset(t *testing.T) {
 	wantError(t, anon.post("/account/reset", map[string]string{"id": uid, "token": tok, "password": "another password"}), http.StatusInternalServerError)
 	// Malformed id or token: 400.
 	wantError(t, anon.post("/account/reset", map[string]string{"id": "x", "token": tok, "password": "another password"}), http.StatusBadRequest)
-	// A second forgot replaces the first link.
+	// A second forgot mails a new link.
 	wantNoContent(t, anon.post("/account/forgot", map[string]string{"login": "forgetful@example.com"}))
 	_, tok2 := s.Mailbox.Wait(t, "forgetful@example.com", 2).Link(t)
 	if tok2 == tok {

@@ -77,7 +77,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // register: POST {prefix}/register {login,password,firstName,lastName} → 200 User + cookie;
-// 400 for a malformed field, 401 for a refusal.
+// 400 for a malformed field, 401 for a refusal, 429 past the rate limits.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	var req registerRequest
 	if !decode(w, r, &req) {
@@ -95,6 +95,9 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, core.ErrRegistrationClosed), errors.Is(err, core.ErrLoginTaken), errors.Is(err, core.ErrWeakPassword):
 		writeError(w, r, http.StatusUnauthorized, err.Error())
 		return
+	case errors.Is(err, core.ErrRateLimited):
+		writeError(w, r, http.StatusTooManyRequests, err.Error())
+		return
 	case err != nil:
 		h.internalError(w, r, err)
 		return
@@ -109,13 +112,18 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, userOf(u))
 }
 
-// forgot: POST {prefix}/forgot {login} → 204 for any login.
+// forgot: POST {prefix}/forgot {login} → 204 for any login; 429 past the rate limits.
 func (h *Handler) forgot(w http.ResponseWriter, r *http.Request) {
 	var req forgotRequest
 	if !decode(w, r, &req) {
 		return
 	}
-	if err := h.Core.Forgot(r.Context(), meta(r), req.Login); err != nil {
+	err := h.Core.Forgot(r.Context(), meta(r), req.Login)
+	switch {
+	case errors.Is(err, core.ErrRateLimited):
+		writeError(w, r, http.StatusTooManyRequests, err.Error())
+		return
+	case err != nil:
 		h.internalError(w, r, err)
 		return
 	}

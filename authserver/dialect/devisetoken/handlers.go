@@ -78,6 +78,9 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		errs.add("password", policyMessage(err))
 	case errors.Is(err, core.ErrRegistrationClosed):
 		errs.add("base", "Registration is closed.")
+	case errors.Is(err, core.ErrRateLimited):
+		writeError(w, r, http.StatusTooManyRequests, msgRateLimited)
+		return
 	case err != nil:
 		h.internalError(w, r, err)
 		return
@@ -232,7 +235,12 @@ func (h *Handler) forgotPassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := h.Core.Forgot(r.Context(), meta(r), email); err != nil {
+	err := h.Core.Forgot(r.Context(), meta(r), email)
+	switch {
+	case errors.Is(err, core.ErrRateLimited):
+		writeError(w, r, http.StatusTooManyRequests, msgRateLimited)
+		return
+	case err != nil:
 		h.internalError(w, r, err)
 		return
 	}

@@ -20,6 +20,7 @@ const (
 	msgUnauthorized     = "Unauthorized"
 	msgDeviceLimit      = "Maximum number of devices reached. Sign out on another device first."
 	msgInternal         = "Internal server error."
+	msgRateLimited      = "Too many requests. Try again later."
 	msgResetSent        = "If your email address exists in our database, you will receive a password recovery link at your email address in a few minutes."
 	msgMissingEmail     = "You must provide an email address."
 	msgRedirectRefused  = "Redirect to the given redirect_url is not allowed."

@@ -20,7 +20,7 @@ const (
 
 // register: POST {prefix}users {client,email,password,firstName,lastName} → 201
 // {role,key,token,refresh,expires}; 400 malformed, 401 unknown client, 409 email taken, 422
-// weak password, 403 registration closed.
+// weak password, 403 registration closed, 429 past the rate limits.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	var req registerRequest
 	if !decode(w, r, &req, false) || !h.client(w, r, "users", req.Client) {
@@ -47,6 +47,9 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		return
 	case errors.Is(err, core.ErrRegistrationClosed):
 		writeError(w, r, http.StatusForbidden, err.Error())
+		return
+	case errors.Is(err, core.ErrRateLimited):
+		writeError(w, r, http.StatusTooManyRequests, err.Error())
 		return
 	case err != nil:
 		h.internalError(w, r, "users", err)

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +33,33 @@ func testOneTimeTokens(t *testing.T, f *fixture) {
 	must(t, issue(store.OneTimeReset, "reset-3", time.Hour), "issue reset 3")
 	wantErr(t, consume(store.OneTimeReset, "reset-2"), store.ErrInvalidToken, "consume a replaced token")
 	must(t, consume(store.OneTimeReset, "reset-3"), "consume the replacing token")
+
+	// Several live tokens: each of the newest Keep works, older and expired ones do not, and
+	// spending one spends them all.
+	keep := func(secret string, ttl time.Duration, n int) error {
+		return f.s.IssueOneTimeToken(f.ctx, store.OneTimeToken{UserID: u.ID, Kind: store.OneTimeReset, Hash: hashOf(secret), ExpiresAt: f.now.Add(ttl), Keep: n}, f.now)
+	}
+	must(t, keep("k-short", time.Minute, 3), "issue a short-lived token")
+	must(t, keep("k-1", time.Hour, 3), "issue k-1")
+	f.tick(2 * time.Minute) // k-short expires and no longer takes a place
+	must(t, keep("k-2", time.Hour, 3), "issue k-2")
+	must(t, keep("k-3", time.Hour, 3), "issue k-3")
+	wantErr(t, consume(store.OneTimeReset, "k-short"), store.ErrInvalidToken, "consume an expired kept token")
+	wantErr(t, consume(store.OneTimeReset, "guess"), store.ErrInvalidToken, "a wrong guess among several")
+	must(t, consume(store.OneTimeReset, "k-2"), "consume one of three live tokens")
+	for _, s := range []string{"k-1", "k-3"} {
+		wantErr(t, consume(store.OneTimeReset, s), store.ErrInvalidToken, "consume %s after another was spent", s)
+	}
+	for i := range 5 {
+		must(t, keep(fmt.Sprintf("k-%d", 10+i), time.Hour, 3), "issue k-%d", 10+i)
+	}
+	wantErr(t, consume(store.OneTimeReset, "k-11"), store.ErrInvalidToken, "consume a token past the newest three")
+	must(t, consume(store.OneTimeReset, "k-12"), "consume the oldest of the newest three")
+	must(t, keep("k-20", time.Hour, 3), "issue k-20")
+	must(t, issue(store.OneTimeReset, "k-21", time.Hour), "issue k-21 replacing all")
+	wantErr(t, consume(store.OneTimeReset, "k-20"), store.ErrInvalidToken, "consume a token a Keep-0 issue replaced")
+	must(t, consume(store.OneTimeReset, "k-21"), "consume the replacing token")
+	wantErr(t, f.s.IssueOneTimeToken(f.ctx, store.OneTimeToken{UserID: u.ID, Kind: store.OneTimeReset, Hash: hashOf("x"), ExpiresAt: f.now.Add(time.Hour), Keep: store.MaxLiveOneTimeTokens + 1}, f.now), store.ErrInvalidArgument, "issue with Keep too large")
 
 	// Expiry: usable to its last millisecond.
 	must(t, issue(store.OneTimeReset, "reset-4", time.Hour), "issue reset 4")

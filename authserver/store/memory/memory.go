@@ -22,7 +22,7 @@ type Store struct {
 	users    map[string]store.User
 	logins   map[string]string                   // normalized login -> user ID
 	sessions map[string]map[string]store.Session // user ID -> session ID -> session
-	oneTime  map[oneTimeKey]store.OneTimeToken
+	oneTime  map[oneTimeKey][]store.OneTimeToken // oldest first
 	counters map[store.Subject]counter
 	apps     map[string]store.AppClient
 	devices  map[string]map[string]store.DeviceToken  // client ID -> token hash -> registration
@@ -53,7 +53,7 @@ func New() *Store {
 		users:    map[string]store.User{},
 		logins:   map[string]string{},
 		sessions: map[string]map[string]store.Session{},
-		oneTime:  map[oneTimeKey]store.OneTimeToken{},
+		oneTime:  map[oneTimeKey][]store.OneTimeToken{},
 		counters: map[store.Subject]counter{},
 		apps:     map[string]store.AppClient{},
 		devices:  map[string]map[string]store.DeviceToken{},
@@ -133,9 +133,11 @@ func (s *Store) maybeSweep(now time.Time) {
 			delete(s.tracked, id)
 		}
 	}
-	for k, t := range s.oneTime {
-		if !now.Before(t.ExpiresAt) {
+	for k, ts := range s.oneTime {
+		if ts = liveTokens(ts, now); len(ts) == 0 {
 			delete(s.oneTime, k)
+		} else {
+			s.oneTime[k] = ts
 		}
 	}
 	for k, c := range s.counters {

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/latchauth/latch/authserver/store"
@@ -21,8 +22,16 @@ func (s *Store) IssueOneTimeToken(_ context.Context, t store.OneTimeToken, now t
 		return store.ErrNotFound
 	}
 	t.ExpiresAt = ms(t.ExpiresAt)
-	s.oneTime[oneTimeKey{t.UserID, t.Kind}] = t
+	k := oneTimeKey{t.UserID, t.Kind}
+	kept := liveTokens(s.oneTime[k], ms(now))
+	kept = kept[len(kept)-min(len(kept), max(t.Keep-1, 0)):]
+	s.oneTime[k] = append(slices.Clone(kept), t)
 	return nil
+}
+
+// liveTokens returns the tokens of ts that have not expired at now, in order.
+func liveTokens(ts []store.OneTimeToken, now time.Time) []store.OneTimeToken {
+	return slices.DeleteFunc(slices.Clone(ts), func(t store.OneTimeToken) bool { return !now.Before(t.ExpiresAt) })
 }
 
 // ConsumeOneTimeToken implements store.Store.
@@ -32,14 +41,12 @@ func (s *Store) ConsumeOneTimeToken(_ context.Context, userID string, kind store
 	}
 	defer s.mu.Unlock()
 	k := oneTimeKey{userID, kind}
-	t, ok := s.oneTime[k]
-	switch {
-	case !ok:
-		return store.ErrInvalidToken
-	case !ms(now).Before(t.ExpiresAt):
-		delete(s.oneTime, k)
-		return store.ErrInvalidToken
-	case !equal(hash, t.Hash):
+	found := false
+	for _, t := range liveTokens(s.oneTime[k], ms(now)) {
+		// Every live token is compared, so the time taken does not tell which one matched.
+		found = equal(hash, t.Hash) || found
+	}
+	if !found {
 		return store.ErrInvalidToken
 	}
 	delete(s.oneTime, k)

@@ -14,7 +14,7 @@ func (s *Store) IssueOneTimeToken(ctx context.Context, t store.OneTimeToken, now
 	}
 	res, err := s.run(ctx, "issue one-time token", issueOneTimeScript,
 		[]string{s.keys.user(t.UserID), s.keys.oneTime(t.UserID, t.Kind)},
-		t.Hash, msString(t.ExpiresAt), ttlMS(t.ExpiresAt, now))
+		t.Hash, msString(t.ExpiresAt), msString(now), t.Keep)
 	if err != nil {
 		return err
 	}
@@ -44,10 +44,4 @@ func (s *Store) ConsumeOneTimeToken(ctx context.Context, userID string, kind sto
 		return store.ErrInvalidToken
 	}
 	return unexpected("consume one-time token", res)
-}
-
-// ttlMS is the TTL that makes a key vanish at deadline, measured from the caller's now (not
-// the Redis clock), so skew between a replica and Redis cannot shorten it.
-func ttlMS(deadline, now time.Time) int64 {
-	return max(deadline.UnixMilli()-now.UnixMilli(), 1)
 }

@@ -436,28 +436,47 @@ redis.call('HINCRBY', KEYS[1], 'rev', 1)
 return {'ok'}
 `)
 
-// issueOneTimeScript stores a user's one-time token of a kind, replacing the previous one.
+// issueOneTimeScript stores a user's one-time token of a kind beside the newest keep-1 live
+// ones (fields: token hash -> expiry in ms), dropping expired ones and the oldest beyond keep.
+// A record of the old layout (fields h and exp: one token) is replaced.
 //
-// KEYS: user, token. ARGV: hash, expiry (ms), TTL (ms).
+// KEYS: user, token. ARGV: hash, expiry (ms), now (ms), keep.
 var issueOneTimeScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return {'nouser'} end
+local now, keep = tonumber(ARGV[3]), math.max(tonumber(ARGV[4]), 1)
+local live = {}
+if redis.call('HEXISTS', KEYS[2], 'h') == 0 then
+  local f = redis.call('HGETALL', KEYS[2])
+  for i = 1, #f, 2 do
+    local exp = tonumber(f[i + 1])
+    if exp > now then live[#live + 1] = {f[i], exp} end
+  end
+end
+table.sort(live, function(a, b) return a[2] > b[2] end)
 redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[2], 'h', ARGV[1], 'exp', ARGV[2])
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+local last = tonumber(ARGV[2])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+for i = 1, math.min(#live, keep - 1) do
+  redis.call('HSET', KEYS[2], live[i][1], string.format('%d', live[i][2]))
+  last = math.max(last, live[i][2])
+end
+redis.call('PEXPIRE', KEYS[2], string.format('%d', math.max(last - now, 1)))
 return {'ok'}
 `)
 
-// consumeOneTimeScript spends a one-time token; a wrong hash leaves it in place.
+// consumeOneTimeScript spends a user's one-time tokens of a kind if the hash is a live one;
+// a wrong hash leaves them in place. It also reads the old layout (fields h and exp).
 //
 // KEYS: token. ARGV: hash, now.
 var consumeOneTimeScript = redis.NewScript(`
-local f = redis.call('HMGET', KEYS[1], 'h', 'exp')
-if not f[1] then return {'invalid'} end
-if tonumber(ARGV[2]) >= tonumber(f[2]) then
-  redis.call('DEL', KEYS[1])
-  return {'invalid'}
+local now = tonumber(ARGV[2])
+local exp = redis.call('HGET', KEYS[1], ARGV[1])
+if not exp then
+  local f = redis.call('HMGET', KEYS[1], 'h', 'exp')
+  if f[1] ~= ARGV[1] then return {'invalid'} end
+  exp = f[2]
 end
-if f[1] ~= ARGV[1] then return {'invalid'} end
+if now >= tonumber(exp) then return {'invalid'} end
 redis.call('DEL', KEYS[1])
 return {'ok'}
 `)
