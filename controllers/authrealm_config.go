@@ -42,7 +42,7 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 		Listen: config.Listen{
 			Public:        fmt.Sprintf(":%d", publicPort),
 			Admin:         fmt.Sprintf(":%d", adminPort),
-			SecureCookies: s.Sessions.Cookie.Secure || (s.Ingress != nil && s.Ingress.TLSSecretName != ""),
+			SecureCookies: s.Sessions.Cookie.IsSecure() || (s.Ingress != nil && s.Ingress.TLSSecretName != ""),
 		},
 		AllowedOrigins: s.AllowedOrigins,
 		Clients:        config.Clients{RequireRegistered: s.RequireRegisteredClients},

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -56,6 +57,10 @@ type AuthRealmReconciler struct {
 	Random func([]byte) error
 	// Workers is how many realms are reconciled at once; zero means DefaultRealmWorkers.
 	Workers int
+	// OperatorNamespace is the namespace the operator's pods run in: a managed Redis's
+	// NetworkPolicy admits the operator by this namespace and its label. Empty admits no
+	// operator pod.
+	OperatorNamespace string
 }
 
 // DefaultRealmWorkers is how many AuthRealms are reconciled at once by default. A realm's
@@ -66,7 +71,11 @@ const DefaultRealmWorkers = 2
 
 // +kubebuilder:rbac:groups=auth.latch.dev,resources=authrealms,verbs=get;list;watch
 // +kubebuilder:rbac:groups=auth.latch.dev,resources=authrealms/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=configmaps;secrets;serviceaccounts;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
+// Secrets: the realm's keys Secret is created once and its derived key patched in when
+// missing; the Secrets a realm names are read; all are watched as metadata. Nothing replaces
+// (update) or deletes a Secret here.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="",resources=configmaps;serviceaccounts;services;persistentvolumeclaims,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=apps,resources=deployments;statefulsets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies;ingresses,verbs=get;list;watch;create;update;patch;delete
@@ -240,6 +249,16 @@ func (r *AuthRealmReconciler) reconcileKeys(ctx context.Context, s *realmScope) 
 	} else if err != nil {
 		return fmt.Errorf("get Secret %s: %w", key, err)
 	}
+	// The Redis config that sets the password follows redis-password: a Secret created before
+	// the key existed gets it, an edited password updates it. Nothing else is ever rewritten.
+	if pw := sec.Data[keyRedisPassword]; len(pw) > 0 && !bytes.Equal(sec.Data[keyRedisAuthConf], redisAuthConf(pw)) {
+		patch := client.MergeFrom(sec.DeepCopy())
+		sec.Data[keyRedisAuthConf] = redisAuthConf(pw)
+		if err := r.Client.Patch(ctx, sec, patch); err != nil {
+			return fmt.Errorf("patch Secret %s: %w", key, err)
+		}
+		s.writes++
+	}
 	for _, k := range []string{keyTokenHashKey, keyRedisPassword} {
 		if len(sec.Data[k]) == 0 {
 			s.problems = append(s.problems, problem{authv1.ReasonSecretKeyMissing,
@@ -292,7 +311,7 @@ func (r *AuthRealmReconciler) reconcileRedis(ctx context.Context, s *realmScope)
 	}
 	objs := []client.Object{buildRedisDataClaim(realm), buildRedisService(realm), buildRedisStatefulSet(realm)}
 	if realm.Spec.NetworkPolicy.IsEnabled() {
-		objs = append(objs, buildRedisNetworkPolicy(realm))
+		objs = append(objs, buildRedisNetworkPolicy(realm, r.OperatorNamespace))
 	} else if err := s.removeObj(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: redisName(realm)}}); err != nil {
 		return err
 	}

@@ -101,6 +101,7 @@ func TestRealmCreatesEveryChild(t *testing.T) {
 	r.Spec.Protocols.KeyToken = &authv1.KeyTokenSpec{}
 	r.Spec.NetworkPolicy = &authv1.NetworkPolicySpec{}
 	r.Spec.Ingress = &authv1.IngressSpec{Host: "auth.example.com", TLSSecretName: "auth-tls"}
+	r.Spec.BruteForce.TrustedProxies = []string{"10.244.0.0/16"}
 	r.Spec.AllowedOrigins = []string{"https://app.example.com"}
 	createRealm(t, r)
 
@@ -380,11 +381,12 @@ func TestNoopReconcileWritesNothing(t *testing.T) {
 	r.Spec.Replicas = ptr.To[int32](2)
 	r.Spec.NetworkPolicy = &authv1.NetworkPolicySpec{}
 	r.Spec.Ingress = &authv1.IngressSpec{Host: "quiet.example.com"}
+	r.Spec.BruteForce.TrustedProxies = []string{"10.244.0.0/16"}
 	createRealm(t, r)
 	get(t, ns, "quiet", &networkingv1.Ingress{})
 
 	var writes atomic.Int64
-	counting := &AuthRealmReconciler{Client: countingClient(t, &writes), Scheme: testScheme, ServerImage: testImage}
+	counting := &AuthRealmReconciler{Client: countingClient(t, &writes), Scheme: testScheme, ServerImage: testImage, OperatorNamespace: testOperatorNamespace}
 	req := ctrl.Request{NamespacedName: keyOf(r)}
 	// Let the manager's own reconciles settle, then every reconcile must write nothing.
 	eventually(t, waitFor, func() error {

@@ -32,9 +32,11 @@ const (
 	// so any change rolls them and nothing else does.
 	configHashAnnotation = "latch.dev/config-hash"
 
-	// Keys of the generated Secret.
+	// Keys of the generated Secret. redis-auth.conf is derived from redis-password: the
+	// managed Redis includes it, so the password is never in a process's arguments.
 	keyTokenHashKey  = "token-hash-key"
 	keyRedisPassword = "redis-password"
+	keyRedisAuthConf = "redis-auth.conf"
 
 	// Paths inside the server container.
 	configDir       = "/etc/latch/config"
@@ -44,6 +46,14 @@ const (
 	defaultUID      = 65532
 	redisUID        = 999
 	defaultRedisImg = "redis:7.4-alpine"
+
+	// Paths inside the managed Redis container.
+	redisDataDir  = "/data"
+	redisAuthDir  = "/etc/redis/auth"
+	redisAuthFile = "auth.conf"
+
+	// operatorName is the app.kubernetes.io/name label of the operator's pods (the chart's).
+	operatorName = "latch-operator"
 )
 
 // Labels.

@@ -93,7 +93,7 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "envtest: manager:", err)
 		return 1
 	}
-	if err := (&AuthRealmReconciler{Client: mgr.GetClient(), Scheme: testScheme, ServerImage: testImage}).SetupWithManager(mgr); err != nil {
+	if err := (&AuthRealmReconciler{Client: mgr.GetClient(), Scheme: testScheme, ServerImage: testImage, OperatorNamespace: testOperatorNamespace}).SetupWithManager(mgr); err != nil {
 		fmt.Fprintln(os.Stderr, "envtest: setup realm controller:", err)
 		return 1
 	}

@@ -10,6 +10,7 @@ import (
 
 // AuthRealmSpec declares one auth realm: its servers, its Redis, its dialects and its policies.
 // +kubebuilder:validation:XValidation:rule="!has(self.podDisruptionBudget) || !has(self.podDisruptionBudget.minAvailable) || !has(self.podDisruptionBudget.maxUnavailable)",message="podDisruptionBudget: set minAvailable or maxUnavailable, not both"
+// +kubebuilder:validation:XValidation:rule="!has(self.ingress) || (has(self.bruteForce) && has(self.bruteForce.trustedProxies) && size(self.bruteForce.trustedProxies) > 0)",message="spec.bruteForce.trustedProxies is required with spec.ingress: list the CIDRs of the ingress controller's pods (e.g. your pod network, 10.244.0.0/16), so the servers take each client's address from X-Forwarded-For; behind the proxy every client otherwise has the proxy's address, and bruteForce.maxFailuresPerIP (default 100) failed logins from anyone would lock every login of the realm"
 type AuthRealmSpec struct {
 	// replicas is the number of auth-server pods. Leave it unset when an autoscaler owns the
 	// scale subresource.
@@ -100,12 +101,15 @@ type AuthRealmSpec struct {
 	// +optional
 	PodDisruptionBudget *PodDisruptionBudgetSpec `json:"podDisruptionBudget,omitempty"`
 
-	// networkPolicy, when enabled, admits traffic to the servers only on their ports and
-	// from the listed peers.
+	// networkPolicy admits traffic to the servers only on their ports and from the listed
+	// peers, and to a managed Redis only from the realm's servers and the operator (by its
+	// namespace and label). It is on unless enabled is false.
 	// +optional
+	// +kubebuilder:default={}
 	NetworkPolicy *NetworkPolicySpec `json:"networkPolicy,omitempty"`
 
-	// ingress, when set, exposes the public port through an Ingress.
+	// ingress, when set, exposes the public port through an Ingress. It requires
+	// bruteForce.trustedProxies: the CIDRs of the ingress controller's pods.
 	// +optional
 	Ingress *IngressSpec `json:"ingress,omitempty"`
 
@@ -449,10 +453,12 @@ type CookieSpec struct {
 	// domain is the cookie's Domain attribute; empty means host-only.
 	// +optional
 	Domain string `json:"domain,omitempty"`
-	// secure marks the cookie Secure; set it when the realm is served over TLS (an ingress
-	// with TLS sets it implicitly).
+	// secure marks the cookie Secure, so browsers send it over HTTPS only. It is true unless
+	// set to false, which only a realm served over plain HTTP (local development) needs; an
+	// ingress with TLS keeps it true.
 	// +optional
-	Secure bool `json:"secure,omitempty"`
+	// +kubebuilder:default=true
+	Secure *bool `json:"secure,omitempty"`
 	// sameSite is the cookie's SameSite mode.
 	// +optional
 	// +kubebuilder:default=Lax
@@ -553,7 +559,9 @@ type BruteForceSpec struct {
 	// +kubebuilder:default="15m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="lockout must be a positive duration"
 	Lockout *metav1.Duration `json:"lockout,omitempty"`
-	// trustedProxies lists the CIDRs whose X-Forwarded-For header names the client address.
+	// trustedProxies lists the CIDRs whose X-Forwarded-For header names the client address:
+	// those of the ingress controller's pods when the realm is behind one (required with
+	// spec.ingress).
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32
@@ -627,9 +635,9 @@ type PodDisruptionBudgetSpec struct {
 	MaxUnavailable *intstr.IntOrString `json:"maxUnavailable,omitempty"`
 }
 
-// NetworkPolicySpec restricts traffic to the servers.
+// NetworkPolicySpec restricts traffic to the servers and to a managed Redis.
 type NetworkPolicySpec struct {
-	// enabled creates the NetworkPolicy.
+	// enabled creates the NetworkPolicies; false removes them.
 	// +optional
 	// +kubebuilder:default=true
 	Enabled *bool `json:"enabled,omitempty"`

@@ -35,10 +35,15 @@ func (d *KeyTokenSpec) IsEnabled() bool {
 	return enabled(d != nil, flagOf(d != nil, func() *bool { return d.Enabled }))
 }
 
-// IsEnabled reports whether the NetworkPolicy is asked for.
+// IsEnabled reports whether the NetworkPolicies are wanted: always, unless enabled is false.
+// Unlike the optional sections, an absent networkPolicy means on (the CRD defaults it to {};
+// this covers objects built in Go).
 func (n *NetworkPolicySpec) IsEnabled() bool {
-	return enabled(n != nil, flagOf(n != nil, func() *bool { return n.Enabled }))
+	return n == nil || n.Enabled == nil || *n.Enabled
 }
+
+// IsSecure reports whether the session cookie is marked Secure: unless secure is false.
+func (c CookieSpec) IsSecure() bool { return c.Secure == nil || *c.Secure }
 
 // IsEnabled reports whether the ServiceMonitor is asked for.
 func (s *ServiceMonitorSpec) IsEnabled() bool {
