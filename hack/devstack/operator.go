@@ -31,7 +31,9 @@ func (s *Stack) startOperator(ctx, bg context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.OperatorMetricsURL = "http://" + loopback(metrics) + "/metrics"
+	// Metrics are served as the chart serves them: HTTPS, to callers the API server
+	// authenticates and authorizes (bound to the chart's latch-metrics-reader ClusterRole).
+	s.OperatorMetricsURL = "https://" + loopback(metrics) + "/metrics"
 	s.OperatorHealthURL = "http://" + loopback(health) + "/readyz"
 	// `latch manager` reads its kubeconfig the controller-runtime way: KUBECONFIG.
 	env := append(filteredEnv("KUBECONFIG"), "KUBECONFIG="+kubeconfig)
@@ -39,6 +41,7 @@ func (s *Stack) startOperator(ctx, bg context.Context) error {
 		"manager",
 		"--metrics-bind-address=" + loopback(metrics),
 		"--health-probe-bind-address=" + loopback(health),
+		"--operator-namespace=" + OperatorNamespace,
 		"--zap-encoder=console",
 	}}, s.log, 15*time.Second, nil)
 	hc := &http.Client{Timeout: 2 * time.Second}

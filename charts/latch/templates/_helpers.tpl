@@ -18,6 +18,12 @@ app.kubernetes.io/name: {{ include "latch.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
+{{- /*
+latch.metricsPort is the manager's metrics port: 8443 for HTTPS (metrics.secure), 8080 for
+plain HTTP.
+*/ -}}
+{{- define "latch.metricsPort" -}}{{ if .Values.metrics.secure }}8443{{ else }}8080{{ end }}{{- end -}}
+
 {{- define "latch.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "latch.fullname" .) .Values.serviceAccount.name -}}

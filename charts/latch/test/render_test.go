@@ -81,6 +81,13 @@ var templateCases = []struct {
 			if m.find("Service", releaseNamespace, fullname+"-metrics") == nil {
 				t.Errorf("no metrics Service by default")
 			}
+			// Metrics are served over TLS to authenticated, authorized callers only.
+			if got := flagValues(c.Args, "--metrics-secure"); len(got) != 0 && !slices.Equal(got, []string{"true"}) {
+				t.Errorf("--metrics-secure = %v, want the default (true)", got)
+			}
+			if m.find("ClusterRole", "", fullname+"-metrics-auth") == nil || m.find("ClusterRole", "", releaseName+"-metrics-reader") == nil {
+				t.Errorf("metrics are authenticated by default, but ClusterRoles are %v", m.names("ClusterRole"))
+			}
 			requests, limits := c.Resources.Requests, c.Resources.Limits
 			if requests.Cpu().IsZero() || requests.Memory().IsZero() || limits.Memory().IsZero() {
 				t.Errorf("resources = %+v, want cpu and memory requests and a memory limit", c.Resources)
@@ -113,6 +120,9 @@ var templateCases = []struct {
 				crb := get[rbacv1.ClusterRoleBinding](t, m, "ClusterRoleBinding", "", u.GetName())
 				if crb.RoleRef.Name == fullname {
 					t.Errorf("ClusterRoleBinding %s grants the namespaced rules cluster-wide", crb.Name)
+				}
+				if metricsRoles[crb.RoleRef.Name] {
+					continue // TokenReviews and SubjectAccessReviews exist cluster-wide only (checkMetricsRBAC)
 				}
 				role := get[rbacv1.ClusterRole](t, m, "ClusterRole", "", crb.RoleRef.Name)
 				for _, rule := range role.Rules {
@@ -179,6 +189,33 @@ var templateCases = []struct {
 			ep, _ := endpoints[0].(map[string]any)
 			if ep["port"] != svc.Spec.Ports[0].Name || ep["path"] != "/metrics" || ep["interval"] != "15s" {
 				t.Errorf("ServiceMonitor endpoint = %v, want port %s, path /metrics, interval 15s", ep, svc.Spec.Ports[0].Name)
+			}
+			// The metrics endpoint authenticates its callers: Prometheus scrapes over TLS with
+			// its own ServiceAccount token (the manager's certificate is self-signed).
+			tlsConfig, _ := ep["tlsConfig"].(map[string]any)
+			if ep["scheme"] != "https" || ep["bearerTokenFile"] != "/var/run/secrets/kubernetes.io/serviceaccount/token" || tlsConfig["insecureSkipVerify"] != true {
+				t.Errorf("ServiceMonitor endpoint = %v, want scheme https, bearerTokenFile the pod's token, tlsConfig.insecureSkipVerify", ep)
+			}
+		},
+	},
+	{
+		name: "metrics served without authentication",
+		values: `metrics:
+  secure: false
+  serviceMonitor: {enabled: true}
+`,
+		check: func(t *testing.T, m manifest) {
+			c := deployment(t, m).Spec.Template.Spec.Containers[0]
+			if got := flagValues(c.Args, "--metrics-secure"); !slices.Equal(got, []string{"false"}) {
+				t.Errorf("--metrics-secure = %v, want false", got)
+			}
+			sm := m.find("ServiceMonitor", releaseNamespace, fullname)
+			if sm == nil {
+				t.Fatal("no ServiceMonitor")
+			}
+			endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+			if ep, _ := endpoints[0].(map[string]any); ep["scheme"] != "http" || ep["bearerTokenFile"] != nil {
+				t.Errorf("ServiceMonitor endpoint = %v, want plain http without a token", ep)
 			}
 		},
 	},
@@ -375,6 +412,7 @@ func TestSchemaRefusesBadValues(t *testing.T) {
 		{"unknown log level", "logLevel: verbose\n", "at '/logLevel': value must be one of 'debug', 'info', 'error'"},
 		{"misspelt resources key", "resources: {limit: {memory: 1Gi}}\n", "at '/resources': additional properties 'limit' not allowed"},
 		{"malformed quantity", "resources: {limits: {memory: lots}}\n", "at '/resources/limits/memory': 'lots' does not match pattern"},
+		{"metrics.secure as a string", "metrics: {secure: \"true\"}\n", "at '/metrics/secure': got string, want boolean"},
 		{"ServiceMonitor without the Service it scrapes", "metrics: {service: {enabled: false}, serviceMonitor: {enabled: true}}\n",
 			"at '/metrics/service/enabled': value must be true"},
 	}
@@ -471,6 +509,18 @@ func checkEveryRender(t *testing.T, m manifest) {
 			t.Errorf("probe = %s on %s, want %s on port probes", probe.HTTPGet.Path, probe.HTTPGet.Port.String(), path)
 		}
 	}
+	// The operator learns its own namespace from the downward API: the managed Redis's
+	// NetworkPolicy admits it by that namespace and its label.
+	podNamespace := false
+	for _, e := range c.Env {
+		if e.Name == "POD_NAMESPACE" && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.namespace" {
+			podNamespace = true
+		}
+	}
+	if !podNamespace {
+		t.Errorf("env = %v, want POD_NAMESPACE from the downward API (metadata.namespace)", c.Env)
+	}
+	checkMetricsRBAC(t, m, sa, !slices.Contains(c.Args, "--metrics-secure=false"))
 	metricsPort := containerPort(t, c, "metrics")
 	if got := flagValues(c.Args, "--metrics-bind-address"); !slices.Equal(got, []string{fmt.Sprintf(":%d", metricsPort)}) {
 		t.Errorf("--metrics-bind-address = %v, want :%d (the port named metrics)", got, metricsPort)
@@ -492,6 +542,9 @@ func checkEveryRender(t *testing.T, m manifest) {
 	// operator's account to a role the chart renders, and leader election gets one Lease.
 	var rules []rbacv1.PolicyRule
 	for _, u := range m.all("ClusterRole") {
+		if metricsRoles[u.GetName()] {
+			continue // checkMetricsRBAC
+		}
 		rules = append(rules, get[rbacv1.ClusterRole](t, m, "ClusterRole", "", u.GetName()).Rules...)
 	}
 	if got, want := ruleSet(rules), ruleSet(generatedRules(t)); !slices.Equal(got, want) {
@@ -550,6 +603,63 @@ func checkEveryRender(t *testing.T, m manifest) {
 	}
 	if got, want := ruleSet(le.Rules), ruleSet(wantLE); !slices.Equal(got, want) {
 		t.Errorf("leader-election rules = %v, want %v", got, want)
+	}
+}
+
+// metricsRoles are the chart's ClusterRoles for the authenticated metrics endpoint, beside
+// the generated manager rules: the manager's right to review tokens and access, and the role a
+// scraper is bound to.
+var metricsRoles = map[string]bool{fullname + "-metrics-auth": true, releaseName + "-metrics-reader": true}
+
+// checkMetricsRBAC checks the RBAC of an authenticated metrics endpoint: the manager may ask
+// the API server who a caller is and whether it may get /metrics (TokenReview,
+// SubjectAccessReview), and a scraper bound to <release>-metrics-reader may. Without
+// authentication neither is rendered.
+func checkMetricsRBAC(t *testing.T, m manifest, sa string, secure bool) {
+	t.Helper()
+	if !secure {
+		for name := range metricsRoles {
+			if m.find("ClusterRole", "", name) != nil {
+				t.Errorf("metrics are not authenticated, but ClusterRole %s is rendered", name)
+			}
+		}
+		return
+	}
+	auth := m.find("ClusterRole", "", fullname+"-metrics-auth")
+	reader := m.find("ClusterRole", "", releaseName+"-metrics-reader")
+	if auth == nil || reader == nil {
+		t.Errorf("metrics are authenticated, but ClusterRoles are %v", m.names("ClusterRole"))
+		return
+	}
+	wantAuth := []rbacv1.PolicyRule{
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+	}
+	if got := get[rbacv1.ClusterRole](t, m, "ClusterRole", "", auth.GetName()).Rules; !slices.Equal(ruleSet(got), ruleSet(wantAuth)) {
+		t.Errorf("ClusterRole %s rules = %v, want %v", auth.GetName(), ruleSet(got), ruleSet(wantAuth))
+	}
+	wantReader := []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}
+	if got := get[rbacv1.ClusterRole](t, m, "ClusterRole", "", reader.GetName()).Rules; !equality.Semantic.DeepEqual(got, wantReader) {
+		t.Errorf("ClusterRole %s rules = %+v, want get on /metrics only", reader.GetName(), got)
+	}
+	bound := false
+	for _, u := range m.all("ClusterRoleBinding") {
+		crb := get[rbacv1.ClusterRoleBinding](t, m, "ClusterRoleBinding", "", u.GetName())
+		if crb.RoleRef.Name == auth.GetName() {
+			bound = equality.Semantic.DeepEqual(crb.Subjects, []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa, Namespace: releaseNamespace}})
+		}
+		if crb.RoleRef.Name == reader.GetName() {
+			t.Errorf("ClusterRoleBinding %s grants the metrics to %v: binding a scraper is the user's choice", crb.Name, crb.Subjects)
+		}
+	}
+	if !bound {
+		t.Errorf("no ClusterRoleBinding binds %s to the operator's ServiceAccount", auth.GetName())
+	}
+	if m.find("Service", releaseNamespace, fullname+"-metrics") != nil {
+		svc := get[corev1.Service](t, m, "Service", releaseNamespace, fullname+"-metrics")
+		if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "https" {
+			t.Errorf("metrics Service ports = %+v, want one named https", svc.Spec.Ports)
+		}
 	}
 }
 
