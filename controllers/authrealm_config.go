@@ -137,11 +137,19 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 	}
 	b := s.BruteForce
 	c.BruteForce = config.BruteForce{
-		MaxFailuresPerLogin: int(b.MaxFailuresPerLogin),
-		MaxFailuresPerIP:    int(b.MaxFailuresPerIP),
-		Window:              durp(b.Window),
-		Lockout:             durp(b.Lockout),
-		TrustedProxies:      b.TrustedProxies,
+		MaxFailuresPerLogin:      int(b.MaxFailuresPerLogin),
+		MaxFailuresPerIP:         int(b.MaxFailuresPerIP),
+		MaxFailuresPerLoginAndIP: int(b.MaxFailuresPerLoginAndIP),
+		MaxFailuresPerDevice:     int(b.MaxFailuresPerDevice),
+		Delay:                    durp(b.Delay),
+		Window:                   durp(b.Window),
+		Lockout:                  durp(b.Lockout),
+		DeviceCookieLifespan:     durp(b.DeviceCookieLifespan),
+		TrustedProxies:           b.TrustedProxies,
+	}
+	rl := s.RateLimits
+	c.RateLimits = config.RateLimits{
+		Register: rateLimit(rl.Register), Forgot: rateLimit(rl.Forgot), Confirmation: rateLimit(rl.Confirmation),
 	}
 	e := s.Email
 	c.Email = config.Email{
@@ -171,6 +179,14 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 	}
 	out.Config = c
 	return out
+}
+
+// rateLimit converts an optional rate limit; unset fields stay zero for config.Default to fill.
+func rateLimit(r *authv1.RateLimitSpec) config.RateLimit {
+	if r == nil {
+		return config.RateLimit{}
+	}
+	return config.RateLimit{PerIP: int(r.PerIP), PerLogin: int(r.PerLogin), Window: durp(r.Window)}
 }
 
 // durp converts an optional duration; unset stays zero for config.Default to fill.

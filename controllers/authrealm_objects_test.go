@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,6 +103,21 @@ func TestRenderConfigMapsSpec(t *testing.T) {
 	}
 	if mc.Redis.Addresses[0] != "minimal-redis.ns.svc:6379" {
 		t.Errorf("managed redis address = %v", mc.Redis.Addresses)
+	}
+
+	// The brute-force limits and rate limits: what the spec sets, the server's defaults for
+	// the rest (a realm written before a field existed renders the same defaults).
+	m.Spec.BruteForce.MaxFailuresPerDevice = 7
+	m.Spec.BruteForce.Delay = &metav1.Duration{Duration: 250 * time.Millisecond}
+	m.Spec.RateLimits.Forgot = &authv1.RateLimitSpec{PerLogin: 4}
+	mc = renderConfig(m).Config
+	if b := mc.BruteForce; b.MaxFailuresPerDevice != 7 || b.Delay.Duration != 250*time.Millisecond ||
+		b.MaxFailuresPerLogin != 20 || b.MaxFailuresPerLoginAndIP != 10 || b.DeviceCookieLifespan.Duration != 180*24*time.Hour {
+		t.Errorf("bruteForce = %+v", b)
+	}
+	if rl := mc.RateLimits; rl.Forgot.PerLogin != 4 || rl.Forgot.PerIP != 20 || rl.Forgot.Window.Duration != time.Hour ||
+		rl.Register.PerLogin != 5 || rl.Confirmation.PerIP != 20 {
+		t.Errorf("rateLimits = %+v", rl)
 	}
 }
 

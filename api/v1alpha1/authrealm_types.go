@@ -68,10 +68,17 @@ type AuthRealmSpec struct {
 	// +kubebuilder:default={}
 	Registration RegistrationSpec `json:"registration,omitempty"`
 
-	// bruteForce limits failed logins per login name and per client address.
+	// bruteForce limits failed logins: a client that signed in before per device cookie,
+	// strangers per address, per login and per (login, address) pair (docs/security.md).
 	// +optional
 	// +kubebuilder:default={}
 	BruteForce BruteForceSpec `json:"bruteForce,omitempty"`
+
+	// rateLimits bounds registrations, reset requests and confirmation mails per client address
+	// and per login; past a limit clients get 429.
+	// +optional
+	// +kubebuilder:default={}
+	RateLimits RateLimitsSpec `json:"rateLimits,omitempty"`
 
 	// email configures the reset and confirmation mails. Without smtp, mails are logged
 	// (development only).
@@ -537,35 +544,93 @@ type RegistrationSpec struct {
 	RequireEmailConfirmation bool `json:"requireEmailConfirmation,omitempty"`
 }
 
-// BruteForceSpec limits failed logins.
+// BruteForceSpec limits failed logins. A client holding a device cookie from an earlier sign-in
+// to a login is judged by that cookie's counter alone, so strangers cannot lock the owner out;
+// other clients are counted per address (IPv6 per /64), per (login, address) pair and per
+// login. Past half a login's, pair's or device's limit each failure holds it back for a
+// doubling delay; at the limit it is locked for lockout.
 type BruteForceSpec struct {
-	// maxFailuresPerLogin within window locks the login name, existing or not.
+	// maxFailuresPerLogin within window locks the login name, existing or not, for clients
+	// without a device cookie for it. The default keeps at most 100 wrong guesses an hour
+	// (ASVS's cap).
 	// +optional
-	// +kubebuilder:default=10
+	// +kubebuilder:default=20
 	// +kubebuilder:validation:Minimum=1
 	MaxFailuresPerLogin int32 `json:"maxFailuresPerLogin,omitempty"`
-	// maxFailuresPerIP within window locks the client address.
+	// maxFailuresPerIP within window locks the client address (IPv6: its /64) for every login
+	// it holds no device cookie for.
 	// +optional
 	// +kubebuilder:default=100
 	// +kubebuilder:validation:Minimum=1
 	MaxFailuresPerIP int32 `json:"maxFailuresPerIP,omitempty"`
+	// maxFailuresPerLoginAndIP within window locks one login from one address, so one address
+	// spends at most this much of a login's budget.
+	// +optional
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=1
+	MaxFailuresPerLoginAndIP int32 `json:"maxFailuresPerLoginAndIP,omitempty"`
+	// maxFailuresPerDevice within window locks one device cookie.
+	// +optional
+	// +kubebuilder:default=10
+	// +kubebuilder:validation:Minimum=1
+	MaxFailuresPerDevice int32 `json:"maxFailuresPerDevice,omitempty"`
+	// delay is the first progressive delay, doubled at each failure past half a limit.
+	// +optional
+	// +kubebuilder:default="1s"
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="delay must be a positive duration"
+	Delay *metav1.Duration `json:"delay,omitempty"`
 	// window is the period over which failures are counted.
 	// +optional
 	// +kubebuilder:default="15m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="window must be a positive duration"
 	Window *metav1.Duration `json:"window,omitempty"`
-	// lockout is how long a locked login or address stays locked.
+	// lockout is how long a locked login, address, pair or device stays locked.
 	// +optional
 	// +kubebuilder:default="15m"
 	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="lockout must be a positive duration"
 	Lockout *metav1.Duration `json:"lockout,omitempty"`
-	// trustedProxies lists the CIDRs whose X-Forwarded-For header names the client address:
-	// those of the ingress controller's pods when the realm is behind one (required with
-	// spec.ingress).
+	// deviceCookieLifespan is how long a device cookie is honoured after its sign-in.
+	// +optional
+	// +kubebuilder:default="4320h"
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="deviceCookieLifespan must be a positive duration"
+	DeviceCookieLifespan *metav1.Duration `json:"deviceCookieLifespan,omitempty"`
+	// trustedProxies lists the CIDRs whose X-Forwarded-For header names the client address.
 	// +optional
 	// +listType=set
 	// +kubebuilder:validation:MaxItems=32
 	TrustedProxies []string `json:"trustedProxies,omitempty"`
+}
+
+// RateLimitsSpec bounds the unauthenticated requests that cost a password hash or send mail.
+type RateLimitsSpec struct {
+	// register bounds registrations (default 20 per address and 5 per login an hour).
+	// +optional
+	Register *RateLimitSpec `json:"register,omitempty"`
+	// forgot bounds password-reset requests (default 20 per address and 3 per login an hour);
+	// a user keeps up to perLogin reset links valid at once.
+	// +optional
+	Forgot *RateLimitSpec `json:"forgot,omitempty"`
+	// confirmation bounds requests that mail a confirmation link (default 20 per address and 3
+	// per login an hour).
+	// +optional
+	Confirmation *RateLimitSpec `json:"confirmation,omitempty"`
+}
+
+// RateLimitSpec is a number of requests per client address and per login within a window;
+// unset fields take the action's default.
+type RateLimitSpec struct {
+	// perIP is the requests allowed per client address (IPv6: per /64) within window.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	PerIP int32 `json:"perIP,omitempty"`
+	// perLogin is the requests allowed per login, existing or not, within window.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	PerLogin int32 `json:"perLogin,omitempty"`
+	// window is the period over which requests are counted.
+	// +optional
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="window must be a positive duration"
+	Window *metav1.Duration `json:"window,omitempty"`
 }
 
 // SMTPSecurity is how the SMTP connection is secured.
