@@ -28,17 +28,17 @@ func TestCookieNameAndDomain(t *testing.T) {
 		edit  func(*Config)
 		field string // "" when valid
 	}{
-		"default":                    {func(*Config) {}, ""},
-		"plain name":                 {func(c *Config) { c.Sessions.CookieName = "app_sid" }, ""},
-		"space in name":              {func(c *Config) { c.Sessions.CookieName = "my session" }, "sessions.cookieName"},
-		"separator in name":          {func(c *Config) { c.Sessions.CookieName = "a;b" }, "sessions.cookieName"},
-		"__Host- without secure":     {func(c *Config) { c.Sessions.CookieName = "__Host-sid" }, "sessions.cookieName"},
-		"__host- without secure":     {func(c *Config) { c.Sessions.CookieName = "__host-sid" }, "sessions.cookieName"},
-		"__Secure- without secure":   {func(c *Config) { c.Sessions.CookieName = "__Secure-sid" }, "sessions.cookieName"},
-		"__Host- with secure":        {func(c *Config) { c.Sessions.CookieName, c.Listen.SecureCookies = "__Host-sid", true }, ""},
-		"__Secure- with secure":      {func(c *Config) { c.Sessions.CookieName, c.Listen.SecureCookies = "__Secure-sid", true }, ""},
-		"domain":                     {func(c *Config) { c.Sessions.CookieDomain = "example.com" }, ""},
-		"bad domain":                 {func(c *Config) { c.Sessions.CookieDomain = "exa mple.com" }, "sessions.cookieDomain"},
+		"default":                  {func(*Config) {}, ""},
+		"plain name":               {func(c *Config) { c.Sessions.CookieName = "app_sid" }, ""},
+		"space in name":            {func(c *Config) { c.Sessions.CookieName = "my session" }, "sessions.cookieName"},
+		"separator in name":        {func(c *Config) { c.Sessions.CookieName = "a;b" }, "sessions.cookieName"},
+		"__Host- without secure":   {func(c *Config) { c.Sessions.CookieName = "__Host-sid" }, "sessions.cookieName"},
+		"__host- without secure":   {func(c *Config) { c.Sessions.CookieName = "__host-sid" }, "sessions.cookieName"},
+		"__Secure- without secure": {func(c *Config) { c.Sessions.CookieName = "__Secure-sid" }, "sessions.cookieName"},
+		"__Host- with secure":      {func(c *Config) { c.Sessions.CookieName, c.Listen.SecureCookies = "__Host-sid", true }, ""},
+		"__Secure- with secure":    {func(c *Config) { c.Sessions.CookieName, c.Listen.SecureCookies = "__Secure-sid", true }, ""},
+		"domain":                   {func(c *Config) { c.Sessions.CookieDomain = "example.com" }, ""},
+		"bad domain":               {func(c *Config) { c.Sessions.CookieDomain = "exa mple.com" }, "sessions.cookieDomain"},
 		"__Host- with a domain": {func(c *Config) {
 			c.Sessions.CookieName, c.Listen.SecureCookies, c.Sessions.CookieDomain = "__Host-sid", true, "example.com"
 		}, "sessions.cookieName"},
