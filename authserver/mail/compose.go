@@ -10,7 +10,8 @@ import (
 	"github.com/latchauth/latch/authserver/config"
 )
 
-// Composer builds the realm's reset and confirmation messages from its templates and URLs.
+// Composer builds the realm's messages (reset and confirmation links, notices of sensitive
+// changes) from its templates and URLs.
 type Composer struct {
 	realm      string
 	templates  *Templates
@@ -62,24 +63,43 @@ func checkPageURL(s string) error {
 // Reset builds the password-reset message for the user userID, known as login, at address to.
 // token is the one-time secret the link carries.
 func (c *Composer) Reset(to, login, userID, token string) (Message, error) {
-	return c.compose(Reset, c.resetURL, c.resetTTL, to, login, userID, token)
+	return c.withLink(Reset, c.resetURL, c.resetTTL, to, Data{Login: login}, userID, token)
 }
 
 // Confirm builds the email-confirmation message; see Reset.
 func (c *Composer) Confirm(to, login, userID, token string) (Message, error) {
-	return c.compose(Confirm, c.confirmURL, c.confirmTTL, to, login, userID, token)
+	return c.withLink(Confirm, c.confirmURL, c.confirmTTL, to, Data{Login: login}, userID, token)
 }
 
-func (c *Composer) compose(kind Kind, page string, ttl time.Duration, to, login, userID, token string) (Message, error) {
+// ConfirmEmail builds the message that confirms an email change, to the new address to
+// (newEmail as the user typed it), with the realm's confirmation link; see Reset.
+func (c *Composer) ConfirmEmail(to, login, newEmail, userID, token string) (Message, error) {
+	return c.withLink(ConfirmEmail, c.confirmURL, c.confirmTTL, to, Data{Login: login, NewEmail: newEmail}, userID, token)
+}
+
+// PasswordChanged builds the notice that the password of login was changed or reset.
+func (c *Composer) PasswordChanged(to, login string) (Message, error) {
+	return c.compose(PasswordChanged, to, Data{Login: login})
+}
+
+// EmailChangeRequested builds the notice, to the current address to, that login asked to
+// move to newEmail.
+func (c *Composer) EmailChangeRequested(to, login, newEmail string) (Message, error) {
+	return c.compose(EmailChangeRequested, to, Data{Login: login, NewEmail: newEmail})
+}
+
+// withLink composes a message whose link is page?uid=USER_ID&t=TOKEN, valid for ttl.
+func (c *Composer) withLink(kind Kind, page string, ttl time.Duration, to string, d Data, userID, token string) (Message, error) {
 	if page == "" {
 		return Message{}, fmt.Errorf("%s email: %w", kind, ErrNoURL)
 	}
-	subject, text, html, err := c.templates.Render(kind, Data{
-		Realm:     c.realm,
-		Link:      Link(page, userID, token),
-		Login:     login,
-		ExpiresIn: Lifespan(ttl),
-	})
+	d.Link, d.ExpiresIn = Link(page, userID, token), Lifespan(ttl)
+	return c.compose(kind, to, d)
+}
+
+func (c *Composer) compose(kind Kind, to string, d Data) (Message, error) {
+	d.Realm = c.realm
+	subject, text, html, err := c.templates.Render(kind, d)
 	if err != nil {
 		return Message{}, err
 	}

@@ -23,11 +23,19 @@ type Kind string
 
 // The emails.
 const (
-	Reset   Kind = "reset"
+	// Reset carries a password-reset link.
+	Reset Kind = "reset"
+	// Confirm carries the link that confirms a new account's address.
 	Confirm Kind = "confirm"
+	// PasswordChanged tells the user their password was changed or reset.
+	PasswordChanged Kind = "password_changed"
+	// ConfirmEmail carries, to the new address, the link that confirms an email change.
+	ConfirmEmail Kind = "confirm_email"
+	// EmailChangeRequested tells the old address that an email change waits for confirmation.
+	EmailChangeRequested Kind = "email_change_requested"
 )
 
-var kinds = []Kind{Reset, Confirm}
+var kinds = []Kind{Reset, Confirm, PasswordChanged, ConfirmEmail, EmailChangeRequested}
 
 // maxTemplateSize bounds an override file: templates are small, and a wrong path (a log file,
 // a device) should fail at startup rather than fill memory.
@@ -37,10 +45,14 @@ const maxTemplateSize = 64 << 10
 type Data struct {
 	// Realm is the realm's name.
 	Realm string
-	// Link is the page to open, with the user ID and token in its query.
+	// Link is the page to open, with the user ID and token in its query; empty in the
+	// notices (password_changed, email_change_requested).
 	Link string
 	// Login is the user's login.
 	Login string
+	// NewEmail is the address an email change moves to (confirm_email,
+	// email_change_requested); empty in the other mails.
+	NewEmail string
 	// ExpiresIn is how long the link works; it prints as "1 hour", "24 hours", "30 minutes".
 	ExpiresIn Lifespan
 }
@@ -59,7 +71,8 @@ type kindTemplates struct {
 }
 
 // LoadTemplates returns the embedded defaults, each overridden by a file of the same name in
-// dir (reset.txt, reset.html, confirm.txt, confirm.html) when dir is set and holds it. Every
+// dir (KIND.txt and KIND.html of each Kind: reset, confirm, password_changed, confirm_email,
+// email_change_requested) when dir is set and holds it. Every
 // template is parsed and executed once with sample data, so a typo fails at startup.
 func LoadTemplates(dir string) (*Templates, error) {
 	if dir != "" {
@@ -78,7 +91,8 @@ func LoadTemplates(dir string) (*Templates, error) {
 			return nil, err
 		}
 		t.byKind[k] = kt
-		sample := Data{Realm: "example", Link: "https://example.com/reset?uid=u&t=t", Login: "user@example.com", ExpiresIn: Lifespan(time.Hour)}
+		sample := Data{Realm: "example", Link: "https://example.com/reset?uid=u&t=t", Login: "user@example.com",
+			NewEmail: "new@example.com", ExpiresIn: Lifespan(time.Hour)}
 		if _, _, _, err := t.Render(k, sample); err != nil {
 			return nil, fmt.Errorf("email templates: %w", err)
 		}
