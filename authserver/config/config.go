@@ -186,6 +186,14 @@ type DeviseToken struct {
 	MaxDevices int `json:"maxDevices,omitempty"`
 	// DevicePolicy is EvictOldest (default) or DenyNew.
 	DevicePolicy DevicePolicy `json:"devicePolicy,omitempty"`
+	// AllowPasswordChangeFor is how long the session a reset link opens (GET password/edit)
+	// may change the password once without current_password (devise's allow_password_change;
+	// default 15m, at most 24h).
+	AllowPasswordChangeFor Duration `json:"allowPasswordChangeFor,omitempty"`
+	// CurrentPasswordOptional lets every session change the password without
+	// current_password, as devise_token_auth does by default (check_current_password_before_update
+	// false). Off by default: a session alone, perhaps stolen, must not lock the user out.
+	CurrentPasswordOptional bool `json:"currentPasswordOptional,omitempty"`
 }
 
 // Account is the cookie-session JSON dialect (PROTOCOL.md section 3).
@@ -338,7 +346,8 @@ type Email struct {
 	ResetTokenLifespan Duration `json:"resetTokenLifespan,omitempty"`
 	// ConfirmTokenLifespan is how long a confirmation token lives (default 24h).
 	ConfirmTokenLifespan Duration `json:"confirmTokenLifespan,omitempty"`
-	// TemplatesDir holds overriding templates (reset.txt, reset.html, confirm.txt, confirm.html).
+	// TemplatesDir holds overriding templates, KIND.txt and KIND.html for each KIND of reset,
+	// confirm, password_changed, confirm_email and email_change_requested.
 	TemplatesDir string `json:"templatesDir,omitempty"`
 }
 

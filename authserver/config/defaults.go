@@ -56,6 +56,7 @@ func (c *Config) Default() {
 		if d.DevicePolicy == "" {
 			d.DevicePolicy = EvictOldest
 		}
+		setDuration(&d.AllowPasswordChangeFor, 15*time.Minute)
 	}
 	if p.Account != nil {
 		setString(&p.Account.Prefix, "/account")

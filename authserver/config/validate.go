@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 )
 
 // Validate checks a defaulted config and returns every problem, each naming its field.
@@ -93,6 +94,9 @@ func (c *Config) Validate() error {
 		}
 		if d.DevicePolicy != EvictOldest && d.DevicePolicy != DenyNew {
 			bad("protocols.deviseToken.devicePolicy", "must be EvictOldest or DenyNew, got %q", d.DevicePolicy)
+		}
+		if w := d.AllowPasswordChangeFor.Duration; w <= 0 || w > 24*time.Hour {
+			bad("protocols.deviseToken.allowPasswordChangeFor", "must be a positive duration of at most 24h, got %s", w)
 		}
 	}
 	if p.Account != nil {

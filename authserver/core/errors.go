@@ -34,6 +34,10 @@ var (
 	// reset request, confirmation mail) until the window ends: dialects answer 429, or what
 	// their contract has instead.
 	ErrRateLimited = errors.New("too many requests, try again later")
+	// ErrPasswordRequired refuses a sensitive change (the password, the email) asked for
+	// without the current password, on a session that may not make it alone. Nothing was
+	// guessed, so nothing is counted against the brute-force limits.
+	ErrPasswordRequired = errors.New("the current password is required")
 )
 
 // FieldError says which input field is refused and why. Its message names the field and

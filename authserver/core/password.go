@@ -62,9 +62,10 @@ func (s *Service) sendReset(ctx context.Context, m Meta, login string) {
 }
 
 // Reset sets a new password with a reset token: the token is spent, the password replaced,
-// and every session of the user ended. The policy is checked before the token is spent, so
-// a refused password does not cost the user their link; the password is hashed after, so an
-// unauthenticated caller cannot make the server hash at will.
+// every session of the user ended, an email change waiting for confirmation cancelled (the
+// holder of the current address decides) and a notice mailed. The policy is checked before
+// the token is spent, so a refused password does not cost the user their link; the password
+// is hashed after, so an unauthenticated caller cannot make the server hash at will.
 //
 // Errors: *WeakPasswordError, ErrInvalidToken, or internal.
 func (s *Service) Reset(ctx context.Context, m Meta, userID, secret, newPassword string) (err error) {
@@ -91,6 +92,7 @@ func (s *Service) Reset(ctx context.Context, m Meta, userID, secret, newPassword
 		s.unlockLogin(ctx, m, u.Login)
 	}
 	s.audit(ctx, m, "password.reset", userID, outcomeSuccess, sessionsEnded(ended))
+	s.afterReset(ctx, m, userID, now)
 	return nil
 }
 
@@ -120,19 +122,25 @@ func (s *Service) RedeemResetToken(ctx context.Context, m Meta, userID, secret s
 
 // PasswordChange is a change of password by a signed-in user.
 type PasswordChange struct {
-	// VerifyCurrent requires Current to be the user's password. Dialects whose contract
-	// changes the password on the session alone (devise after a reset link) leave it unset.
-	VerifyCurrent bool
-	Current       string
-	New           string
+	// Current is the user's password: the proof a change needs, so that a session alone
+	// (perhaps stolen) cannot lock the user out. When it is empty, the session's leave from a
+	// reset link (SessionOptions.PasswordChangeWindow) is spent instead, if it has one.
+	Current string
+	// SessionSuffices lets the session alone change the password when Current is empty, as
+	// devise does with check_current_password_before_update false. A Current given is still
+	// checked.
+	SessionSuffices bool
+	New             string
 }
 
-// ChangePassword sets a new password for the authenticated user and ends every other session
-// of the user (the current one stays). A wrong current password is ErrInvalidCredentials and
-// counts against the brute-force limits like a failed login.
+// ChangePassword sets a new password for the authenticated user, ends every other session of
+// the user (the current one stays) and mails the user a notice. The proof is the current
+// password (a wrong one is ErrInvalidCredentials and counts against the brute-force limits
+// like a failed login); without it, the session's unspent leave from a reset link, or nothing
+// if c.SessionSuffices; otherwise the change is ErrPasswordRequired.
 //
-// Errors: *WeakPasswordError, ErrInvalidCredentials, ErrInvalidToken (the session ended
-// meanwhile), or internal.
+// Errors: *WeakPasswordError, ErrInvalidCredentials, ErrPasswordRequired, ErrInvalidToken
+// (the session ended meanwhile), or internal.
 func (s *Service) ChangePassword(ctx context.Context, m Meta, a Auth, c PasswordChange) (err error) {
 	began, now := time.Now(), s.Now()
 	defer func() { s.observe(m, "change_password", began, err) }()
@@ -142,19 +150,36 @@ func (s *Service) ChangePassword(ctx context.Context, m Meta, a Auth, c Password
 		}
 	}()
 
-	if c.VerifyCurrent {
+	leave := c.Current == "" && !c.SessionSuffices
+	switch {
+	case c.Current != "":
 		if err := s.confirmPassword(ctx, m, a.User.ID, c.Current, now); err != nil {
 			return err
 		}
+	case leave && !now.Before(a.Session.PasswordChangeUntil):
+		return ErrPasswordRequired
 	}
 	if err := s.Passwords.Policy().Check(c.New); err != nil {
 		return &WeakPasswordError{Err: err}
+	}
+	if leave {
+		// Spent before the change, atomically: of two racing changes on the leave, one wins.
+		err := s.Store.SpendPasswordChange(ctx, a.Session.Ref(), now)
+		switch {
+		case errors.Is(err, store.ErrConflict):
+			return ErrPasswordRequired
+		case errors.Is(err, store.ErrNotFound):
+			return ErrInvalidToken
+		case err != nil:
+			return internal("change password", err)
+		}
 	}
 	ended, err := s.setPassword(ctx, a.User.ID, c.New, a.Session.ID, now)
 	if err != nil {
 		return err
 	}
-	s.audit(ctx, m, "password.change", a.User.ID, outcomeSuccess, sessionsEnded(ended))
+	s.audit(ctx, m, "password.change", a.User.ID, outcomeSuccess, sessionsEnded(ended), slog.Bool("reset_leave", leave))
+	s.notifyPasswordChanged(ctx, m, a.User)
 	return nil
 }
 

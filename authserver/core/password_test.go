@@ -105,11 +105,11 @@ func TestChangePassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{VerifyCurrent: true, Current: "wrong", New: "a new password"})
+	err = f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{Current: "wrong", New: "a new password"})
 	wantErr(t, err, core.ErrInvalidCredentials)
-	err = f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{VerifyCurrent: true, Current: pw, New: "short"})
+	err = f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{Current: pw, New: "short"})
 	wantErr(t, err, core.ErrWeakPassword)
-	if err := f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{VerifyCurrent: true, Current: pw, New: "a new password"}); err != nil {
+	if err := f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{Current: pw, New: "a new password"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Authenticate(t.Context(), f.meta, here.Token.String()); err != nil {
@@ -117,8 +117,8 @@ func TestChangePassword(t *testing.T) {
 	}
 	_, err = f.Authenticate(t.Context(), f.meta, other.Token.String())
 	wantErr(t, err, core.ErrInvalidToken)
-	// Without verification (devise after a reset link) the session alone suffices.
-	if err := f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{New: "a third password"}); err != nil {
+	// Where the realm lets the session alone suffice (devise's relaxed setting), it does.
+	if err := f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{SessionSuffices: true, New: "a third password"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := f.login("a@example.com", "a third password"); err != nil {
@@ -127,10 +127,10 @@ func TestChangePassword(t *testing.T) {
 	// Wrong current passwords count (the login above reset the count): the second locks the
 	// login, and then even the right one is refused.
 	for _, guess := range []string{"wrong again", "and wrong again"} {
-		err = f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{VerifyCurrent: true, Current: guess, New: "x new password"})
+		err = f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{Current: guess, New: "x new password"})
 		wantErr(t, err, core.ErrInvalidCredentials)
 	}
-	err = f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{VerifyCurrent: true, Current: "a third password", New: "x new password"})
+	err = f.ChangePassword(t.Context(), f.meta, a, core.PasswordChange{Current: "a third password", New: "x new password"})
 	wantErr(t, err, core.ErrInvalidCredentials)
 }
 

@@ -214,7 +214,12 @@ func (s *Service) consumeOneTime(ctx context.Context, userID, secret string, kin
 	if !token.ValidID(userID) || !token.ValidSecret(secret) {
 		return ErrInvalidToken
 	}
-	err := s.Store.ConsumeOneTimeToken(ctx, userID, kind, s.Hasher.Hash(secret), now)
+	return s.consumeHash(ctx, userID, kind, s.Hasher.Hash(secret), now)
+}
+
+// consumeHash spends the user's token of kind stored as hash.
+func (s *Service) consumeHash(ctx context.Context, userID string, kind store.OneTimeKind, hash string, now time.Time) error {
+	err := s.Store.ConsumeOneTimeToken(ctx, userID, kind, hash, now)
 	switch {
 	case errors.Is(err, store.ErrInvalidToken), errors.Is(err, store.ErrNotFound):
 		return ErrInvalidToken
@@ -224,28 +229,75 @@ func (s *Service) consumeOneTime(ctx context.Context, userID, secret string, kin
 	return nil
 }
 
-// Confirm spends a confirmation token and makes a pending user active. A disabled user stays
-// disabled; an active one stays active.
+// Confirm spends a confirmation token and makes a pending user active. When an email change
+// waits for confirmation (User.UnconfirmedEmail), the token is the one mailed to the new
+// address (bound to it, see emailTokenHash), and in the same atomic step the user's email and
+// login move there. If another user has taken that login meanwhile, nothing moves, the waiting
+// address is dropped and the answer is ErrLoginTaken. A disabled user stays disabled, and
+// their login stays where it is; an active one stays active.
+//
+// Errors: ErrInvalidToken, ErrLoginTaken, or internal.
 func (s *Service) Confirm(ctx context.Context, m Meta, userID, secret string) (_ store.User, err error) {
 	began, now := time.Now(), s.Now()
 	defer func() { s.observe(m, "confirm", began, err) }()
+	defer func() {
+		if err != nil {
+			s.audit(ctx, m, "confirm", loggableID(userID), errorOutcome(err))
+		}
+	}()
 
-	if err := s.consumeOneTime(ctx, userID, secret, store.OneTimeConfirm, now); err != nil {
-		s.audit(ctx, m, "confirm", loggableID(userID), errorOutcome(err))
+	if !token.ValidID(userID) || !token.ValidSecret(secret) {
+		return store.User{}, ErrInvalidToken
+	}
+	cur, err := s.Store.GetUser(ctx, userID)
+	if err != nil {
+		return store.User{}, userError("confirm", err)
+	}
+	to := cur.UnconfirmedEmail
+	hash := s.Hasher.Hash(secret)
+	if to != "" {
+		hash = s.emailTokenHash(secret, to)
+	}
+	if err := s.consumeHash(ctx, userID, store.OneTimeConfirm, hash, now); err != nil {
 		return store.User{}, err
 	}
 	u, err := s.Store.UpdateUser(ctx, userID, now, func(u store.User) (store.User, error) {
+		if to != "" {
+			// The token confirms the address it was mailed to, and only while it waits.
+			if u.UnconfirmedEmail != to || u.Status == store.StatusDisabled {
+				return u, ErrInvalidToken
+			}
+			u.Login, u.Email, u.UnconfirmedEmail = to, to, ""
+		}
 		if u.Status == store.StatusPending {
 			u.Status = store.StatusActive
 		}
 		return u, nil
 	})
 	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return store.User{}, ErrInvalidToken
+	case errors.Is(err, ErrInvalidToken):
+		return store.User{}, err
+	case errors.Is(err, store.ErrAlreadyExists):
+		s.dropEmailChange(ctx, m, userID, to, now)
+		return store.User{}, ErrLoginTaken
 	case err != nil:
-		return store.User{}, internal("confirm", err)
+		return store.User{}, userError("confirm", err)
 	}
-	s.audit(ctx, m, "confirm", u.ID, outcomeSuccess)
+	s.audit(ctx, m, "confirm", u.ID, outcomeSuccess, slog.Bool("login_changed", to != ""))
 	return u, nil
+}
+
+// dropEmailChange forgets the user's waiting address if it is still to: its confirmation
+// cannot succeed (the login is taken). Failures are logged.
+func (s *Service) dropEmailChange(ctx context.Context, m Meta, userID, to string, now time.Time) {
+	_, err := s.Store.UpdateUser(ctx, userID, now, func(u store.User) (store.User, error) {
+		if u.UnconfirmedEmail != to {
+			return u, errNothingPending
+		}
+		u.UnconfirmedEmail = ""
+		return u, nil
+	})
+	if err != nil && !errors.Is(err, errNothingPending) {
+		s.Logger.WarnContext(ctx, "cannot drop an email change", "request_id", m.RequestID, "user_id", userID, "error", err)
+	}
 }

@@ -25,9 +25,10 @@ type Service struct {
 	Hasher *token.Hasher
 	// Passwords hashes and verifies passwords in a bounded pool.
 	Passwords *password.Pool
-	// Mailer sends reset and confirmation mail; a *mail.Outbox, so no request waits on SMTP.
+	// Mailer sends reset and confirmation mail and the notices of sensitive changes; a
+	// *mail.Outbox, so no request waits on SMTP.
 	Mailer mail.Mailer
-	// Composer renders the reset and confirmation mail.
+	// Composer renders the mail.
 	Composer *mail.Composer
 	// Config supplies the session lifetimes, registration rules, brute-force limits and
 	// one-time token lifespans.
@@ -149,7 +150,7 @@ func errorOutcome(err error) string {
 		return outcomeInvalidToken
 	case errors.Is(err, ErrRegistrationClosed), errors.Is(err, ErrLoginTaken), errors.Is(err, ErrInvalidInput),
 		errors.Is(err, ErrWeakPassword), errors.Is(err, ErrDeviceLimit), errors.Is(err, ErrUnknownClient),
-		errors.Is(err, ErrRateLimited):
+		errors.Is(err, ErrRateLimited), errors.Is(err, ErrPasswordRequired):
 		return outcomeRefused
 	}
 	return outcomeError

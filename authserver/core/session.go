@@ -33,6 +33,10 @@ type SessionOptions struct {
 	TokenLifetime time.Duration
 	// WithRefresh issues a refresh token beside the session token (keyToken).
 	WithRefresh bool
+	// PasswordChangeWindow, when positive, lets the session change the user's password
+	// without the current one, once, for this long after its creation (devise's
+	// allow_password_change: the session a reset link opens). ChangePassword spends it.
+	PasswordChangeWindow time.Duration
 	// Replaces names a session of the same user and dialect that the new one takes the place
 	// of (deviseToken: a device signing in again with its `client`). It ends before the
 	// device limit is applied, so a device signing in again never counts twice against the
@@ -106,6 +110,9 @@ func (s *Service) issue(ctx context.Context, m Meta, u store.User, opts SessionO
 	}
 	if opts.TokenLifetime > 0 {
 		sess.TokenExpiresAt = now.Add(opts.TokenLifetime)
+	}
+	if opts.PasswordChangeWindow > 0 {
+		sess.PasswordChangeUntil = now.Add(opts.PasswordChangeWindow)
 	}
 	var refresh string
 	if opts.WithRefresh {

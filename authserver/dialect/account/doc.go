@@ -16,8 +16,12 @@
 //     control characters in a name) is 400, the seed's "one of the fields is malformed". The
 //     message for a taken login says only that the login cannot be registered.
 //   - reset and confirm answer every failure (unknown, expired or spent token, a password the
-//     policy refuses) with 500 and an Error body, the seed's contract; a body that does not
-//     parse, or an id or token that cannot be one of ours, is 400.
+//     policy refuses, a confirmed email change whose address another account took meanwhile)
+//     with 500 and an Error body, the seed's contract; a body that does not parse, or an id
+//     or token that cannot be one of ours, is 400.
+//   - confirm also completes an email change asked for elsewhere (keyToken's PATCH users):
+//     the token mailed to the new address moves the user's email and login there. A reset
+//     cancels an email change still waiting and mails the user a notice (core.Reset).
 //   - logout answers 204 and clears the cookie with or without a live session, but 500 when
 //     the store cannot be reached: the session may still be live, and saying otherwise would
 //     not fail closed.

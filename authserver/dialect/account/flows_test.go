@@ -234,6 +234,10 @@ func TestForgotAndReset(t *testing.T) {
 	wantError(t, second.get("/account/session"), http.StatusUnauthorized)
 	wantError(t, anon.post("/account/login", map[string]string{"login": "forgetful@example.com", "password": password}), http.StatusUnauthorized)
 	wantUser(t, anon.post("/account/login", map[string]string{"login": "forgetful@example.com", "password": "a new password"}))
+	// The user is told.
+	if m := s.Mailbox.Wait(t, "forgetful@example.com", 2); m.Subject != "Your test password was changed" {
+		t.Errorf("second mail %q, want the notice of the new password", m.Subject)
+	}
 
 	// The token is spent.
 	wantError(t, anon.post("/account/reset", map[string]string{"id": uid, "token": tok, "password": "another password"}), http.StatusInternalServerError)
@@ -241,7 +245,7 @@ func TestForgotAndReset(t *testing.T) {
 	wantError(t, anon.post("/account/reset", map[string]string{"id": "x", "token": tok, "password": "another password"}), http.StatusBadRequest)
 	// A second forgot mails a new link.
 	wantNoContent(t, anon.post("/account/forgot", map[string]string{"login": "forgetful@example.com"}))
-	_, tok2 := s.Mailbox.Wait(t, "forgetful@example.com", 2).Link(t)
+	_, tok2 := s.Mailbox.Wait(t, "forgetful@example.com", 3).Link(t)
 	if tok2 == tok {
 		t.Error("a second reset mail carried the same token")
 	}

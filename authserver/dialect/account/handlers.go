@@ -174,6 +174,9 @@ func (h *Handler) linkResult(w http.ResponseWriter, r *http.Request, err error) 
 		writeError(w, r, http.StatusInternalServerError, "invalid or expired token")
 	case errors.Is(err, core.ErrWeakPassword):
 		writeError(w, r, http.StatusInternalServerError, err.Error())
+	case errors.Is(err, core.ErrLoginTaken):
+		// A confirmed email change whose address another account took meanwhile: nothing moved.
+		writeError(w, r, http.StatusInternalServerError, "the new email address is taken by another account")
 	default:
 		h.internalError(w, r, err)
 	}

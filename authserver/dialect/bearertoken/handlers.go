@@ -147,6 +147,11 @@ func (h *Handler) activate(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, core.ErrInvalidToken):
 		writeStatus(w, http.StatusBadRequest, codeInvalidToken, msgInvalidToken)
 		return
+	case errors.Is(err, core.ErrLoginTaken):
+		// The token confirmed an email change whose address another account took meanwhile:
+		// nothing moved (core.Confirm).
+		writeStatus(w, http.StatusInternalServerError, codeActivationFailed, msgActivationTaken)
+		return
 	case err != nil:
 		h.internalError(w, r, "activate", err, codeActivationFailed, msgActivationFailed)
 		return

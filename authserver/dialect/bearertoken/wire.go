@@ -37,6 +37,7 @@ const (
 	msgAuthFailed         = "Authentication failed"
 	msgInvalidToken       = "Your token is not valid"
 	msgActivationFailed   = "Activation failed"
+	msgActivationTaken    = "Activation failed: the new email address is taken by another account"
 	msgDeviceRevocation   = "Device tokens are revoked by the operator"
 )
 

@@ -65,10 +65,20 @@
 //     ng-token-auth read those), with devise's repetition of the query after a fragment. The
 //     session it creates evicts the oldest device when the user is at the limit, whatever
 //     the policy: the token is already spent, and refusing would lose the user's link.
-//   - PUT (and PATCH) password changes the password on the session alone, like devise's
-//     default (check_current_password_before_update false); a current_password, when sent,
-//     must be right (422 otherwise, counted like a failed login). The request rotates the
-//     token first, so every answer after authentication (200 or 422) carries the new headers.
+//   - PUT (and PATCH) password needs current_password, as devise does with
+//     check_current_password_before_update :password (its default is false): a session
+//     alone, perhaps stolen, must not be able to lock the user out. Missing or empty, it is
+//     422 {"current_password":["can't be blank"]}; wrong, 422 "is invalid", counted against
+//     the brute-force limits like a failed sign-in; both in devise's record-error shape,
+//     beside the new password's own errors. The exception is devise's allow_password_change:
+//     the session GET password/edit opens may change the password without it, once, within
+//     protocols.deviseToken.allowPasswordChangeFor (default 15m) of the redirect; the
+//     change spends that leave in one atomic step, so two racing requests cannot both use
+//     it, and a current_password sent on that session is still checked.
+//     protocols.deviseToken.currentPasswordOptional restores devise's default (the session
+//     alone suffices; a current_password sent is still checked). Every change mails the user
+//     a notice. The request rotates the token first, so every answer after authentication
+//     (200 or 422) carries the new headers.
 //   - Malformed bodies are 400, bodies over 64 KiB 413, unknown paths 404 and wrong methods 405,
 //     all as {"success":false,"errors":[message]}, devise's render_error shape. A store that
 //     cannot be reached is 500 in that shape, never a success, never a deleted session.

@@ -288,7 +288,10 @@ func (h *Handler) editPassword(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, err)
 		return
 	}
-	is, err := h.Core.IssueSession(r.Context(), m, u, h.sessionOptions(config.EvictOldest, ""))
+	opts := h.sessionOptions(config.EvictOldest, "")
+	// The user has forgotten the password: this session may set one without it, once.
+	opts.PasswordChangeWindow = h.settings.AllowPasswordChangeFor.Duration
+	is, err := h.Core.IssueSession(r.Context(), m, u, opts)
 	if err != nil {
 		h.internalError(w, r, err)
 		return
@@ -321,10 +324,14 @@ func resetToken(q url.Values) (token.UserToken, bool) {
 	return t, token.ValidID(t.UserID) && token.ValidSecret(t.Secret)
 }
 
-// updatePassword: PUT {prefix}/password {password,password_confirmation} (authenticated) →
-// 200 {"success":true,"data":{user},"message":…}; every other session of the user ends. 401
-// without a valid session, 422 for a refused password. Every answer after authentication
-// carries the rotated headers: the client's token has changed.
+// updatePassword: PUT {prefix}/password {password,password_confirmation,current_password}
+// (authenticated) → 200 {"success":true,"data":{user},"message":…}; every other session of
+// the user ends and a notice is mailed. current_password is required (devise's
+// check_current_password_before_update), except on the session a reset link opened, once,
+// within protocols.deviseToken.allowPasswordChangeFor, or everywhere with
+// currentPasswordOptional. 401 without a valid session, 422 for a refused password or a
+// missing or wrong current one (which counts like a failed sign-in). Every answer after
+// authentication carries the rotated headers: the client's token has changed.
 func (h *Handler) updatePassword(w http.ResponseWriter, r *http.Request) {
 	b, ok := readBody(w, r, true)
 	if !ok {
@@ -341,12 +348,18 @@ func (h *Handler) updatePassword(w http.ResponseWriter, r *http.Request) {
 	}
 	setAuthHeaders(w, a)
 
-	pw, confirm := str(b.Password), str(b.PasswordConfirmation)
+	pw, confirm, current := str(b.Password), str(b.PasswordConfirmation), str(b.CurrentPassword)
 	if pw == "" || confirm == "" {
 		writeError(w, r, http.StatusUnprocessableEntity, msgMissingPasswords)
 		return
 	}
+	// devise validates the whole record and reports every error at once: a blank
+	// current_password beside the new password's errors. A wrong one is known only after the
+	// check, which runs when nothing else is wrong, so a refused request is not counted.
 	var errs fieldErrors
+	if current == "" && !h.settings.CurrentPasswordOptional && !h.Core.Now().Before(a.Session.PasswordChangeUntil) {
+		errs.add("current_password", "can't be blank")
+	}
 	if err := h.Core.Passwords.Policy().Check(pw); err != nil {
 		errs.add("password", policyMessage(err))
 	}
@@ -354,12 +367,19 @@ func (h *Handler) updatePassword(w http.ResponseWriter, r *http.Request) {
 		errs.add("password_confirmation", "doesn't match Password")
 	}
 	if errs.empty() {
-		err = h.Core.ChangePassword(r.Context(), meta(r), a, core.PasswordChange{
-			VerifyCurrent: b.CurrentPassword != nil, Current: str(b.CurrentPassword), New: pw,
+		// A wrong current password is judged like a sign-in: from a device that signed in
+		// before, by that device's own counter.
+		m := meta(r)
+		m.Device = httpx.DeviceCookie(r, h.Config)
+		err = h.Core.ChangePassword(r.Context(), m, a, core.PasswordChange{
+			Current: current, SessionSuffices: h.settings.CurrentPasswordOptional, New: pw,
 		})
 		switch {
 		case errors.Is(err, core.ErrInvalidCredentials):
 			errs.add("current_password", "is invalid")
+		case errors.Is(err, core.ErrPasswordRequired):
+			// The leave ran out, or a racing request spent it.
+			errs.add("current_password", "can't be blank")
 		case errors.Is(err, core.ErrWeakPassword):
 			errs.add("password", policyMessage(err))
 		case errors.Is(err, core.ErrInvalidToken):

@@ -90,8 +90,8 @@ func TestResetFlow(t *testing.T) {
 	// The redirect's credentials are a session.
 	wantValid(t, c.validate(reset))
 
-	// PUT password on that session alone (devise's default): 200, every other session ends,
-	// this one stays, with rotated headers.
+	// PUT password on that session without current_password (the reset link's leave): 200,
+	// every other session ends, this one stays, with rotated headers.
 	r = c.do(http.MethodPut, "/auth/password", map[string]string{"password": newPassword, "password_confirmation": newPassword}, reset.headers()...)
 	wantStatus(t, r, http.StatusOK)
 	var b struct {
@@ -205,8 +205,9 @@ func TestForgotRefused(t *testing.T) {
 	}
 }
 
-// PUT password failures: 401 without a session; 422 for a missing, mismatched, weak or (when
-// given) wrong current password, with the rotated headers, and the password unchanged.
+// PUT password failures: 401 without a session; 422 for a missing, mismatched or weak
+// password or a missing or wrong current password, with the rotated headers, and the password
+// unchanged.
 func TestPasswordUpdateRefused(t *testing.T) {
 	s := start(t, servertest.Options{})
 	c := newClient(t, s)
@@ -228,12 +229,14 @@ func TestPasswordUpdateRefused(t *testing.T) {
 	}{
 		{"missing confirmation", map[string]string{"password": newPassword}, nil},
 		{"missing password", map[string]string{"password_confirmation": newPassword}, nil},
-		{"mismatch", map[string]string{"password": newPassword, "password_confirmation": newPassword + "x"},
+		{"mismatch", map[string]string{"password": newPassword, "password_confirmation": newPassword + "x", "current_password": password},
 			map[string]string{"password_confirmation": "doesn't match Password"}},
-		{"too short", map[string]string{"password": "abc1234", "password_confirmation": "abc1234"},
+		{"too short", map[string]string{"password": "abc1234", "password_confirmation": "abc1234", "current_password": password},
 			map[string]string{"password": "is too short (minimum is 8 characters)"}},
 		{"wrong current password", map[string]string{"password": newPassword, "password_confirmation": newPassword, "current_password": "nope"},
 			map[string]string{"current_password": "is invalid"}},
+		{"no current password", map[string]string{"password": newPassword, "password_confirmation": newPassword},
+			map[string]string{"current_password": "can't be blank"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := c.do(http.MethodPut, "/auth/password", tc.body, cr.headers()...)

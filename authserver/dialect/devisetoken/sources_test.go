@@ -85,7 +85,7 @@ func TestCredentialSources(t *testing.T) {
 	t.Run("password update", func(t *testing.T) {
 		x := signIn(t, c, "src@example.com")
 		r := c.do(http.MethodPut, "/auth/password", map[string]string{
-			"password": password, "password_confirmation": password,
+			"password": password, "password_confirmation": password, "current_password": password,
 			"access-token": x.Token, "client": x.Client, "uid": x.UID,
 		})
 		wantStatus(t, r, http.StatusOK)

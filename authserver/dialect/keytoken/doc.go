@@ -20,17 +20,26 @@
 //     refresh must come from the client the session was issued to, and is refused (without
 //     spending the refresh token) otherwise. Logout reads client but does not check it: the
 //     key and token prove possession of the session, and its holder may always end it.
-//   - "email" is the login: registration sets both, login matches it trimmed and
-//     case-insensitively, and PATCH of email changes both (409 when another account holds
-//     it). When the realm requires confirmation and the address really changes, the account
-//     is pending again and a confirmation mail goes to the new address.
+//   - "email" is the login: registration sets both, and login matches it trimmed and
+//     case-insensitively. PATCH of email needs the current password in the body's
+//     "password" field (the seed's name for the user's password): without it 400, wrong 401
+//     "invalid password" (counted against the brute-force limits like a failed login; the
+//     session stays valid). A change of case is made at once. A new address (409 when
+//     another account holds it) only waits for confirmation: the user answers it as
+//     "unconfirmedEmail", a mail with the realm's confirmation link (email.confirmURL,
+//     confirmed through the account dialect's /confirm or bearerToken's activation) goes to
+//     it, a notice goes to the current address, and the email and login move when the link
+//     is used; if another account took the address meanwhile, that fails and nothing moves.
+//     The user's status is left alone. PATCH with the current address cancels a waiting
+//     change; a password reset cancels it too.
 //   - Registration returns credentials at once (201), also when the realm requires email
 //     confirmation; a pending account may log in here. Closed registration is 403.
-//   - The user of GET and PATCH is {id,email,role,firstName,lastName}; role is "user" for an
-//     account without one. Registration takes firstName and lastName besides the seed's
-//     fields, never a role. PATCH changes email, firstName and lastName; a body with
-//     "password" or "role" is 400 rather than silently ignored (passwords change through
-//     another dialect's reset flow, roles are not the user's to choose).
+//   - The user of GET and PATCH is {id,email,role,firstName,lastName}, and unconfirmedEmail
+//     while an email change waits; role is "user" for an account without one. Registration
+//     takes firstName and lastName besides the seed's fields, never a role. PATCH changes
+//     email, firstName and lastName; a body with "role", or with "password" but no "email",
+//     is 400 rather than silently ignored (passwords change through another dialect's reset
+//     flow, roles are not the user's to choose).
 //   - Basic credentials and refreshes accept only sessions this dialect issued: other
 //     dialects' sessions have no access-token expiry and would bypass it. 401 answers carry
 //     no WWW-Authenticate challenge, which would make browsers prompt for a password.

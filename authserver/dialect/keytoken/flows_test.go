@@ -51,16 +51,17 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("login = %+v, want a new session", lg)
 			}
 
-			// PATCH users (Basic) {email,firstName} → 200 user; the email is the login.
-			got := wantUser(t, c.do(http.MethodPatch, "/users", map[string]string{"email": "ada.l@example.com", "firstName": "Augusta"}, lg.auth()...))
-			if got.ID != u.ID || got.Email != "ada.l@example.com" || got.FirstName != "Augusta" || got.LastName != "Lovelace" {
+			// PATCH users (Basic) {email,firstName,password} → 200 user; the email is the
+			// login, and a change of its case only is made at once (a new address waits for
+			// confirmation: sensitive_test.go).
+			got := wantUser(t, c.do(http.MethodPatch, "/users", map[string]string{"email": "ada@example.com", "firstName": "Augusta", "password": password}, lg.auth()...))
+			if got.ID != u.ID || got.Email != "ada@example.com" || got.FirstName != "Augusta" || got.LastName != "Lovelace" {
 				t.Errorf("patched user = %+v", got)
 			}
 			if again := wantUser(t, c.do(http.MethodGet, "/users", nil, reg.auth()...)); again != got {
 				t.Errorf("GET after PATCH = %+v, want %+v", again, got)
 			}
-			wantError(t, c.do(http.MethodPost, "/users/token", map[string]string{"client": "web", "email": "ada@example.com", "password": password}), http.StatusUnauthorized)
-			c.login("web", "ada.l@example.com")
+			c.login("web", "ADA@example.com")
 			// An empty PATCH changes nothing and answers the user.
 			if same := wantUser(t, c.do(http.MethodPatch, "/users", `{}`, lg.auth()...)); same != got {
 				t.Errorf("empty PATCH = %+v, want %+v", same, got)

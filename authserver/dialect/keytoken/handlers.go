@@ -9,13 +9,18 @@ import (
 	"github.com/latchauth/latch/authserver/store"
 )
 
-// The messages of the 401 answers. Every failed login has one message whatever the cause.
+// The messages of the answers. Every failed login has one message whatever the cause.
 const (
 	msgUnknownClient      = "unknown client"
 	msgInvalidCredentials = "invalid email or password"
 	msgInvalidToken       = "invalid key or token"
 	msgInvalidRefresh     = "invalid key or refresh token"
 	msgEmailTaken         = "email is already taken"
+	// The PATCH users refusals of the password a change of email needs. A wrong one is a 401
+	// of its own message: the session itself is fine.
+	msgPasswordRequired     = "password is required to change the email"
+	msgPasswordWithoutEmail = "password is only taken to confirm a change of email; passwords change through a reset"
+	msgInvalidPassword      = "invalid password"
 )
 
 // register: POST {prefix}users {client,email,password,firstName,lastName} → 201
@@ -171,8 +176,10 @@ func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, userOf(a.User))
 }
 
-// update: PATCH {prefix}users (Basic) {email,firstName,lastName} → 200 user; 400 malformed
-// or refused field, 401, 409 email taken. An email change is a login change.
+// update: PATCH {prefix}users (Basic) {email,firstName,lastName,password} → 200 user; 400
+// malformed or refused field (an email change without password), 401, 409 email taken. A new
+// email needs the current password (401 when wrong, counted like a failed login) and waits for
+// confirmation from a mail sent to it (the user's unconfirmedEmail); the login moves then.
 func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 	a, ok := h.authenticate(w, r, "users")
 	if !ok {
@@ -183,20 +190,30 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case req.Password != nil:
-		writeError(w, r, http.StatusBadRequest, "password cannot be changed with PATCH users")
+	case req.Password != nil && req.Email == nil:
+		writeError(w, r, http.StatusBadRequest, msgPasswordWithoutEmail)
 		return
 	case req.Role != nil:
 		writeError(w, r, http.StatusBadRequest, "role cannot be changed by its user")
 		return
 	}
-	u, err := h.Core.UpdateProfile(r.Context(), meta(r), a.User.ID, core.ProfileChange{
-		Email: req.Email, FirstName: req.FirstName, LastName: req.LastName,
-	})
+	c := core.ProfileChange{Email: req.Email, FirstName: req.FirstName, LastName: req.LastName}
+	if req.Password != nil {
+		c.Password = *req.Password
+	}
+	// A wrong password is judged like a login: from a device that signed in before, by that
+	// device's own counter.
+	m := meta(r)
+	m.Device = httpx.DeviceCookie(r, h.Config)
+	u, err := h.Core.UpdateProfile(r.Context(), m, a.User.ID, c)
 	var field *core.FieldError
 	switch {
 	case errors.As(err, &field):
 		writeError(w, r, http.StatusBadRequest, field.Error())
+	case errors.Is(err, core.ErrPasswordRequired):
+		writeError(w, r, http.StatusBadRequest, msgPasswordRequired)
+	case errors.Is(err, core.ErrInvalidCredentials):
+		writeError(w, r, http.StatusUnauthorized, msgInvalidPassword)
 	case errors.Is(err, core.ErrLoginTaken):
 		writeError(w, r, http.StatusConflict, msgEmailTaken)
 	case errors.Is(err, core.ErrInvalidToken):

@@ -41,10 +41,16 @@ type user struct {
 	Role      string `json:"role"`
 	FirstName string `json:"firstName"`
 	LastName  string `json:"lastName"`
+	// UnconfirmedEmail is the address an email change waits to be confirmed from; absent when
+	// none waits.
+	UnconfirmedEmail string `json:"unconfirmedEmail,omitempty"`
 }
 
 func userOf(u store.User) user {
-	return user{ID: u.ID, Email: emailOf(u), Role: roleOf(u), FirstName: u.FirstName, LastName: u.LastName}
+	return user{
+		ID: u.ID, Email: emailOf(u), Role: roleOf(u), FirstName: u.FirstName, LastName: u.LastName,
+		UnconfirmedEmail: u.UnconfirmedEmail,
+	}
 }
 
 // emailOf is the user's email, or the login of an account registered elsewhere without one.
@@ -99,13 +105,14 @@ type (
 	logoutRequest struct {
 		Client string `json:"client"`
 	}
-	// updateRequest changes the user. Password and Role are recognized only to be refused:
-	// ignoring them silently would tell the client a change happened that did not.
+	// updateRequest changes the user. Password is the current password, which a change of
+	// the email needs; without an email it is refused, as Role always is: ignoring them
+	// silently would tell the client a change happened that did not.
 	updateRequest struct {
 		Email     *string         `json:"email"`
 		FirstName *string         `json:"firstName"`
 		LastName  *string         `json:"lastName"`
-		Password  json.RawMessage `json:"password"`
+		Password  *string         `json:"password"`
 		Role      json.RawMessage `json:"role"`
 	}
 )

@@ -73,7 +73,7 @@ var sessionEnds = []sessionEnd{
 	{"deviseToken password change (other sessions end)", func(t *testing.T, s *servertest.Server, a account) (string, func()) {
 		creds := deviseSignIn(t, s, a)
 		return login(t, s, a), func() {
-			body := jsonBody(t, map[string]string{"password": "a changed password", "password_confirmation": "a changed password"})
+			body := jsonBody(t, map[string]string{"password": "a changed password", "password_confirmation": "a changed password", "current_password": password})
 			if r := do(t, http.MethodPut, s.PublicURL+"/auth/password", body, append(creds, "Content-Type", "application/json")...); r.status != http.StatusOK {
 				t.Fatalf("password change: %d %s", r.status, r.body)
 			}
