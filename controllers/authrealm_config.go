@@ -95,6 +95,9 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 			BatchRequestBuffer: durp(d.BatchRequestBuffer),
 			MaxDevices:         int(d.MaxDevices),
 			DevicePolicy:       config.DevicePolicy(d.DevicePolicy),
+
+			AllowPasswordChangeFor:  durp(d.AllowPasswordChangeFor),
+			CurrentPasswordOptional: d.CurrentPasswordOptional,
 		}
 	}
 	if d := p.Account; d.IsEnabled() {

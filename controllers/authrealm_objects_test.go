@@ -110,7 +110,11 @@ func TestRenderConfigMapsSpec(t *testing.T) {
 	m.Spec.BruteForce.MaxFailuresPerDevice = 7
 	m.Spec.BruteForce.Delay = &metav1.Duration{Duration: 250 * time.Millisecond}
 	m.Spec.RateLimits.Forgot = &authv1.RateLimitSpec{PerLogin: 4}
+	m.Spec.Protocols.DeviseToken.CurrentPasswordOptional = true
 	mc = renderConfig(m).Config
+	if d := mc.Protocols.DeviseToken; !d.CurrentPasswordOptional || d.AllowPasswordChangeFor.Duration != 15*time.Minute {
+		t.Errorf("deviseToken = %+v", d)
+	}
 	if b := mc.BruteForce; b.MaxFailuresPerDevice != 7 || b.Delay.Duration != 250*time.Millisecond ||
 		b.MaxFailuresPerLogin != 20 || b.MaxFailuresPerLoginAndIP != 10 || b.DeviceCookieLifespan.Duration != 180*24*time.Hour {
 		t.Errorf("bruteForce = %+v", b)

@@ -360,6 +360,18 @@ type DeviseTokenSpec struct {
 	// +optional
 	// +kubebuilder:default=EvictOldest
 	DevicePolicy DevicePolicy `json:"devicePolicy,omitempty"`
+	// allowPasswordChangeFor is how long the session a reset link opens (GET
+	// {prefix}/password/edit) may change the password once without current_password
+	// (devise's allow_password_change).
+	// +optional
+	// +kubebuilder:default="15m"
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s') && duration(self) <= duration('24h')",message="allowPasswordChangeFor must be a positive duration of at most 24h"
+	AllowPasswordChangeFor *metav1.Duration `json:"allowPasswordChangeFor,omitempty"`
+	// currentPasswordOptional lets every session change the password without
+	// current_password, as devise_token_auth does by default. Off by default: a session
+	// alone, perhaps stolen, must not be enough to lock the user out.
+	// +optional
+	CurrentPasswordOptional bool `json:"currentPasswordOptional,omitempty"`
 }
 
 // AccountSpec configures the account dialect.
