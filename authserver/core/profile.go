@@ -36,7 +36,7 @@ type ProfileChange struct {
 // is used (Confirm). The user's status is left alone and sessions are kept.
 //
 // Errors: a *FieldError (ErrInvalidInput), ErrPasswordRequired, ErrInvalidCredentials,
-// ErrLoginTaken, ErrInvalidToken (the user no longer exists), or internal.
+// ErrRateLimited, ErrLoginTaken, ErrInvalidToken (the user no longer exists), or internal.
 func (s *Service) UpdateProfile(ctx context.Context, m Meta, userID string, c ProfileChange) (_ store.User, err error) {
 	began, now := time.Now(), s.Now()
 	defer func() { s.observe(m, "update_profile", began, err) }()
@@ -58,6 +58,13 @@ func (s *Service) UpdateProfile(ctx context.Context, m Meta, userID string, c Pr
 		}
 		if move, err = s.prepareEmailChange(ctx, m, cur, *c.Email, c.Password, now); err != nil {
 			return store.User{}, err
+		}
+		// A confirmation link is about to be mailed to an address of the caller's choosing:
+		// rateLimits.confirmation bounds that per address and per recipient.
+		if move != nil {
+			if err := s.rateLimit(ctx, m, actionConfirmation, s.Config.RateLimits.Confirmation, move.to); err != nil {
+				return store.User{}, err
+			}
 		}
 	}
 	u, err := s.Store.UpdateUser(ctx, userID, now, func(u store.User) (store.User, error) {

@@ -216,6 +216,8 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnauthorized, msgInvalidPassword)
 	case errors.Is(err, core.ErrLoginTaken):
 		writeError(w, r, http.StatusConflict, msgEmailTaken)
+	case errors.Is(err, core.ErrRateLimited):
+		writeError(w, r, http.StatusTooManyRequests, err.Error())
 	case errors.Is(err, core.ErrInvalidToken):
 		writeError(w, r, http.StatusUnauthorized, msgInvalidToken) // the user is gone
 	case err != nil:

@@ -18,3 +18,22 @@ func TestRegistrationRateLimitAnswers429(t *testing.T) {
 	wantError(t, c.do(http.MethodPost, "/users", map[string]string{"client": "web", "email": "kt-flood-x@example.com", "password": password}),
 		http.StatusTooManyRequests)
 }
+
+// An account holder turns the email change into a mail cannon, asking again and again to move
+// to a victim's address: past rateLimits.confirmation.perLogin (the recipient) the change is
+// refused with 429 and the victim gets no more mail.
+func TestEmailChangeCannotMailBomb(t *testing.T) {
+	s := start(t, "/")
+	c := newClient(t, s)
+	a := c.register("web", "cannon@example.com")
+	for range 3 {
+		wantPendingUser(t, c.do(http.MethodPatch, "/users", map[string]string{"email": "victim@example.com", "password": password}, a.auth()...))
+		wantUser(t, c.do(http.MethodPatch, "/users", map[string]string{"email": "cannon@example.com", "password": password}, a.auth()...))
+	}
+	wantError(t, c.do(http.MethodPatch, "/users", map[string]string{"email": "victim@example.com", "password": password}, a.auth()...),
+		http.StatusTooManyRequests)
+	s.Mailbox.Wait(t, "victim@example.com", 3)
+	if n := s.Mailbox.Count("victim@example.com"); n != 3 {
+		t.Errorf("the victim got %d confirmation mails, want 3", n)
+	}
+}
