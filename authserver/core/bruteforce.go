@@ -3,8 +3,10 @@ package core
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/latchauth/latch/authserver/store"
@@ -87,15 +89,23 @@ func (s *Service) locked(ctx context.Context, g guard, now time.Time) (bool, err
 	return false, nil
 }
 
+// countTimeout bounds the counting of a failure, which outlives the request's context.
+const countTimeout = 5 * time.Second
+
 // countFailure counts an attempt that reached the password and failed, against each of the
 // guard's counters, and audits a lock it causes. An attempt refused by a lock is never
-// counted: a locked address adds nothing to any login's counters. Errors are logged, not
-// returned: the attempt has failed already, and the answer must not depend on the counter.
-func (s *Service) countFailure(ctx context.Context, m Meta, g guard, userID string, now time.Time) {
+// counted: a locked address adds nothing to any login's counters. The count does not depend on
+// the request's context: a client that hangs up while its password is being hashed must not
+// make its guess go uncounted. A store error is returned, and the caller answers it as
+// internal, never as a plain failure: an uncounted guess must not get an answer.
+func (s *Service) countFailure(ctx context.Context, m Meta, g guard, userID string, now time.Time) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), countTimeout)
+	defer cancel()
+	var errs []error
 	for i, sub := range g.subjects {
 		after, err := s.Store.RecordFailure(ctx, sub, g.limits[i], now)
 		if err != nil {
-			s.Logger.WarnContext(ctx, "cannot record a failed login", "request_id", m.RequestID, "error", err)
+			errs = append(errs, err)
 			continue
 		}
 		if after.Locked && after.Failures == 0 {
@@ -105,6 +115,44 @@ func (s *Service) countFailure(ctx context.Context, m Meta, g guard, userID stri
 				slog.Time("until", after.Until))
 		}
 	}
+	if err := errors.Join(errs...); err != nil {
+		return internal("count a failed login", err)
+	}
+	return nil
+}
+
+// serialize makes this process judge the password attempts on one login one at a time, from
+// the lock check to the count: concurrent guesses would otherwise all pass the check before
+// any was counted, and a burst of hundreds would all reach the hash. Across replicas at most
+// one attempt per replica is in flight at once. Call the returned func when done.
+func (s *Service) serialize(login string) func() {
+	s.attemptsMu.Lock()
+	if s.attempts == nil {
+		s.attempts = map[string]*loginTurn{}
+	}
+	t := s.attempts[login]
+	if t == nil {
+		t = &loginTurn{}
+		s.attempts[login] = t
+	}
+	t.waiting++
+	s.attemptsMu.Unlock()
+	t.Lock()
+	return func() {
+		t.Unlock()
+		s.attemptsMu.Lock()
+		if t.waiting--; t.waiting == 0 {
+			delete(s.attempts, login)
+		}
+		s.attemptsMu.Unlock()
+	}
+}
+
+// loginTurn is one login's turn lock; waiting counts its holder and waiters, so the map
+// holds only logins being tried right now.
+type loginTurn struct {
+	sync.Mutex
+	waiting int
 }
 
 // clearFailures forgets the failures of the guard's pair (or device) after a success.

@@ -1,7 +1,10 @@
 package core_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,4 +131,92 @@ func TestStolenDeviceCookieIsLimited(t *testing.T) {
 	if n := len(f.audits(map[string]any{"event": "lockout", "subject": "device"})); n != 1 {
 		t.Errorf("%d device lockout events, want 1", n)
 	}
+}
+
+// TestParallelGuessesAreCountedOneByOne: 200 wrong guesses for ada at once, from one address.
+// Were the lock checked for all of them before any was counted, all 200 would reach the
+// password; judged one after another, only the pair's limit does.
+func TestParallelGuessesAreCountedOneByOne(t *testing.T) {
+	f := newFixture(t, defaultLimits, func(c *config.Config) {
+		c.Passwords.Argon2 = config.Argon2{MemoryKiB: 8 << 10, Iterations: 1, Parallelism: 1} // milliseconds, so guesses overlap
+	})
+	ada := f.register("ada@example.com")
+	x := core.Meta{Dialect: "test", ClientIP: "198.51.100.1", RequestID: "burst"}
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Go(func() {
+			_, _, err := f.Login(t.Context(), x, core.LoginRequest{Login: "ada@example.com", Password: fmt.Sprintf("guess %d", i)})
+			if err != core.ErrInvalidCredentials { //nolint:errorlint // the very same value
+				t.Errorf("guess %d = %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	// The clock does not move: past half the pair's limit the first delay holds the rest back.
+	if n := guesses(f, ada); n > 10 {
+		t.Errorf("%d of 200 simultaneous guesses reached the password, want at most 10", n)
+	}
+}
+
+// hangUpStore cancels the request a moment after the login lookup, while the password is
+// being hashed (the client hangs up) and, like the Redis client, refuses to count on a
+// cancelled context.
+type hangUpStore struct {
+	store.Store
+	cancel context.CancelFunc
+}
+
+func (h hangUpStore) GetUserByLogin(ctx context.Context, login string) (store.User, error) {
+	time.AfterFunc(3*time.Millisecond, h.cancel)
+	return h.Store.GetUserByLogin(ctx, login)
+}
+
+func (h hangUpStore) RecordFailure(ctx context.Context, subj store.Subject, l store.BruteForceLimit, now time.Time) (store.Lockout, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Lockout{}, err
+	}
+	return h.Store.RecordFailure(ctx, subj, l, now)
+}
+
+// TestHangingUpDoesNotSkipTheCount: a guesser hangs up while its password is hashed; the hash
+// runs to its end and the answer would tell right from wrong, so the failure must be counted
+// all the same. A failure that cannot be counted is not answered as a plain wrong password.
+func TestHangingUpDoesNotSkipTheCount(t *testing.T) {
+	f := newFixture(t, defaultLimits, func(c *config.Config) {
+		c.Passwords.Argon2 = config.Argon2{MemoryKiB: 16 << 10, Iterations: 2, Parallelism: 1} // tens of ms
+	})
+	f.register("ada@example.com")
+	answered := 0
+	for range 5 { // below the pair's limit, so every answer counts
+
+		ctx, cancel := context.WithCancel(t.Context())
+		f.Store = hangUpStore{Store: f.mem, cancel: cancel}
+		_, _, err := f.Login(ctx, f.meta, core.LoginRequest{Login: "ada@example.com", Password: "guess"})
+		cancel()
+		switch {
+		case errors.Is(err, core.ErrInvalidCredentials):
+			answered++ // the hash had started when the client hung up
+		case !errors.Is(err, context.Canceled):
+			t.Fatalf("Login = %v", err)
+		}
+		f.clock.Advance(time.Minute)
+	}
+	f.Store = f.mem
+	l, err := lockout(t, f, store.LoginIPSubject("ada@example.com", f.meta.ClientIP))
+	if answered == 0 || err != nil || l.Failures != answered {
+		t.Errorf("%d guesses answered after their client hung up, the pair counts %+v (%v); want every one counted", answered, l, err)
+	}
+
+	f.Store = failingCounts{f.mem}
+	_, _, err = f.Login(t.Context(), f.meta, core.LoginRequest{Login: "ada@example.com", Password: "guess again"})
+	if err == nil || errors.Is(err, core.ErrInvalidCredentials) {
+		t.Errorf("a guess that could not be counted = %v, want an internal error", err)
+	}
+}
+
+// failingCounts cannot count failures (Redis failed between the check and the count).
+type failingCounts struct{ store.Store }
+
+func (failingCounts) RecordFailure(context.Context, store.Subject, store.BruteForceLimit, time.Time) (store.Lockout, error) {
+	return store.Lockout{}, store.ErrUnavailable
 }

@@ -39,6 +39,7 @@ func (s *Service) Login(ctx context.Context, m Meta, req LoginRequest) (_ store.
 	defer func() { s.observe(m, "login", began, err) }()
 
 	login := store.NormalizeLogin(req.Login)
+	defer s.serialize(login)()
 	g := s.guardFor(login, m)
 	locked, err := s.locked(ctx, g, now)
 	switch {
@@ -131,10 +132,14 @@ func (s *Service) verify(ctx context.Context, m Meta, u store.User, known bool, 
 	return "unknown_login", false, nil
 }
 
-// loginFailed counts and audits a failed login and returns the one error every failure gets.
+// loginFailed counts and audits a failed login and returns the one error every failure gets,
+// or an internal error when the failure could not be counted.
 func (s *Service) loginFailed(ctx context.Context, m Meta, g guard, userID, reason string, now time.Time) error {
-	s.countFailure(ctx, m, g, userID, now)
+	err := s.countFailure(ctx, m, g, userID, now)
 	s.audit(ctx, m, "login", userID, "failure", slog.String("reason", reason))
+	if err != nil {
+		return err
+	}
 	return ErrInvalidCredentials
 }
 

@@ -198,7 +198,9 @@ func (s *Service) confirmPassword(ctx context.Context, m Meta, userID, pw string
 	case err != nil:
 		return internal("confirm password", err)
 	}
-	g := s.guardFor(store.NormalizeLogin(u.Login), m)
+	login := store.NormalizeLogin(u.Login)
+	defer s.serialize(login)()
+	g := s.guardFor(login, m)
 	locked, err := s.locked(ctx, g, now)
 	switch {
 	case err != nil:
@@ -211,7 +213,9 @@ func (s *Service) confirmPassword(ctx context.Context, m Meta, userID, pw string
 		return err
 	}
 	if reason != "" {
-		s.countFailure(ctx, m, g, u.ID, now)
+		if err := s.countFailure(ctx, m, g, u.ID, now); err != nil {
+			return err
+		}
 		return ErrInvalidCredentials
 	}
 	return nil

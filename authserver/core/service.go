@@ -40,6 +40,10 @@ type Service struct {
 	// Now is the clock every expiry is judged by.
 	Now func() time.Time
 
+	// attempts holds the turn lock of each login being tried now (serialize).
+	attemptsMu sync.Mutex
+	attempts   map[string]*loginTurn
+
 	// bg tracks work done after a request's answer (background); bgSlots bounds it.
 	bg      sync.WaitGroup
 	bgOnce  sync.Once
