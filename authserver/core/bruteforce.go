@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -170,30 +171,40 @@ func (s *Service) unlockLogin(ctx context.Context, m Meta, login string) {
 	}
 }
 
-// NewDeviceCookie returns a device cookie for login: `<nonce>.<MAC>`, the MAC keyed by the
-// realm's token key over the login and the nonce, so it cannot be forged or moved to another
-// login, and nothing of it needs storing.
+// NewDeviceCookie returns a device cookie for login: `<nonce>.<issued>.<MAC>`, the MAC keyed by
+// the realm's token key over the login, the nonce and the issue time (Unix seconds), so it
+// cannot be forged, moved to another login or kept past bruteForce.deviceCookieLifespan, and
+// nothing of it needs storing.
 func (s *Service) NewDeviceCookie(login string) (string, error) {
 	nonce, err := token.New()
 	if err != nil {
 		return "", internal("device cookie", err)
 	}
-	return nonce + "." + s.deviceMAC(store.NormalizeLogin(login), nonce), nil
+	issued := strconv.FormatInt(s.Now().Unix(), 10)
+	return nonce + "." + issued + "." + s.deviceMAC(store.NormalizeLogin(login), nonce, issued), nil
 }
 
-// deviceID checks a presented device cookie against login (normalized) and returns the
-// identifier its counter is kept under (its MAC: the nonce never reaches the store).
+// deviceID checks a presented device cookie against login (normalized) and its lifespan, and
+// returns the identifier its counter is kept under (its MAC: the nonce never reaches the store).
 func (s *Service) deviceID(cookie, login string) (string, bool) {
-	nonce, mac, ok := strings.Cut(cookie, ".")
-	if !ok || !token.ValidSecret(nonce) || len(mac) != token.HashLen {
+	nonce, rest, ok := strings.Cut(cookie, ".")
+	if !ok {
 		return "", false
 	}
-	if subtle.ConstantTimeCompare([]byte(mac), []byte(s.deviceMAC(login, nonce))) != 1 {
+	issued, mac, ok := strings.Cut(rest, ".")
+	if !ok || !token.ValidSecret(nonce) || len(mac) != token.HashLen || len(issued) > 12 {
+		return "", false
+	}
+	at, err := strconv.ParseInt(issued, 10, 64)
+	if err != nil || !s.Now().Before(time.Unix(at, 0).Add(s.Config.BruteForce.DeviceCookieLifespan.Duration)) {
+		return "", false
+	}
+	if subtle.ConstantTimeCompare([]byte(mac), []byte(s.deviceMAC(login, nonce, issued))) != 1 {
 		return "", false
 	}
 	return mac, true
 }
 
-func (s *Service) deviceMAC(login, nonce string) string {
-	return s.Hasher.Hash(devicePrefix + store.LoginSubject(login).Value + ":" + nonce)
+func (s *Service) deviceMAC(login, nonce, issued string) string {
+	return s.Hasher.Hash(devicePrefix + store.LoginSubject(login).Value + ":" + nonce + ":" + issued)
 }

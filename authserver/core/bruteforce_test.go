@@ -220,3 +220,32 @@ type failingCounts struct{ store.Store }
 func (failingCounts) RecordFailure(context.Context, store.Subject, store.BruteForceLimit, time.Time) (store.Lockout, error) {
 	return store.Lockout{}, store.ErrUnavailable
 }
+
+// TestDeviceCookieExpires: a device cookie is honoured for bruteForce.deviceCookieLifespan and
+// not a second longer: an old cookie (a former partner's, a machine sold years ago) makes its
+// holder a stranger again.
+func TestDeviceCookieExpires(t *testing.T) {
+	f := newFixture(t, defaultLimits)
+	f.register("ada@example.com")
+	_, is, err := f.Login(t.Context(), f.meta, core.LoginRequest{Login: "ada@example.com", Password: pw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lockForStrangers := func() {
+		for i := range 40 {
+			m := core.Meta{Dialect: "test", ClientIP: fmt.Sprintf("198.51.100.%d", i), RequestID: "x"}
+			_, _, _ = f.Login(t.Context(), m, core.LoginRequest{Login: "ada@example.com", Password: "guess"})
+		}
+	}
+	device := f.meta
+	device.Device = is.Device
+	f.clock.Advance(f.Config.BruteForce.DeviceCookieLifespan.Duration - time.Hour)
+	lockForStrangers()
+	if _, _, err := f.Login(t.Context(), device, core.LoginRequest{Login: "ada@example.com", Password: pw}); err != nil {
+		t.Fatalf("a device cookie an hour before its end = %v, want a sign-in", err)
+	}
+	f.clock.Advance(time.Hour)
+	lockForStrangers()
+	_, _, err = f.Login(t.Context(), device, core.LoginRequest{Login: "ada@example.com", Password: pw})
+	wantErr(t, err, core.ErrInvalidCredentials)
+}

@@ -10,7 +10,7 @@ import (
 // (Cookies.Name), so no sibling domain or plain-HTTP answer can plant or overwrite it.
 const deviceCookieName = "latch_device"
 
-// maxDeviceCookieLen bounds the value looked at: a real one is 87 bytes (core.NewDeviceCookie).
+// maxDeviceCookieLen bounds the value looked at: a real one is about 98 bytes (core.NewDeviceCookie).
 const maxDeviceCookieLen = 128
 
 // DeviceCookie returns the device cookie r presents, or "". The core checks its MAC.
