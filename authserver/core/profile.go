@@ -59,13 +59,6 @@ func (s *Service) UpdateProfile(ctx context.Context, m Meta, userID string, c Pr
 		if move, err = s.prepareEmailChange(ctx, m, cur, *c.Email, c.Password, now); err != nil {
 			return store.User{}, err
 		}
-		// A confirmation link is about to be mailed to an address of the caller's choosing:
-		// rateLimits.confirmation bounds that per address and per recipient.
-		if move != nil {
-			if err := s.rateLimit(ctx, m, actionConfirmation, s.Config.RateLimits.Confirmation, move.to); err != nil {
-				return store.User{}, err
-			}
-		}
 	}
 	u, err := s.Store.UpdateUser(ctx, userID, now, func(u store.User) (store.User, error) {
 		// A pure function of u: the store may run it again on a concurrent change.
@@ -127,6 +120,12 @@ func (s *Service) prepareEmailChange(ctx context.Context, m Meta, cur store.User
 	}
 	if store.NormalizeLogin(email) == store.NormalizeLogin(cur.Login) {
 		return nil, nil
+	}
+	// A move to another address mails a link to an address of the caller's choosing, and its
+	// answer says whether the address is taken: rateLimits.confirmation bounds both, per
+	// client address and per target address, before either happens.
+	if err := s.rateLimit(ctx, m, actionConfirmation, s.Config.RateLimits.Confirmation, email); err != nil {
+		return nil, err
 	}
 	// Checked again, atomically, when the confirmation claims the login.
 	switch other, err := s.Store.GetUserByLogin(ctx, email); {

@@ -37,3 +37,22 @@ func TestEmailChangeCannotMailBomb(t *testing.T) {
 		t.Errorf("the victim got %d confirmation mails, want 3", n)
 	}
 }
+
+// The email change answers 409 for an address another user holds: an account holder probing
+// which addresses are registered is bounded by rateLimits.confirmation like any other change.
+func TestEmailChangeCannotProbeLogins(t *testing.T) {
+	s := start(t, "/")
+	c := newClient(t, s)
+	a := c.register("web", "prober@example.com")
+	for i := range 3 {
+		c.register("web", fmt.Sprintf("taken-%d@example.com", i))
+		wantError(t, c.do(http.MethodPatch, "/users", map[string]string{"email": fmt.Sprintf("taken-%d@example.com", i), "password": password}, a.auth()...),
+			http.StatusConflict)
+	}
+	for i := range 17 { // perIP 20, three spent above
+		wantPendingUser(t, c.do(http.MethodPatch, "/users", map[string]string{"email": fmt.Sprintf("probe-%d@example.com", i), "password": password}, a.auth()...))
+	}
+	c.register("web", "taken-late@example.com")
+	wantError(t, c.do(http.MethodPatch, "/users", map[string]string{"email": "taken-late@example.com", "password": password}, a.auth()...),
+		http.StatusTooManyRequests)
+}
