@@ -34,6 +34,15 @@ func (s *Service) notifyPasswordChanged(ctx context.Context, m Meta, u store.Use
 // afterReset cancels the user's email change waiting for confirmation, if any, and mails the
 // notice of the new password. Failures are logged: the reset has happened.
 func (s *Service) afterReset(ctx context.Context, m Meta, userID string, now time.Time) {
+	if u, ok := s.cancelEmailChange(ctx, m, userID, now); ok {
+		s.notifyPasswordChanged(ctx, m, u)
+	}
+}
+
+// cancelEmailChange drops the user's email change waiting for confirmation, if any, when the
+// holder of the current address proves it (a reset link), and returns the user. Failures are
+// logged (ok false).
+func (s *Service) cancelEmailChange(ctx context.Context, m Meta, userID string, now time.Time) (store.User, bool) {
 	u, err := s.Store.UpdateUser(ctx, userID, now, func(u store.User) (store.User, error) {
 		if u.UnconfirmedEmail == "" {
 			return u, errNothingPending
@@ -49,9 +58,9 @@ func (s *Service) afterReset(ctx context.Context, m Meta, userID string, now tim
 	}
 	if err != nil {
 		s.Logger.ErrorContext(ctx, "cannot finish a password reset", "request_id", m.RequestID, "user_id", userID, "error", err)
-		return
+		return store.User{}, false
 	}
-	s.notifyPasswordChanged(ctx, m, u)
+	return u, true
 }
 
 // errNothingPending stops an update that would change nothing.

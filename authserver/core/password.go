@@ -98,7 +98,8 @@ func (s *Service) Reset(ctx context.Context, m Meta, userID, secret, newPassword
 
 // RedeemResetToken spends a reset token without setting a password and returns its user, for
 // dialects whose reset link signs the user in to choose a password next (devise's
-// password/edit). The caller then issues a session with IssueSession.
+// password/edit). Like Reset, it lifts the login's lock and cancels a waiting email change.
+// The caller then issues a session with IssueSession.
 func (s *Service) RedeemResetToken(ctx context.Context, m Meta, userID, secret string) (_ store.User, err error) {
 	began, now := time.Now(), s.Now()
 	defer func() { s.observe(m, "redeem_reset", began, err) }()
@@ -115,6 +116,12 @@ func (s *Service) RedeemResetToken(ctx context.Context, m Meta, userID, secret s
 		return store.User{}, internal("redeem reset token", err)
 	case u.Status == store.StatusDisabled:
 		return store.User{}, ErrInvalidToken
+	}
+	// The link proves the mailbox, as a reset does: lift the login's lock and drop an email
+	// change a session thief may have filed.
+	s.unlockLogin(ctx, m, u.Login)
+	if cur, ok := s.cancelEmailChange(ctx, m, u.ID, now); ok {
+		u = cur
 	}
 	s.audit(ctx, m, "password.reset_link", u.ID, outcomeSuccess)
 	return u, nil

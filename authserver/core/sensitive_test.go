@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -395,5 +396,37 @@ func TestPasswordChangeNotices(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), "cannot send password change notice mail") {
 		t.Error("the failed notice was not logged")
+	}
+}
+
+// A thief who holds a session and the password files an email change and locks the login for
+// strangers; the owner opens a reset link (devise's password/edit): the waiting change is
+// dropped and the lock lifted, as a reset does.
+func TestResetLinkCancelsEmailChangeAndLock(t *testing.T) {
+	f := newFixture(t)
+	u := f.register("ada@example.com")
+	if _, err := f.UpdateProfile(t.Context(), f.meta, u.ID, core.ProfileChange{Email: ptr("eve@evil.example"), Password: pw}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		m := core.Meta{Dialect: "test", ClientIP: fmt.Sprintf("198.51.100.%d", i), RequestID: "x"}
+		_, _, _ = f.Login(t.Context(), m, core.LoginRequest{Login: "ada@example.com", Password: "guess"})
+		f.clock.Advance(time.Minute)
+	}
+	if err := f.Forgot(t.Context(), f.meta, "ada@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	f.Wait()
+	uid, tok := f.mail.link(t, "ada@example.com")
+	got, err := f.RedeemResetToken(t.Context(), f.meta, uid, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored, _ := f.Store.GetUser(t.Context(), u.ID); got.UnconfirmedEmail != "" || stored.UnconfirmedEmail != "" {
+		t.Errorf("the change still waits after the reset link: %+v", stored)
+	}
+	stranger := core.Meta{Dialect: "test", ClientIP: "203.0.113.5", RequestID: "new device"}
+	if _, _, err := f.Login(t.Context(), stranger, core.LoginRequest{Login: "ada@example.com", Password: pw}); err != nil {
+		t.Errorf("login from a new device after the reset link = %v, want the lock lifted", err)
 	}
 }
