@@ -21,6 +21,8 @@ type Store struct {
 	// ownsClient is set by Open: Close then closes the client too.
 	ownsClient bool
 
+	stats counters
+
 	mu     sync.Mutex
 	closed bool
 	subs   map[*redis.PubSub]struct{}
