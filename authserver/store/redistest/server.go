@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -20,35 +20,84 @@ import (
 	"github.com/latchauth/latch/authserver/childproc"
 )
 
+// TB is the part of testing.TB the helpers use. It is an interface of its own so that a
+// program (hack/chaos) can run the same topologies outside `go test`; *testing.T and
+// *testing.B satisfy it (checked in tb_test.go, so this package does not import testing).
+//
+// Fatalf must not return normally to the helper that called it in the middle of a start: a
+// program's Fatalf should exit or panic, as testing's stops the test's goroutine.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	TempDir() string
+}
+
 // installHint is the fix for a machine without Redis. Tests fail rather than skip: a skipped
 // store test is a store that was never tested.
 const installHint = "run hack/tools.sh redis to install it"
 
-// startTimeout bounds the wait for a server to answer PING.
+// startTimeout bounds the wait for a server to answer PING; loading a large AOF on restart
+// counts against it.
 const startTimeout = 15 * time.Second
 
-// Server is one redis-server process.
+// exitTimeout bounds the wait for a signalled process to exit. Redis 7 lets a master wait up
+// to shutdown-timeout (10 s) for lagging replicas on SIGTERM, so this is longer.
+const exitTimeout = 20 * time.Second
+
+// Options configure a standalone server.
+type Options struct {
+	// AOF turns the append-only file on with an fsync every second (the RDB stays off), so that
+	// Kill loses at most about the last second of writes and Restart loads the rest. Without
+	// it a server persists only what Stop saves.
+	AOF bool
+	// Args are appended to the command line ("--maxmemory", "10mb", ...) and override the
+	// helper's own settings.
+	Args []string
+}
+
+// Server is one redis-server process (a data node or a sentinel). Its fault controls (Kill,
+// Terminate, Pause, Resume, Running, PID, ConfigSet) may be called from any goroutine; the
+// rest from the goroutine that started it, since they may call Fatalf.
 type Server struct {
 	// Addr is the server's host:port on 127.0.0.1.
 	Addr string
 
-	t    testing.TB
+	t    TB
 	bin  string
 	dir  string
 	port int
-	args []string
+	aof  bool
+	// sentinelConf is the sentinel's config file, "" for a data node.
+	sentinelConf string
+	args         []string
 	// password is the --requirepass among args, used by the helper's own clients.
 	password string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{} // closed when the process has exited
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the process has exited
+	paused bool
 }
 
 // Start starts a redis-server on a free loopback port with its own temporary directory and no
-// persistence (no RDB save points, no AOF), and stops it when the test ends. extraArgs are
+// persistence (no RDB save points, no AOF), and kills it when the test ends. extraArgs are
 // appended to its command line ("--maxmemory", "10mb", ...).
-func Start(t testing.TB, extraArgs ...string) *Server {
+func Start(t TB, extraArgs ...string) *Server {
+	t.Helper()
+	return StartWith(t, Options{Args: extraArgs})
+}
+
+// StartWith starts a redis-server as Start does, with the append-only file if o.AOF.
+func StartWith(t TB, o Options) *Server {
+	t.Helper()
+	return startServer(t, t.TempDir(), o.AOF, "", o.Args)
+}
+
+// startServer starts a data node (sentinelConf == "") or a sentinel whose config file, in dir,
+// is sentinelConf.
+func startServer(t TB, dir string, aof bool, sentinelConf string, args []string) *Server {
 	t.Helper()
 	bin := lookPath(t, "redis-server")
 	var lastErr error
@@ -57,10 +106,11 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 		port, err := FreePort()
 		if err != nil {
 			t.Fatalf("redistest: %v", err)
+			return nil
 		}
-		s := &Server{t: t, bin: bin, dir: t.TempDir(), port: port, args: extraArgs}
-		if i := slices.Index(extraArgs, "--requirepass"); i >= 0 && i+1 < len(extraArgs) {
-			s.password = extraArgs[i+1]
+		s := &Server{t: t, bin: bin, dir: dir, port: port, aof: aof, sentinelConf: sentinelConf, args: args}
+		if i := slices.Index(args, "--requirepass"); i >= 0 && i+1 < len(args) {
+			s.password = args[i+1]
 		}
 		s.Addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 		if lastErr = s.start(); lastErr == nil {
@@ -72,7 +122,7 @@ func Start(t testing.TB, extraArgs ...string) *Server {
 	return nil
 }
 
-func lookPath(t testing.TB, name string) string {
+func lookPath(t TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -93,18 +143,37 @@ func FreePort() (int, error) {
 
 func (s *Server) logPath() string { return filepath.Join(s.dir, "redis.log") }
 
-func (s *Server) start() error {
-	args := append([]string{
+func (s *Server) commandLine() []string {
+	var args []string
+	if s.sentinelConf != "" {
+		// The config file comes first; Sentinel rewrites it, so it lives in the sentinel's
+		// own directory and a restarted sentinel resumes with what it had learnt.
+		args = append(args, s.sentinelConf, "--sentinel")
+	}
+	args = append(args,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
-		"--dbfilename", "dump.rdb",
-		"--save", "",
-		"--appendonly", "no",
 		"--daemonize", "no",
 		"--logfile", s.logPath(),
-	}, s.args...)
-	cmd := exec.Command(s.bin, args...)
+	)
+	if s.sentinelConf == "" {
+		// Saving only on SHUTDOWN SAVE (Stop) keeps the RDB out of the way: with AOF on, the
+		// AOF alone is what a restart loads, so a Kill loses what the AOF lost.
+		args = append(args, "--dbfilename", "dump.rdb", "--save", "")
+		// A master otherwise holds a replica's full sync back 5 s in case another wants one.
+		args = append(args, "--repl-diskless-sync-delay", "0")
+		if s.aof {
+			args = append(args, "--appendonly", "yes", "--appendfsync", "everysec")
+		} else {
+			args = append(args, "--appendonly", "no")
+		}
+	}
+	return append(args, s.args...)
+}
+
+func (s *Server) start() error {
+	cmd := exec.Command(s.bin, s.commandLine()...)
 	childproc.DieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", s.bin, err)
@@ -115,7 +184,7 @@ func (s *Server) start() error {
 		close(done)
 	}()
 	s.mu.Lock()
-	s.cmd, s.done = cmd, done
+	s.cmd, s.done, s.paused = cmd, done, false
 	s.mu.Unlock()
 
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
@@ -123,6 +192,8 @@ func (s *Server) start() error {
 	c := redis.NewClient(s.options(200 * time.Millisecond))
 	defer c.Close()
 	for {
+		// A server loading its AOF or RDB answers PING with -LOADING, an error: it is not
+		// up until it serves data.
 		if err := c.Ping(ctx).Err(); err == nil {
 			return nil
 		}
@@ -142,6 +213,14 @@ func (s *Server) options(dialTimeout time.Duration) *redis.Options {
 	return &redis.Options{Addr: s.Addr, Password: s.password, MaxRetries: -1, DialTimeout: dialTimeout}
 }
 
+// probe is a short-lived client for the helper's own polling: short timeouts, so that a
+// paused or dead node costs one poll interval rather than the default 3 s.
+func (s *Server) probe() *redis.Client {
+	o := s.options(500 * time.Millisecond)
+	o.ReadTimeout, o.WriteTimeout = time.Second, time.Second
+	return redis.NewClient(o)
+}
+
 func (s *Server) logTail() string {
 	b, _ := os.ReadFile(s.logPath())
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
@@ -155,19 +234,66 @@ func (s *Server) Client() *redis.Client {
 	return c
 }
 
+// ConfigSet runs CONFIG SET through a client of the helper's own, so that a fault (a
+// maxmemory with noeviction, say) can be set and lifted whatever the test's clients are doing.
+func (s *Server) ConfigSet(ctx context.Context, key, value string) error {
+	c := s.probe()
+	defer c.Close()
+	return c.ConfigSet(ctx, key, value).Err()
+}
+
+// state returns the current process and its exit channel.
+func (s *Server) state() (*exec.Cmd, chan struct{}, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd, s.done, s.paused
+}
+
+// Running reports whether the process is alive; a paused server is running.
+func (s *Server) Running() bool {
+	cmd, done, _ := s.state()
+	if cmd == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
+}
+
+// paused reports whether the server was paused and not resumed since.
+func (s *Server) isPaused() bool {
+	_, _, p := s.state()
+	return p
+}
+
+// answering reports whether the server should answer commands: running and not paused.
+func (s *Server) answering() bool { return s.Running() && !s.isPaused() }
+
+// PID is the process id of the current (or last) process, 0 before the first start.
+func (s *Server) PID() int {
+	cmd, _, _ := s.state()
+	if cmd == nil {
+		return 0
+	}
+	return cmd.Process.Pid
+}
+
 // Stop shuts the server down, saving its data set to its directory first (SHUTDOWN SAVE), so
 // that Restart brings the same data back: an outage, not a data loss.
 func (s *Server) Stop() {
 	s.t.Helper()
+	// A stopped process would never read the SHUTDOWN.
+	s.Resume()
 	c := redis.NewClient(s.options(0))
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// The server closes the connection instead of replying, so an error here is the norm.
 	_ = c.ShutdownSave(ctx).Err()
-	s.mu.Lock()
-	done := s.done
-	s.mu.Unlock()
+	_, done, _ := s.state()
 	select {
 	case <-done:
 	case <-ctx.Done():
@@ -175,19 +301,110 @@ func (s *Server) Stop() {
 	}
 }
 
-// Restart starts the server again on the same port and directory after Stop.
-func (s *Server) Restart() {
-	s.t.Helper()
-	if err := s.start(); err != nil {
-		s.t.Fatalf("redistest: restart: %v", err)
+// Kill ends the process with SIGKILL, a crash: nothing is saved, what the AOF (if on) had
+// written stays on disk for Restart. It returns once the process has exited.
+func (s *Server) Kill() { s.kill() }
+
+// Terminate sends SIGTERM, the orchestrator's polite stop: Redis fsyncs its AOF (and saves an
+// RDB only if save points were configured) and exits. It returns once the process has exited,
+// killing it if it has not within exitTimeout.
+func (s *Server) Terminate() {
+	cmd, done, paused := s.state()
+	if !s.Running() {
+		return
+	}
+	s.signal(cmd, syscall.SIGTERM)
+	if paused {
+		// A stopped process keeps SIGTERM pending until it is continued.
+		s.signal(cmd, syscall.SIGCONT)
+	}
+	select {
+	case <-done:
+	case <-time.After(exitTimeout):
+		s.t.Logf("redistest: redis-server on %s ignored SIGTERM for %s; killing it; log:\n%s", s.Addr, exitTimeout, s.logTail())
+		s.kill()
 	}
 }
 
-// kill ends the process without saving (cleanup).
-func (s *Server) kill() {
+// Pause stops the process (SIGSTOP): its sockets stay open and accept connections, but nothing
+// answers, as with a VM freeze or a long GC pause elsewhere. It returns once the kernel reports
+// the process stopped.
+func (s *Server) Pause() {
+	cmd, _, _ := s.state()
+	if !s.Running() {
+		return
+	}
 	s.mu.Lock()
-	cmd, done := s.cmd, s.done
+	s.paused = true
 	s.mu.Unlock()
+	s.signal(cmd, syscall.SIGSTOP)
+	s.waitProcState(cmd, func(st byte) bool { return st == 'T' })
+}
+
+// Resume continues a paused process (SIGCONT) and returns once it runs again.
+func (s *Server) Resume() {
+	cmd, _, paused := s.state()
+	if !paused || !s.Running() {
+		return
+	}
+	s.signal(cmd, syscall.SIGCONT)
+	s.waitProcState(cmd, func(st byte) bool { return st != 'T' })
+	s.mu.Lock()
+	s.paused = false
+	s.mu.Unlock()
+}
+
+func (s *Server) signal(cmd *exec.Cmd, sig os.Signal) {
+	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		s.t.Logf("redistest: signal %v to redis-server on %s: %v", sig, s.Addr, err)
+	}
+}
+
+// waitProcState waits until /proc reports the process in a state ok accepts: a signal is
+// delivered asynchronously, and a test asserting on a pause must not race it. Where there is
+// no /proc (not Linux), or the process has gone, it returns at once.
+func (s *Server) waitProcState(cmd *exec.Cmd, ok func(state byte) bool) {
+	path := fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid)
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		// The state follows the command name, which is in parentheses and may hold spaces.
+		i := strings.LastIndexByte(string(b), ')')
+		if i < 0 || i+2 >= len(b) || ok(b[i+2]) || b[i+2] == 'Z' {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	s.t.Logf("redistest: redis-server on %s did not change state within 5s", s.Addr)
+}
+
+// Restart starts the server again on the same port, directory and arguments after Stop, Kill
+// or Terminate. A data node loads its AOF (if on) or the RDB Stop saved; a sentinel resumes
+// from its rewritten config file.
+func (s *Server) Restart() {
+	s.t.Helper()
+	if s.Running() {
+		s.t.Fatalf("redistest: Restart of redis-server on %s, which is still running", s.Addr)
+		return
+	}
+	var err error
+	// The port was free while the server was down, and another process may have taken it for
+	// a moment (a client's ephemeral port); the address cannot change, so try again.
+	for range 5 {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.t.Fatalf("redistest: restart: %v", err)
+}
+
+// kill ends the process without saving (Kill, and cleanup).
+func (s *Server) kill() {
+	cmd, done, _ := s.state()
 	if cmd == nil {
 		return
 	}
@@ -196,8 +413,12 @@ func (s *Server) kill() {
 		return
 	default:
 	}
+	// SIGKILL ends a stopped process too.
 	if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		s.t.Logf("redistest: kill redis-server: %v", err)
 	}
 	<-done
+	s.mu.Lock()
+	s.paused = false
+	s.mu.Unlock()
 }
