@@ -106,6 +106,35 @@ type Redis struct {
 	WriteTimeout Duration `json:"writeTimeout,omitempty"`
 	// PoolSize is the connection pool size per node (default go-redis's, 10 per CPU).
 	PoolSize int `json:"poolSize,omitempty"`
+	// Fence makes a write that ends or changes a session answer only once replicas hold it,
+	// so that a failover cannot bring back a logged-out session.
+	Fence Fence `json:"fence,omitempty"`
+}
+
+// Fence is the replication acknowledgement a write waits for (Redis WAIT) before it is
+// answered. Redis replicates asynchronously: without it, a logout the master took but had not
+// yet sent to its replica is lost when that replica is promoted, and the session comes back.
+// A write that is not acknowledged in time is answered as a store failure (500), never as a
+// success, although the master holds it.
+type Fence struct {
+	// Replicas is how many replicas must acknowledge a write; 0 turns the fence off. Default:
+	// 1 in sentinel and cluster mode, 0 in standalone mode (a standalone server has no
+	// replica to wait for). It must not exceed the replicas each master really has, or every
+	// write fails.
+	Replicas *int `json:"replicas,omitempty"`
+	// Timeout is how long a write waits for the acknowledgements (default 250ms).
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// FenceReplicas is Replicas with its default for the mode applied.
+func (r *Redis) FenceReplicas() int {
+	if r.Fence.Replicas != nil {
+		return *r.Fence.Replicas
+	}
+	if r.Mode == RedisSentinel || r.Mode == RedisCluster {
+		return 1
+	}
+	return 0
 }
 
 // TLS configures a TLS client.

@@ -42,6 +42,7 @@ func (c *Config) Default() {
 		setDuration(&r.DialTimeout, 2*time.Second)
 		setDuration(&r.ReadTimeout, time.Second)
 		setDuration(&r.WriteTimeout, time.Second)
+		setDuration(&r.Fence.Timeout, 250*time.Millisecond)
 	}
 
 	p := &c.Protocols

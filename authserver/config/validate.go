@@ -56,6 +56,12 @@ func (c *Config) Validate() error {
 		if r.Mode == RedisSentinel && r.MasterName == "" {
 			bad("redis.masterName", "is required in sentinel mode")
 		}
+		if n := r.Fence.Replicas; n != nil && (*n < 0 || *n > 16) {
+			bad("redis.fence.replicas", "must be between 0 and 16, got %d", *n)
+		}
+		if r.FenceReplicas() > 0 && r.Fence.Timeout.Duration >= r.ReadTimeout.Duration {
+			bad("redis.fence.timeout", "must be shorter than redis.readTimeout (%s), got %s", r.ReadTimeout.Duration, r.Fence.Timeout.Duration)
+		}
 		if r.Mode == RedisCluster && r.DB != 0 {
 			bad("redis.db", "must be 0 in cluster mode")
 		}

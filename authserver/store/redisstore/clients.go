@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/latchauth/latch/authserver/store"
@@ -21,8 +22,11 @@ func (s *Store) PutAppClient(ctx context.Context, c store.AppClient) error {
 		return errClosed
 	}
 	// Client registrations never expire: the operator deletes them with their DeviceClient.
-	err := s.client.HSet(ctx, s.keys.appClient(c.ID), "type", "app", "roles", rolesString(c.Roles)).Err()
-	return wrapErr("put app client", err)
+	key := s.keys.appClient(c.ID)
+	_, err := s.writeCmd(ctx, "put app client", key, func(p redis.Pipeliner) redis.Cmder {
+		return p.HSet(ctx, key, "type", "app", "roles", rolesString(c.Roles))
+	})
+	return err
 }
 
 // GetAppClient implements store.Store.
@@ -57,7 +61,7 @@ func (s *Store) PutDeviceToken(ctx context.Context, t store.DeviceToken, now tim
 	if err := t.Validate(now); err != nil {
 		return err
 	}
-	res, err := s.run(ctx, "put device token", putDeviceTokenScript,
+	res, err := s.write(ctx, "put device token", putDeviceTokenScript,
 		[]string{s.keys.deviceToken(t.ClientID, t.Hash), s.keys.deviceTokenIndex(t.ClientID)},
 		msString(now), msString(t.ExpiresAt), t.Hash,
 		"client", t.ClientID, "device", t.DeviceID, "roles", rolesString(t.Roles),
@@ -121,7 +125,7 @@ func (s *Store) DeleteDeviceToken(ctx context.Context, clientID, hash string) er
 	if !store.ValidClientID(clientID) || !store.ValidID(hash) {
 		return store.ErrNotFound
 	}
-	res, err := s.run(ctx, "delete device token", deleteDeviceTokenScript,
+	res, err := s.write(ctx, "delete device token", deleteDeviceTokenScript,
 		[]string{s.keys.deviceToken(clientID, hash), s.keys.deviceTokenIndex(clientID)}, hash)
 	if err != nil {
 		return err
@@ -140,7 +144,7 @@ func (s *Store) DeleteAllDeviceTokens(ctx context.Context, clientID string, now 
 	if !store.ValidClientID(clientID) {
 		return 0, nil
 	}
-	res, err := s.run(ctx, "delete all device tokens", deleteAllDeviceTokensScript,
+	res, err := s.write(ctx, "delete all device tokens", deleteAllDeviceTokensScript,
 		[]string{s.keys.deviceTokenIndex(clientID)}, msString(now), s.keys.clientBase(clientID))
 	if err != nil {
 		return 0, err
@@ -239,14 +243,14 @@ func decodeDeviceToken(hash string, m map[string]string, now time.Time) (store.D
 
 // del deletes one key; a missing key is ErrNotFound.
 func (s *Store) del(ctx context.Context, op, key string) error {
-	if s.isClosed() {
-		return errClosed
+	var del *redis.IntCmd
+	if _, err := s.writeCmd(ctx, op, key, func(p redis.Pipeliner) redis.Cmder {
+		del = p.Del(ctx, key)
+		return del
+	}); err != nil {
+		return err
 	}
-	n, err := s.client.Del(ctx, key).Result()
-	if err != nil {
-		return wrapErr(op, err)
-	}
-	if n == 0 {
+	if del.Val() == 0 {
 		return store.ErrNotFound
 	}
 	return nil

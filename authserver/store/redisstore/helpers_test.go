@@ -39,6 +39,8 @@ func redisConfig(mode config.RedisMode, addrs ...string) config.Redis {
 		DialTimeout:  config.D(2 * time.Second),
 		ReadTimeout:  config.D(2 * time.Second),
 		WriteTimeout: config.D(2 * time.Second),
+		// The test topologies have no replicas unless a test adds them and a fence.
+		Fence: fenced(0, 0),
 	}
 }
 
@@ -54,4 +56,9 @@ func openStore(t *testing.T, cfg config.Redis) *redisstore.Store {
 		t.Fatalf("load scripts: %v", err)
 	}
 	return s
+}
+
+// fenced is a fence asking for replicas acknowledgements within timeout.
+func fenced(replicas int, timeout time.Duration) config.Fence {
+	return config.Fence{Replicas: &replicas, Timeout: config.D(timeout)}
 }

@@ -54,3 +54,6 @@ func (k keys) deviceTokenIndex(id string) string  { return k.clientBase(id) + "d
 func (k keys) deviceToken(id, hash string) string { return k.clientBase(id) + "dt:" + hash }
 func (k keys) clientSessions(id string) string    { return k.clientBase(id) + "sessions" }
 func (k keys) revocations() string                { return k.prefix + "revocations" }
+
+// heartbeats is the channel subscribers publish heartbeats on (revocations.go).
+func (k keys) heartbeats() string { return k.prefix + "revocations:heartbeat" }

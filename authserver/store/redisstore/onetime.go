@@ -12,7 +12,7 @@ func (s *Store) IssueOneTimeToken(ctx context.Context, t store.OneTimeToken, now
 	if err := t.Validate(now); err != nil {
 		return err
 	}
-	res, err := s.run(ctx, "issue one-time token", issueOneTimeScript,
+	res, err := s.write(ctx, "issue one-time token", issueOneTimeScript,
 		[]string{s.keys.user(t.UserID), s.keys.oneTime(t.UserID, t.Kind)},
 		t.Hash, msString(t.ExpiresAt), msString(now), t.Keep)
 	if err != nil {
@@ -32,7 +32,7 @@ func (s *Store) ConsumeOneTimeToken(ctx context.Context, userID string, kind sto
 	if !store.ValidID(userID) || !store.ValidKind(kind) || !store.ValidID(hash) {
 		return store.ErrInvalidToken
 	}
-	res, err := s.run(ctx, "consume one-time token", consumeOneTimeScript,
+	res, err := s.write(ctx, "consume one-time token", consumeOneTimeScript,
 		[]string{s.keys.oneTime(userID, kind)}, hash, msString(now))
 	if err != nil {
 		return err

@@ -24,57 +24,116 @@ func (s *Store) PublishRevocation(ctx context.Context, r store.Revocation) error
 	return wrapErr("publish revocation", s.client.Publish(ctx, s.keys.revocations(), encodeRevocation(r)).Err())
 }
 
+// Heartbeats keep a subscription honest. A pub/sub connection can outlive its use without
+// an error: after a Sentinel failover it stays on the demoted master, which hears nothing
+// until it has resynchronised with the new one (about 9 s in the fault harness), and go-redis
+// moves only its command pool to the new master. So every subscriber publishes a heartbeat
+// on a channel of its own beside the revocations; when its heartbeats reach Redis but it
+// stops hearing anything, it subscribes again (a resync covers what it missed).
+const (
+	heartbeatPeriod = 200 * time.Millisecond
+	// silentAfter is how much longer than the last message heard a published heartbeat may
+	// go unheard before the subscription is renewed.
+	silentAfter = 3 * heartbeatPeriod
+)
+
 // SubscribeRevocations implements store.Store over Redis pub/sub. go-redis reconnects and
 // resubscribes by itself after a connection loss, but messages published meanwhile are gone
-// (pub/sub does not queue), so every resubscription after the first is reported as a Resync.
+// (pub/sub does not queue), so every resubscription after the first is reported as a Resync;
+// a subscription that goes silent while Redis takes writes is renewed (heartbeats above), with
+// a Resync too.
 func (s *Store) SubscribeRevocations(ctx context.Context) (<-chan store.RevocationEvent, error) {
+	ps, err := s.subscribe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	feed := store.NewEventFeed(ctx)
+	go func() {
+		defer cancel()
+		for {
+			silent := s.follow(ctx, ps, feed)
+			s.closeSub(ps)
+			if !silent {
+				return
+			}
+			s.stats.resubscribes.Add(1)
+			if ps, err = s.subscribe(ctx); err != nil {
+				return // the feed closes; the subscriber subscribes again with back-off
+			}
+			feed.Send(store.RevocationEvent{Resync: true})
+		}
+	}()
+	return feed.Events(), nil
+}
+
+// subscribe subscribes to the revocation and heartbeat channels and waits for the
+// confirmation, so events published after it returns are delivered.
+func (s *Store) subscribe(ctx context.Context) (*redis.PubSub, error) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, errClosed
 	}
-	ps := s.client.Subscribe(ctx, s.keys.revocations())
+	ps := s.client.Subscribe(ctx, s.keys.revocations(), s.keys.heartbeats())
 	s.subs[ps] = struct{}{}
 	s.mu.Unlock()
-
-	// Wait for the confirmation, so events published after this returns are delivered.
 	if _, err := ps.ReceiveTimeout(ctx, subscribeTimeout); err != nil {
 		s.closeSub(ps)
 		return nil, wrapErr("subscribe revocations", err)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	feed := store.NewEventFeed(ctx)
+	return ps, nil
+}
+
+// follow forwards ps's messages to feed until ctx ends or the store closes the subscription
+// (false), or until the subscription goes silent while heartbeats reach Redis (true).
+func (s *Store) follow(ctx context.Context, ps *redis.PubSub, feed *store.EventFeed) (silent bool) {
 	msgs := ps.ChannelWithSubscriptions(redis.WithChannelSize(store.FeedBuffer))
-	go func() {
-		defer cancel()
-		defer s.closeSub(ps)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case m, ok := <-msgs:
-				if !ok {
-					return // the store closed the subscription
+	beat := time.NewTicker(heartbeatPeriod)
+	defer beat.Stop()
+	heard := time.Now()
+	s.stats.lastMessage.Store(heard.UnixNano())
+	revocations := s.keys.revocations()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case m, ok := <-msgs:
+			if !ok {
+				return false // the store closed the subscription
+			}
+			heard = time.Now()
+			s.stats.lastMessage.Store(heard.UnixNano())
+			switch m := m.(type) {
+			case *redis.Subscription:
+				// A reconnection by go-redis: whatever was published meanwhile is gone.
+				if m.Kind == "subscribe" && m.Channel == revocations {
+					feed.Send(store.RevocationEvent{Resync: true})
 				}
-				switch m := m.(type) {
-				case *redis.Subscription:
-					if m.Kind == "subscribe" {
-						feed.Send(store.RevocationEvent{Resync: true})
-					}
-				case *redis.Message:
-					r, err := decodeRevocation(m.Payload)
-					if err != nil {
-						// Something announced an end we cannot read: re-checking everything
-						// is the safe reading of it.
-						feed.Send(store.RevocationEvent{Resync: true})
-						continue
-					}
-					feed.Send(store.RevocationEvent{Revocation: r})
+			case *redis.Message:
+				if m.Channel != revocations {
+					continue // a heartbeat
 				}
+				r, err := decodeRevocation(m.Payload)
+				if err != nil {
+					// Something announced an end we cannot read: re-checking everything
+					// is the safe reading of it.
+					feed.Send(store.RevocationEvent{Resync: true})
+					continue
+				}
+				feed.Send(store.RevocationEvent{Revocation: r})
+			}
+		case <-beat.C:
+			pctx, cancel := context.WithTimeout(ctx, heartbeatPeriod)
+			err := s.client.Publish(pctx, s.keys.heartbeats(), "1").Err()
+			cancel()
+			// Only a heartbeat Redis took says anything: while Redis is away, silence is
+			// expected and go-redis reconnects the subscription by itself.
+			if err == nil && time.Since(heard) > silentAfter {
+				return true
 			}
 		}
-	}()
-	return feed.Events(), nil
+	}
 }
 
 func (s *Store) closeSub(ps *redis.PubSub) {

@@ -232,6 +232,15 @@ var validateSessionScript = script(checkSessionLua + slideSessionLua + `
 return {'ok', s, u}
 `)
 
+// checkSessionScript is validateSessionScript without the slide, flagged no-writes so that
+// Redis runs it when it refuses writes (out of memory, a read-only replica): a session check
+// then still answers, without sliding the idle window (Store.ValidateSession).
+//
+// KEYS: session, index, user. ARGV: now, token hash.
+var checkSessionScript = script("#!lua flags=no-writes\n" + checkSessionLua + `
+return {'ok', s, u}
+`)
+
 // rotateSessionScript is devise's validate-and-rotate (DESIGN.md): echo inside the buffer,
 // rotate to the caller-derived successor outside it, accept the previous token inside the
 // buffer by answering with its successor, which is current.
@@ -601,7 +610,7 @@ return {'ok'}
 // allScripts are loaded at startup by LoadScripts, so the first request of each kind is one
 // round trip too.
 var allScripts = []*redis.Script{
-	createSessionScript, touchSessionScript, validateSessionScript, rotateSessionScript,
+	createSessionScript, touchSessionScript, validateSessionScript, checkSessionScript, rotateSessionScript,
 	refreshSessionScript, revokeSessionScript, revokeAllScript, setPasswordScript,
 	claimLoginScript, takeOverLoginScript, releaseLoginScript, writeUserScript,
 	issueOneTimeScript, consumeOneTimeScript, recordFailureScript,

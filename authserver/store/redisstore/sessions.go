@@ -2,7 +2,11 @@ package redisstore
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/latchauth/latch/authserver/store"
 )
@@ -32,7 +36,7 @@ func (s *Store) CreateSession(ctx context.Context, req store.NewSession) ([]stri
 		if req.RequireRegisteredClient {
 			require = "1"
 		}
-		res, err := s.run(ctx, "track client session", trackClientSessionScript,
+		res, err := s.write(ctx, "track client session", trackClientSessionScript,
 			[]string{s.keys.clientSessions(sess.ClientName), s.keys.appClient(sess.ClientName)},
 			msString(now), msString(sess.ExpiresAt), uid+"."+sess.ID, require)
 		if err != nil {
@@ -50,7 +54,7 @@ func (s *Store) CreateSession(ctx context.Context, req store.NewSession) ([]stri
 		msString(now), guard, req.Limit.Max, policy,
 		s.keys.userBase(uid), s.keys.revocations(), uid, sess.ID, sess.Dialect,
 	}, sessionFields(sess)...)
-	res, err := s.run(ctx, "create session", createSessionScript,
+	res, err := s.write(ctx, "create session", createSessionScript,
 		[]string{s.keys.user(uid), s.keys.sessionIndex(uid), s.keys.session(uid, sess.ID)}, args...)
 	if err != nil {
 		return nil, err
@@ -100,6 +104,11 @@ func (s *Store) TouchSession(ctx context.Context, ref store.SessionRef, now time
 	}
 	res, err := s.run(ctx, "touch session", touchSessionScript,
 		[]string{s.keys.session(ref.UserID, ref.SessionID), s.keys.sessionIndex(ref.UserID)}, msString(now))
+	if writeRefused(err) {
+		// Served from a read, not slid: see ValidateSession.
+		s.stats.readFallbacks.Add(1)
+		return s.GetSession(ctx, ref, now)
+	}
 	if err != nil {
 		return store.Session{}, err
 	}
@@ -141,6 +150,13 @@ func (s *Store) ValidateSession(ctx context.Context, ref store.SessionRef, token
 		return store.Session{}, store.User{}, store.ErrInvalidToken
 	}
 	res, err := s.run(ctx, "validate session", validateSessionScript, s.sessionKeys(ref), msString(now), tokenHash)
+	if writeRefused(err) {
+		// Redis refuses writes (out of memory, or this node was demoted): the check itself
+		// needs none, so it is answered from the same rules without sliding the idle
+		// window. A session then ends at its last slide's deadline at the latest, never later.
+		s.stats.readFallbacks.Add(1)
+		res, err = s.run(ctx, "check session", checkSessionScript, s.sessionKeys(ref), msString(now), tokenHash)
+	}
 	if err != nil {
 		return store.Session{}, store.User{}, err
 	}
@@ -161,7 +177,7 @@ func (s *Store) RotateSession(ctx context.Context, req store.Rotation) (store.Ro
 	if !store.ValidRef(req.Ref) || !store.ValidID(req.PresentedHash) {
 		return store.RotationResult{}, store.ErrInvalidToken
 	}
-	res, err := s.run(ctx, "rotate session", rotateSessionScript, s.sessionKeys(req.Ref),
+	res, err := s.write(ctx, "rotate session", rotateSessionScript, s.sessionKeys(req.Ref),
 		msString(req.Now), req.PresentedHash, req.SuccessorHash, req.Buffer.Milliseconds())
 	if err != nil {
 		return store.RotationResult{}, err
@@ -196,7 +212,7 @@ func (s *Store) RefreshSession(ctx context.Context, req store.Refresh) (store.Se
 		return store.Session{}, store.User{}, store.ErrInvalidToken
 	}
 	uid := req.Ref.UserID
-	res, err := s.run(ctx, "refresh session", refreshSessionScript, s.sessionKeys(req.Ref),
+	res, err := s.write(ctx, "refresh session", refreshSessionScript, s.sessionKeys(req.Ref),
 		msString(req.Now), req.PresentedRefreshHash, req.NewTokenHash, req.NewRefreshHash,
 		msString(req.TokenExpiresAt), store.MaxSpentRefreshHashes,
 		s.keys.userBase(uid), s.keys.revocations(), uid, req.Ref.SessionID)
@@ -225,7 +241,7 @@ func (s *Store) RevokeSession(ctx context.Context, ref store.SessionRef, tokenHa
 	if tokenHash != "" && !store.ValidID(tokenHash) {
 		return store.Session{}, store.ErrInvalidToken
 	}
-	res, err := s.run(ctx, "revoke session", revokeSessionScript,
+	res, err := s.write(ctx, "revoke session", revokeSessionScript,
 		[]string{s.keys.session(ref.UserID, ref.SessionID), s.keys.sessionIndex(ref.UserID)},
 		msString(now), tokenHash, string(reason), s.keys.revocations(), ref.UserID, ref.SessionID)
 	if err != nil {
@@ -247,7 +263,7 @@ func (s *Store) RevokeAllSessions(ctx context.Context, userID, exceptSessionID s
 	if !store.ValidID(userID) || !store.ValidReason(reason) {
 		return nil, store.ErrInvalidArgument
 	}
-	res, err := s.run(ctx, "revoke all sessions", revokeAllScript, []string{s.keys.sessionIndex(userID)},
+	res, err := s.write(ctx, "revoke all sessions", revokeAllScript, []string{s.keys.sessionIndex(userID)},
 		msString(now), exceptSessionID, string(reason), s.keys.userBase(userID), s.keys.revocations(), userID)
 	if err != nil {
 		return nil, err
@@ -263,7 +279,7 @@ func (s *Store) SpendPasswordChange(ctx context.Context, ref store.SessionRef, n
 	if !store.ValidRef(ref) {
 		return store.ErrNotFound
 	}
-	res, err := s.run(ctx, "spend password change", spendPasswordChangeScript,
+	res, err := s.write(ctx, "spend password change", spendPasswordChangeScript,
 		[]string{s.keys.session(ref.UserID, ref.SessionID)}, msString(now))
 	if err != nil {
 		return err
@@ -277,4 +293,16 @@ func (s *Store) SpendPasswordChange(ctx context.Context, ref store.SessionRef, n
 		return store.ErrNotFound
 	}
 	return unexpected("spend password change", res)
+}
+
+// writeRefused reports whether err is Redis refusing a write it would otherwise run: out of
+// memory under noeviction, a read-only replica, a failed RDB save with
+// stop-writes-on-bgsave-error. Reads still work then.
+func writeRefused(err error) bool {
+	var rerr redis.Error
+	if err == nil || !errors.As(err, &rerr) || isNetError(err) {
+		return false
+	}
+	msg := rerr.Error()
+	return strings.HasPrefix(msg, "OOM") || strings.HasPrefix(msg, "READONLY") || strings.HasPrefix(msg, "MISCONF")
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -19,7 +21,9 @@ type Store struct {
 	// ownsClient is set by Open: Close then closes the client too.
 	ownsClient bool
 
-	stats counters
+	stats    counters
+	fence    fence
+	topology *topology
 
 	mu     sync.Mutex
 	closed bool
@@ -37,7 +41,7 @@ func New(client redis.UniversalClient, keyPrefix string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{client: client, keys: k, subs: map[*redis.PubSub]struct{}{}}, nil
+	return &Store{client: client, keys: k, subs: map[*redis.PubSub]struct{}{}, topology: startTopology(client)}, nil
 }
 
 // Open builds a client from the config (NewClient) and a store over it that owns it. It does
@@ -54,6 +58,7 @@ func Open(cfg *config.Redis) (*Store, error) {
 		return nil, err
 	}
 	s.ownsClient = true
+	s.SetFence(cfg.FenceReplicas(), cfg.Fence.Timeout.Duration)
 	return s, nil
 }
 
@@ -70,6 +75,7 @@ func OpenWithCredentials(cfg *config.Redis, cred Credentials) (*Store, error) {
 		return nil, err
 	}
 	s.ownsClient = true
+	s.SetFence(cfg.FenceReplicas(), cfg.Fence.Timeout.Duration)
 	return s, nil
 }
 
@@ -107,6 +113,7 @@ func (s *Store) Close() error {
 	subs := s.subs
 	s.subs = nil
 	s.mu.Unlock()
+	s.topology.close()
 	var errs []error
 	for ps := range subs {
 		if err := ps.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
@@ -137,24 +144,39 @@ func (s *Store) run(ctx context.Context, op string, sc *redis.Script, keys []str
 	}
 	res, err := sc.Run(ctx, s.client, keys, args...).Slice()
 	if err != nil {
+		s.noteError(err)
 		return nil, wrapErr(op, err)
 	}
 	return res, nil
 }
 
+// unavailableReplies are server errors that mean "not now" rather than "wrong request".
+var unavailableReplies = []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS", "MISCONF", "OOM"}
+
 // wrapErr maps a go-redis error to the store's errors. It never maps an error to ErrNotFound:
 // callers turn redis.Nil into ErrNotFound only where a missing key means exactly that.
 // Everything that is not a reply from a working server (dial failures, timeouts, closed
-// connections, a closed client, cancelled contexts) and the "not now" replies wrap
-// ErrUnavailable (isUnavailable, shared with the Health monitor), so callers fail closed.
-// Other server replies (WRONGTYPE, CROSSSLOT, script errors) are bugs and are wrapped as they
-// are.
+// connections, a closed client, cancelled contexts) wraps ErrUnavailable, so callers fail
+// closed. Other server replies (WRONGTYPE, CROSSSLOT, script errors) are bugs and are wrapped
+// as they are.
 func wrapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if !isUnavailable(err) {
+	var rerr redis.Error
+	if errors.As(err, &rerr) && !isNetError(err) {
+		msg := rerr.Error()
+		for _, p := range unavailableReplies {
+			if strings.HasPrefix(msg, p) {
+				return fmt.Errorf("redis %s: %w: %w", op, store.ErrUnavailable, err)
+			}
+		}
 		return fmt.Errorf("redis %s: %w", op, err)
 	}
 	return fmt.Errorf("redis %s: %w: %w", op, store.ErrUnavailable, err)
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne)
 }

@@ -49,7 +49,7 @@ func (s *Store) CreateUser(ctx context.Context, u store.User, now time.Time) (st
 	if err != nil {
 		return store.User{}, err
 	}
-	res, err := s.run(ctx, "create user", writeUserScript, []string{s.keys.user(u.ID)},
+	res, err := s.write(ctx, "create user", writeUserScript, []string{s.keys.user(u.ID)},
 		append([]any{"create", "0", lease}, userFields(u)...)...)
 	if err != nil {
 		// The write may have happened. Keep the claim: its lease makes it replaceable if the
@@ -226,7 +226,7 @@ func (s *Store) updateUser(ctx context.Context, id string, now time.Time, update
 			return store.User{}, false, err
 		}
 	}
-	res, err := s.run(ctx, "update user", writeUserScript, []string{s.keys.user(id)},
+	res, err := s.write(ctx, "update user", writeUserScript, []string{s.keys.user(id)},
 		append([]any{"update", rev, lease}, userProfile(nu)...)...)
 	if err != nil {
 		return store.User{}, false, err // the claim, if any, is left to its lease (see CreateUser)
@@ -256,7 +256,7 @@ func (s *Store) SetPassword(ctx context.Context, id, passwordHash, keepSessionID
 	if !store.ValidID(id) {
 		return nil, store.ErrNotFound
 	}
-	res, err := s.run(ctx, "set password", setPasswordScript,
+	res, err := s.write(ctx, "set password", setPasswordScript,
 		[]string{s.keys.user(id), s.keys.sessionIndex(id), s.keys.oneTime(id, store.OneTimeReset)},
 		msString(now), passwordHash, keepSessionID, s.keys.userBase(id), s.keys.revocations(), id)
 	if err != nil {
