@@ -156,6 +156,151 @@ func (m *Metrics) WatchStoreRoundTrips(count func() int64) {
 	}, func() float64 { return float64(count()) }))
 }
 
+// StoreHealth is what the store's health monitor reports (redisstore.Health implements it).
+type StoreHealth interface {
+	// Up reports whether the last command that said anything about Redis succeeded.
+	Up() bool
+	// UnavailableErrors and OtherErrors count failed commands and pipelines: Redis not
+	// answering (or answering "not now"), and error replies that are bugs.
+	UnavailableErrors() int64
+	OtherErrors() int64
+	// Outages counts the outages begun.
+	Outages() int64
+}
+
+// StorePool is the Redis client's connection pool at one moment (go-redis's PoolStats).
+type StorePool struct {
+	// Hits, Misses, Timeouts and Stale count since the client started: a free connection found,
+	// none found (a new one dialed), a wait for one that timed out, one dropped as stale.
+	Hits, Misses, Timeouts, Stale uint64
+	// Total and Idle are the connections now.
+	Total, Idle uint64
+}
+
+// StoreCounters are the Redis store's own counters (redisstore.Stats).
+type StoreCounters struct {
+	ReadFallbacks, FenceFailures, Resubscribes int64
+	// LastRevocationMessage is when the revocation channel was last heard from; zero before.
+	LastRevocationMessage time.Time
+}
+
+// StoreSources are what WatchStore reads at each scrape; a nil field exports nothing of its
+// kind.
+type StoreSources struct {
+	Health   StoreHealth
+	Pool     func() StorePool
+	Counters func() StoreCounters
+	// MasterChanges counts the Sentinel master changes go-redis reported (process-wide).
+	MasterChanges func() int64
+}
+
+// WatchStore exports the Redis store's health, connection pool and counters, read on each
+// scrape. Call it once per store.
+func (m *Metrics) WatchStore(src StoreSources) {
+	if m == nil {
+		return
+	}
+	m.Registry.MustRegister(&storeCollector{src: src})
+}
+
+var (
+	storeUpDesc = prometheus.NewDesc("latch_store_up",
+		"1 while Redis answers the store's commands, 0 before the first answer and during an outage.", nil, nil)
+	storeErrorsDesc = prometheus.NewDesc("latch_store_errors_total",
+		"Store commands and pipelines that failed: kind=unavailable (Redis unreachable, timing out or "+
+			"answering LOADING, READONLY, OOM...), kind=other (an error reply that is a bug).", []string{"kind"}, nil)
+	storeOutagesDesc = prometheus.NewDesc("latch_store_outages_total",
+		"Redis outages begun (each logged once as \"redis unavailable\").", nil, nil)
+	storeMasterChangesDesc = prometheus.NewDesc("latch_store_master_changes_total",
+		"Sentinel master changes the Redis client followed (process-wide).", nil, nil)
+	poolHitsDesc = prometheus.NewDesc("latch_store_pool_hits_total",
+		"Store commands that found a free connection in the pool.", nil, nil)
+	poolMissesDesc = prometheus.NewDesc("latch_store_pool_misses_total",
+		"Store commands that found no free connection in the pool and dialed one.", nil, nil)
+	poolTimeoutsDesc = prometheus.NewDesc("latch_store_pool_timeouts_total",
+		"Store commands that timed out waiting for a pool connection (pool exhausted).", nil, nil)
+	poolStaleDesc = prometheus.NewDesc("latch_store_pool_stale_connections_total",
+		"Pool connections dropped as stale (idle too long or too old).", nil, nil)
+	poolConnsDesc = prometheus.NewDesc("latch_store_pool_connections",
+		"Connections in the store's pool now: state=total (open) and state=idle (free).", []string{"state"}, nil)
+	readFallbacksDesc = prometheus.NewDesc("latch_store_read_fallbacks_total",
+		"Session checks answered from a plain read because Redis refused the idle-window write: served, not slid.", nil, nil)
+	fenceFailuresDesc = prometheus.NewDesc("latch_store_fence_failures_total",
+		"Writes the master took but too few replicas acknowledged in time, answered as unavailable.", nil, nil)
+	resubscribesDesc = prometheus.NewDesc("latch_revocation_resubscribes_total",
+		"Revocation subscriptions renewed because they went silent.", nil, nil)
+	lastMessageAgeDesc = prometheus.NewDesc("latch_revocation_last_message_age_seconds",
+		"Seconds since the revocation channel was last heard from (a revocation or a heartbeat); "+
+			"absent before the first message.", nil, nil)
+)
+
+// storeCollector reads its sources once per scrape.
+type storeCollector struct{ src StoreSources }
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	if c.src.Health != nil {
+		ch <- storeUpDesc
+		ch <- storeErrorsDesc
+		ch <- storeOutagesDesc
+	}
+	if c.src.MasterChanges != nil {
+		ch <- storeMasterChangesDesc
+	}
+	if c.src.Pool != nil {
+		ch <- poolHitsDesc
+		ch <- poolMissesDesc
+		ch <- poolTimeoutsDesc
+		ch <- poolStaleDesc
+		ch <- poolConnsDesc
+	}
+	if c.src.Counters != nil {
+		ch <- readFallbacksDesc
+		ch <- fenceFailuresDesc
+		ch <- resubscribesDesc
+		ch <- lastMessageAgeDesc
+	}
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	if h := c.src.Health; h != nil {
+		up := 0.0
+		if h.Up() {
+			up = 1
+		}
+		gauge(storeUpDesc, up)
+		counter(storeErrorsDesc, float64(h.UnavailableErrors()), "unavailable")
+		counter(storeErrorsDesc, float64(h.OtherErrors()), "other")
+		counter(storeOutagesDesc, float64(h.Outages()))
+	}
+	if c.src.MasterChanges != nil {
+		counter(storeMasterChangesDesc, float64(c.src.MasterChanges()))
+	}
+	if c.src.Pool != nil {
+		p := c.src.Pool()
+		counter(poolHitsDesc, float64(p.Hits))
+		counter(poolMissesDesc, float64(p.Misses))
+		counter(poolTimeoutsDesc, float64(p.Timeouts))
+		counter(poolStaleDesc, float64(p.Stale))
+		gauge(poolConnsDesc, float64(p.Total), "total")
+		gauge(poolConnsDesc, float64(p.Idle), "idle")
+	}
+	if c.src.Counters != nil {
+		st := c.src.Counters()
+		counter(readFallbacksDesc, float64(st.ReadFallbacks))
+		counter(fenceFailuresDesc, float64(st.FenceFailures))
+		counter(resubscribesDesc, float64(st.Resubscribes))
+		if !st.LastRevocationMessage.IsZero() {
+			gauge(lastMessageAgeDesc, time.Since(st.LastRevocationMessage).Seconds())
+		}
+	}
+}
+
 // Handler serves the registry in the Prometheus exposition format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"io"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,5 +80,80 @@ func TestRepeatedObservationsAccumulate(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("scrape lacks %q", want)
 		}
+	}
+}
+
+type health struct {
+	up                          bool
+	unavailable, other, outages int64
+}
+
+func (h health) Up() bool                 { return h.up }
+func (h health) UnavailableErrors() int64 { return h.unavailable }
+func (h health) OtherErrors() int64       { return h.other }
+func (h health) Outages() int64           { return h.outages }
+
+// The store's series are read from their sources at each scrape.
+func TestStoreMetrics(t *testing.T) {
+	m := metrics.New()
+	h := &health{up: false, unavailable: 250, other: 1, outages: 1}
+	pool := metrics.StorePool{Hits: 10, Misses: 3, Timeouts: 2, Stale: 4, Total: 7, Idle: 5}
+	counters := metrics.StoreCounters{ReadFallbacks: 6, FenceFailures: 8, Resubscribes: 9}
+	m.WatchStore(metrics.StoreSources{
+		Health:        h,
+		Pool:          func() metrics.StorePool { return pool },
+		Counters:      func() metrics.StoreCounters { return counters },
+		MasterChanges: func() int64 { return 2 },
+	})
+	got := scrape(t, m)
+	for _, want := range []string{
+		`latch_store_up 0`,
+		`latch_store_errors_total{kind="unavailable"} 250`,
+		`latch_store_errors_total{kind="other"} 1`,
+		`latch_store_outages_total 1`,
+		`latch_store_master_changes_total 2`,
+		`latch_store_pool_hits_total 10`,
+		`latch_store_pool_misses_total 3`,
+		`latch_store_pool_timeouts_total 2`,
+		`latch_store_pool_stale_connections_total 4`,
+		`latch_store_pool_connections{state="total"} 7`,
+		`latch_store_pool_connections{state="idle"} 5`,
+		`latch_store_read_fallbacks_total 6`,
+		`latch_store_fence_failures_total 8`,
+		`latch_revocation_resubscribes_total 9`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	// No revocation message yet: no age, rather than a made-up one.
+	if strings.Contains(got, "latch_revocation_last_message_age_seconds ") {
+		t.Errorf("an age before the first message:\n%s", got)
+	}
+
+	h.up = true
+	counters.LastRevocationMessage = time.Now().Add(-3 * time.Second)
+	got = scrape(t, m)
+	if !strings.Contains(got, "latch_store_up 1") {
+		t.Errorf("scrape lacks latch_store_up 1")
+	}
+	i := strings.Index(got, "\nlatch_revocation_last_message_age_seconds ")
+	if i < 0 {
+		t.Fatalf("scrape lacks the revocation age:\n%s", got)
+	}
+	line := strings.Fields(got[i+1:])[1]
+	if age, err := strconv.ParseFloat(line, 64); err != nil || age < 3 || age > 60 {
+		t.Errorf("revocation age %q, want about 3", line)
+	}
+}
+
+// A nil *Metrics and empty sources record nothing and do not panic.
+func TestWatchStoreNil(t *testing.T) {
+	var m *metrics.Metrics
+	m.WatchStore(metrics.StoreSources{Health: health{}})
+	n := metrics.New()
+	n.WatchStore(metrics.StoreSources{})
+	if got := scrape(t, n); strings.Contains(got, "latch_store_") {
+		t.Errorf("empty sources exported store series:\n%s", got)
 	}
 }
