@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strings"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -150,33 +148,19 @@ func (s *Store) run(ctx context.Context, op string, sc *redis.Script, keys []str
 	return res, nil
 }
 
-// unavailableReplies are server errors that mean "not now" rather than "wrong request".
-var unavailableReplies = []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS", "MISCONF", "OOM"}
-
 // wrapErr maps a go-redis error to the store's errors. It never maps an error to ErrNotFound:
 // callers turn redis.Nil into ErrNotFound only where a missing key means exactly that.
 // Everything that is not a reply from a working server (dial failures, timeouts, closed
-// connections, a closed client, cancelled contexts) wraps ErrUnavailable, so callers fail
-// closed. Other server replies (WRONGTYPE, CROSSSLOT, script errors) are bugs and are wrapped
-// as they are.
+// connections, a closed client, cancelled contexts) and the "not now" replies wrap
+// ErrUnavailable (isUnavailable, shared with the Health monitor), so callers fail closed.
+// Other server replies (WRONGTYPE, CROSSSLOT, script errors) are bugs and are wrapped as they
+// are.
 func wrapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var rerr redis.Error
-	if errors.As(err, &rerr) && !isNetError(err) {
-		msg := rerr.Error()
-		for _, p := range unavailableReplies {
-			if strings.HasPrefix(msg, p) {
-				return fmt.Errorf("redis %s: %w: %w", op, store.ErrUnavailable, err)
-			}
-		}
+	if !isUnavailable(err) {
 		return fmt.Errorf("redis %s: %w", op, err)
 	}
 	return fmt.Errorf("redis %s: %w: %w", op, store.ErrUnavailable, err)
-}
-
-func isNetError(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne)
 }
