@@ -56,6 +56,10 @@ fuzz: ## Run every fuzz target longer (FUZZTIME=1000000x make fuzz).
 bench: build tools ## Measure Latch beside this machine's ceilings and write BENCHMARKS.md (about 12 min; BENCH_FLAGS="-h" lists the knobs).
 	@$(TOOLS_ENV); go build -o bin/latch-bench ./hack/bench && bin/latch-bench $(BENCH_FLAGS)
 
+.PHONY: chaos
+chaos: build tools ## Inject Redis and replica faults under load, check the invariants, write CHAOS.md (about 10 min; CHAOS_FLAGS="-h" lists the knobs).
+	@$(TOOLS_ENV); go build -o bin/latch-chaos ./hack/chaos && bin/latch-chaos $(CHAOS_FLAGS)
+
 ##@ Build
 
 .PHONY: build

@@ -34,12 +34,3 @@ func TestFaultsShort(t *testing.T) {
 		})
 	}
 }
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if strings.TrimSpace(v) == s {
-			return true
-		}
-	}
-	return false
-}

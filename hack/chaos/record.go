@@ -9,15 +9,15 @@ import (
 type kind uint8
 
 const (
-	kOK             kind = iota
-	kExpected401         // an ended credential refused
-	kUnexpected401       // a live session (or valid credentials) refused
-	kUncertain401        // a session whose last request had an unknown effect, refused
-	kServer              // 5xx
-	kTransport           // no answer from a replica that was up
-	kDownReplica         // no answer from a replica the harness had killed: the load balancer's business
-	kOther               // any other status
-	kRevokedAccepted     // an ended credential accepted
+	kOK              kind = iota
+	kExpected401          // an ended credential refused
+	kUnexpected401        // a live session (or valid credentials) refused
+	kUncertain401         // a session whose last request had an unknown effect, refused
+	kServer               // 5xx
+	kTransport            // no answer from a replica that was up
+	kDownReplica          // no answer from a replica the harness had killed: the load balancer's business
+	kOther                // any other status
+	kRevokedAccepted      // an ended credential accepted
 	numKinds
 )
 
@@ -26,8 +26,8 @@ const (
 type op uint8
 
 const (
-	opCheck   op = iota // a session check that writes nothing the client depends on
-	opRotate            // deviseToken validate_token: may rotate the token
+	opCheck  op = iota // a session check that writes nothing the client depends on
+	opRotate           // deviseToken validate_token: may rotate the token
 	opLogin
 	opLogout
 	opRefresh

@@ -32,15 +32,15 @@ type figures struct {
 	// FirstSuccess is from Redis back to the first success after it; ErrorFree to the last
 	// error after it (0: none). -1: never.
 	FirstSuccess, ErrorFree time.Duration
-	Ready503   [numReplicas]bool
-	ReadyLast  [numReplicas]int
-	ReadyBack  [numReplicas]time.Duration // Redis back to the first 200 after it; -1 never
-	Sockets    int
-	Missed     int
-	Late       int // bound before the fault, closed later than a second after recovery (or ended)
-	CloseP50   time.Duration
-	CloseMax   time.Duration
-	BindFailed int
+	Ready503                [numReplicas]bool
+	ReadyLast               [numReplicas]int
+	ReadyBack               [numReplicas]time.Duration // Redis back to the first 200 after it; -1 never
+	Sockets                 int
+	Missed                  int
+	Late                    int // bound before the fault, closed later than a second after recovery (or ended)
+	CloseP50                time.Duration
+	CloseMax                time.Duration
+	BindFailed              int
 }
 
 // check is one invariant's verdict in one run.

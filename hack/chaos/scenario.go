@@ -64,8 +64,12 @@ func (e *env) afterBack(f func() error) { e.after = append(e.after, f) }
 func runScenario(t testing.TB, f fault, o options, logf func(string, ...any)) *result {
 	t.Helper()
 	e := &env{t: t, o: o, f: f, rec: &recorder{}}
+	t0 := time.Now()
+	phase := func(what string) { logf("%s: %s (%s)", f.name, what, time.Since(t0).Round(time.Millisecond)) }
 	e.store = f.topo.start(t)
+	phase(f.topo.name + " started")
 	e.reps = startReplicas(t, e.store.cfg)
+	phase("replicas ready")
 	e.api = newAPI(o.httpTimeout, o.clients+o.socketWorkers)
 	t.Cleanup(e.api.hc.CloseIdleConnections)
 
@@ -95,6 +99,7 @@ func runScenario(t testing.TB, f fault, o options, logf func(string, ...any)) *r
 	var bgWG, loadWG, sockWG sync.WaitGroup
 	t.Cleanup(func() { stopBG(); loadWG.Wait(); sockWG.Wait(); bgWG.Wait() })
 
+	phase("users registered")
 	e.start = time.Now()
 	bgWG.Go(func() { e.pollReadiness(bg) })
 	bgWG.Go(func() { e.recheck(bg, false) })
@@ -145,6 +150,7 @@ func runScenario(t testing.TB, f fault, o options, logf func(string, ...any)) *r
 	sockWG.Wait()
 	giveUp.Stop()
 	e.loadEnd = time.Now()
+	phase("load stopped")
 
 	// After recovery: every session still held must validate on every replica, and every
 	// ended one must be refused by every replica.
@@ -158,5 +164,6 @@ func runScenario(t testing.TB, f fault, o options, logf func(string, ...any)) *r
 	stopBG()
 	bgWG.Wait()
 	res.compute(e)
+	phase("swept")
 	return res
 }

@@ -168,3 +168,12 @@ func (r replicaTB) Errorf(format string, args ...any) {
 	}
 	r.TB.Errorf(format, args...)
 }
+
+// Failed is false for servertest's sake: it dumps a failed test's whole server output, and a
+// load test's is megabytes that bury the invariant that failed. CHAOS_SERVER_LOGS=1 keeps it.
+func (r replicaTB) Failed() bool {
+	if os.Getenv("CHAOS_SERVER_LOGS") != "" {
+		return r.TB.Failed()
+	}
+	return false
+}
