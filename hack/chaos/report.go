@@ -88,7 +88,7 @@ func machine() [][2]string {
 		{"kernel", output("uname", "-sr")},
 		{"Go", runtime.Version()},
 		{"Redis", output("redis-server", "--version")},
-		{"commit", output("git", "rev-parse", "--short", "HEAD")},
+		{"commit", commit()},
 		{"load average before the run", load},
 	}
 }
@@ -208,4 +208,15 @@ func oneLine(s string) string {
 		s = s[:400] + "…"
 	}
 	return s
+}
+
+// commit names HEAD, and says so when the servers were built from a tree with uncommitted
+// changes (servertest builds the working tree).
+func commit() string {
+	c := output("git", "rev-parse", "--short", "HEAD")
+	st := output("git", "status", "--porcelain", "--untracked-files=no")
+	if st != "unknown" && st != "" {
+		c += fmt.Sprintf(" + uncommitted changes in %d files", len(strings.Split(st, "\n")))
+	}
+	return c
 }
