@@ -23,7 +23,8 @@ type Store interface {
 	Clients
 	Revocations
 
-	// Ping reports whether the backend answers (the admin port's /readyz).
+	// Ping reports whether the backend can serve this replica's requests, writes included
+	// (the admin port's /readyz).
 	Ping(ctx context.Context) error
 	// Close releases the backend and ends every subscription. Later calls fail with
 	// ErrUnavailable.

@@ -55,3 +55,24 @@ func TestWrapErr(t *testing.T) {
 		t.Error("wrapErr(nil) is not nil")
 	}
 }
+
+// TestCRC16 pins the cluster key-slot hash to its published check value and to slots Redis
+// itself reports (CLUSTER KEYSLOT "foo" is 12182, "bar" 5061).
+func TestCRC16(t *testing.T) {
+	for in, want := range map[string]uint16{"123456789": 0x31C3} {
+		if got := crc16(in); got != want {
+			t.Errorf("crc16(%q) = %#x, want %#x", in, got, want)
+		}
+	}
+	for in, want := range map[string]int{"foo": 12182, "bar": 5061} {
+		if got := int(crc16(in) % clusterSlots); got != want {
+			t.Errorf("slot(%q) = %d, want %d", in, got, want)
+		}
+	}
+	for _, r := range [][2]int{{0, 5460}, {5461, 10922}, {10923, 16383}, {100, 100}} {
+		tag := tagInSlots(r[0], r[1])
+		if slot := int(crc16(tag) % clusterSlots); slot < r[0] || slot > r[1] {
+			t.Errorf("tagInSlots(%d, %d) = %q in slot %d", r[0], r[1], tag, slot)
+		}
+	}
+}

@@ -164,3 +164,59 @@ func TestSessionChecksAnswerWhenRedisRefusesWrites(t *testing.T) {
 		t.Fatalf("after memory came back the check did not slide: last seen %v, want %v", got.LastSeenAt, later)
 	}
 }
+
+// TestReadinessProbeWrites: a store that answers PING but refuses writes cannot serve
+// logins or logouts, so the readiness probe must say so, and recover with it.
+func TestReadinessProbeWrites(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	s := openStore(t, redisConfig(config.RedisStandalone, srv.Addr))
+	ctx := t.Context()
+	must(t, s.Ping(ctx))
+	must(t, srv.ConfigSet(ctx, "maxmemory-policy", "noeviction"))
+	must(t, srv.ConfigSet(ctx, "maxmemory", "1"))
+	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("readiness while Redis refuses writes: got %v, want ErrUnavailable", err)
+	}
+	must(t, srv.ConfigSet(ctx, "maxmemory", "0"))
+	must(t, s.Ping(ctx))
+}
+
+// TestClusterMasterLossIsFollowed kills the master of a user's slots in a 3+3 cluster: the
+// readiness probe fails while those slots have no master, and once the replica has taken
+// over the store writes there again within 2 s, without a new client.
+func TestClusterMasterLossIsFollowed(t *testing.T) {
+	t.Parallel()
+	cluster := redistest.StartClusterWith(t, redistest.ClusterOptions{Masters: 3, ReplicasPerMaster: 1, NodeTimeout: time.Second})
+	// No fence: the promoted replica has no replica of its own until the dead node returns,
+	// so a fence of 1 would (rightly) refuse the writes this test makes.
+	cfg := redisConfig(config.RedisCluster, cluster.Addrs...)
+	s := openStore(t, cfg)
+	ctx := t.Context()
+	now := msNow()
+	u, err := s.CreateUser(ctx, store.User{ID: newID(), Login: "cluster@example.com", Status: store.StatusActive, PasswordHash: "h"}, now)
+	must(t, err)
+	must(t, s.Ping(ctx))
+
+	master, err := cluster.MasterOf(ctx, cfg.KeyPrefix+"{u:"+u.ID+"}:user")
+	must(t, err)
+	master.Kill()
+	if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("readiness with a master down: got %v, want ErrUnavailable", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	must(t, cluster.WaitFailover(wctx, master))
+	promoted := time.Now()
+	for {
+		sess := store.Session{ID: newID(), UserID: u.ID, Dialect: "account", TokenHash: hashOf("x"), ExpiresAt: now.Add(time.Hour)}
+		_, err := s.CreateSession(ctx, store.NewSession{Session: sess, Now: now})
+		if err == nil && s.Ping(ctx) == nil {
+			break
+		}
+		if time.Since(promoted) > 2*time.Second {
+			t.Fatalf("2 s after the replica took over, the store still fails: %v (readiness: %v)", err, s.Ping(ctx))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

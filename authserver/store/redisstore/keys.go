@@ -57,3 +57,11 @@ func (k keys) revocations() string                { return k.prefix + "revocatio
 
 // heartbeats is the channel subscribers publish heartbeats on (revocations.go).
 func (k keys) heartbeats() string { return k.prefix + "revocations:heartbeat" }
+
+// probe is a readiness-probe key; tag, when set, is its hash tag (one per cluster master).
+func (k keys) probe(tag string) string {
+	if tag == "" {
+		return k.prefix + "readiness-probe"
+	}
+	return k.prefix + "{" + tag + "}:readiness-probe"
+}

@@ -92,14 +92,6 @@ func (s *Store) LoadScripts(ctx context.Context) error {
 	return nil
 }
 
-// Ping implements store.Store.
-func (s *Store) Ping(ctx context.Context) error {
-	if s.isClosed() {
-		return errClosed
-	}
-	return wrapErr("ping", s.client.Ping(ctx).Err())
-}
-
 // Close implements store.Store: subscriptions end, and the client closes if Open made it.
 func (s *Store) Close() error {
 	s.mu.Lock()
