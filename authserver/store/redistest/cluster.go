@@ -19,8 +19,8 @@ const pollInterval = 50 * time.Millisecond
 
 // ClusterOptions configure a Redis Cluster.
 type ClusterOptions struct {
-	// Masters is the number of masters the 16384 slots are spread over; 0 means 3 (the least
-	// redis-cli accepts).
+	// Masters is the number of masters the 16384 slots are spread over; 0 means 3, also the
+	// least redis-cli accepts.
 	Masters int
 	// ReplicasPerMaster is the number of replicas of each master.
 	ReplicasPerMaster int

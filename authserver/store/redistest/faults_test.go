@@ -164,12 +164,16 @@ func TestSentinelFailover(t *testing.T) {
 	if old != s.Data[0] {
 		t.Fatalf("initial master = %s, want Data[0] %s", old.Addr, s.Data[0].Addr)
 	}
+	// A sentinel down during the failover learns of it once back (from its peers' hellos).
+	down := s.Sentinels[2]
+	down.Kill()
 	start := time.Now()
 	addr, err := s.Failover(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("failover %s -> %s took %s", old.Addr, addr, time.Since(start))
+	down.Restart()
 	m := s.Master(ctx)
 	if addr == old.Addr || m.Addr != addr {
 		t.Fatalf("Failover = %s, Master = %s; old master %s", addr, m.Addr, old.Addr)
@@ -182,8 +186,12 @@ func TestSentinelFailover(t *testing.T) {
 	if got, err := m.Client().Get(ctx, "k2").Result(); err != nil || got != "v2" {
 		t.Fatalf("GET k2 on the new master = %q, %v; the failover client wrote elsewhere", got, err)
 	}
+	// WaitSynced asks every sentinel, the restarted one too.
 	if err := s.WaitSynced(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if a, err := s.MasterAddr(ctx); err != nil || a != addr {
+		t.Fatalf("MasterAddr = %s, %v; want %s", a, err, addr)
 	}
 }
 

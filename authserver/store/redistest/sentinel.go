@@ -235,7 +235,8 @@ func (s *Sentinel) data(addr string) *Server {
 }
 
 // Master returns the data node the sentinels report as master. It calls Fatalf if no
-// sentinel answers or the address is none of Data.
+// sentinel answers or the address is none of Data, so call it from the test's goroutine (or
+// MasterAddr from any).
 func (s *Sentinel) Master(ctx context.Context) *Server {
 	s.t.Helper()
 	addr, err := s.MasterAddr(ctx)
