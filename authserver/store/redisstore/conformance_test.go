@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/store"
@@ -25,5 +26,19 @@ func TestConformanceCluster(t *testing.T) {
 	cluster := redistest.StartCluster(t)
 	conformance.Run(t, func(t *testing.T) store.Store {
 		return openStore(t, redisConfig(config.RedisCluster, cluster.Addrs...))
+	})
+}
+
+// TestConformanceSentinel runs the suite through a real Sentinel (a master, one replica,
+// three sentinels), with the fence sentinel mode has by default: every write that is fenced
+// waits for the replica's acknowledgement.
+func TestConformanceSentinel(t *testing.T) {
+	t.Parallel()
+	sentinel := redistest.StartSentinel(t, redistest.SentinelOptions{})
+	conformance.Run(t, func(t *testing.T) store.Store {
+		cfg := redisConfig(config.RedisSentinel, sentinel.SentinelAddrs...)
+		cfg.MasterName = sentinel.MasterName
+		cfg.Fence = fenced(1, 500*time.Millisecond)
+		return openStore(t, cfg)
 	})
 }

@@ -220,3 +220,73 @@ func TestClusterMasterLossIsFollowed(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestSubscriptionFollowsSentinelFailover: after a planned failover go-redis moves its
+// command pool to the new master but leaves the pub/sub connection on the demoted one, which
+// hears nothing until it has resynchronised (about 9 s). A logout after the failover must
+// still reach this subscriber within a second or so: as the revocation itself, or as a
+// resync after the subscription is renewed.
+func TestSubscriptionFollowsSentinelFailover(t *testing.T) {
+	t.Parallel()
+	// Two replicas: the promoted one keeps a replica of its own (Sentinel repoints the other
+	// during the failover), so fenced writes go on at once. With one, they wait until
+	// Sentinel has turned the demoted master into a replica (up to ~10 s: see the README).
+	sentinel := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2})
+	cfg := redisConfig(config.RedisSentinel, sentinel.SentinelAddrs...)
+	cfg.MasterName = sentinel.MasterName
+	cfg.Fence = fenced(1, 500*time.Millisecond)
+	s := openStore(t, cfg)
+	ctx := t.Context()
+	now := msNow()
+	u, err := s.CreateUser(ctx, store.User{ID: newID(), Login: "sentinel@example.com", Status: store.StatusActive, PasswordHash: "h"}, now)
+	must(t, err)
+	sess := store.Session{ID: newID(), UserID: u.ID, Dialect: "reactAuth", TokenHash: hashOf("t"), ExpiresAt: now.Add(time.Hour)}
+	_, err = s.CreateSession(ctx, store.NewSession{Session: sess, Now: now})
+	must(t, err)
+	events, err := s.SubscribeRevocations(ctx)
+	must(t, err)
+
+	fctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	// The failover by hand, not Sentinel.Failover: that waits until the demoted master has
+	// resynchronised, and the gap is what this test is about.
+	old, err := sentinel.MasterAddr(fctx)
+	must(t, err)
+	must(t, sentinel.Sentinels[0].Client().Do(fctx, "SENTINEL", "FAILOVER", sentinel.MasterName).Err())
+	if _, err := sentinel.WaitMasterChange(fctx, old); err != nil {
+		t.Fatal(err)
+	}
+	failedOver := time.Now()
+	// What this subscriber heard up to now does not count: a hub acts on events at once.
+	drain := func() {
+		for {
+			select {
+			case <-events:
+			default:
+				return
+			}
+		}
+	}
+	// The logout goes to the new master once this client has switched to it.
+	for {
+		drain()
+		_, err := s.RevokeSession(ctx, sess.Ref(), "", store.ReasonLogout, now)
+		if err == nil {
+			break
+		}
+		if time.Since(failedOver) > 5*time.Second {
+			t.Fatalf("logout still failing 5 s after the failover: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	loggedOut := time.Now()
+	select {
+	case ev := <-events:
+		if !ev.Resync && ev.Revocation.SessionID != sess.ID {
+			t.Fatalf("heard %+v instead of the logout", ev)
+		}
+		t.Logf("heard the logout (resync: %v) %s after it was answered, %s after the failover", ev.Resync, time.Since(loggedOut), time.Since(failedOver))
+	case <-time.After(2 * time.Second):
+		t.Fatalf("2 s after the logout this subscriber has heard neither the revocation nor a resync (resubscribes: %d)", s.Stats().Resubscribes)
+	}
+}
