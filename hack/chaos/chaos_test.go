@@ -4,6 +4,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchauth/latch/authserver/servertest"
 )
@@ -32,5 +33,38 @@ func TestFaultsShort(t *testing.T) {
 				t.Logf("timeline (t relative to the fault):\n%s", r.timelineTable())
 			}
 		})
+	}
+}
+
+// TestRecheckSeesAcceptedSession is the harness's control: a credential marked ended while
+// still live must come out as revoked-but-accepted, in every dialect. Without it a zero in
+// the report could be a checker that never looks.
+func TestRecheckSeesAcceptedSession(t *testing.T) {
+	e := &env{t: t, o: shortOptions, rec: &recorder{}}
+	e.store = standalone.start(t)
+	e.reps = startReplicas(t, e.store.cfg)
+	e.api = newAPI(5*time.Second, 4)
+	ctx := t.Context()
+	base := e.reps.get(0).public()
+	login := "control@chaos.test"
+	if err := e.api.register(ctx, base, login); err != nil {
+		t.Fatal(err)
+	}
+	for d := range numDialects {
+		c, o, err := e.api.login(ctx, base, d, login)
+		if o != oOK {
+			t.Fatalf("%s login: %s %v", d, o, err)
+		}
+		e.ended.add(c, time.Now())
+	}
+	e.recheck(ctx, true)
+	seen := map[dialect]bool{}
+	for _, v := range e.rec.violations {
+		seen[v.d] = true
+	}
+	for d := range numDialects {
+		if !seen[d] {
+			t.Errorf("a live %s session marked ended was not reported as accepted", d)
+		}
 	}
 }

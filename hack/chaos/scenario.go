@@ -27,8 +27,8 @@ type options struct {
 var (
 	shortOptions = options{
 		clients: 6, socketWorkers: 3, think: 120 * time.Millisecond,
-		warmup: 2 * time.Second, after: 4 * time.Second, holdScale: 0.6,
-		socketHold: 2 * time.Second, closeWait: 5 * time.Second, recheckEvery: 700 * time.Millisecond,
+		warmup: 1500 * time.Millisecond, after: 3 * time.Second, holdScale: 0.6,
+		socketHold: 1500 * time.Millisecond, closeWait: 5 * time.Second, recheckEvery: 700 * time.Millisecond,
 		httpTimeout: 3 * time.Second,
 	}
 	fullOptions = options{
