@@ -66,6 +66,13 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 		if e.Mode == authv1.RedisSentinel {
 			rc.MasterName = e.MasterName
 		}
+		if f := e.Fence; f != nil {
+			if f.Replicas != nil {
+				n := int(*f.Replicas)
+				rc.Fence.Replicas = &n
+			}
+			rc.Fence.Timeout = durp(f.Timeout)
+		}
 		if ref := e.PasswordSecretRef; ref != nil {
 			rc.Password = mount(ref.Name, ref.Key, "redis-password", "spec.redis.external.passwordSecretRef")
 		}

@@ -69,6 +69,9 @@ func TestRenderConfigMapsSpec(t *testing.T) {
 	if c.Redis.Mode != config.RedisSentinel || c.Redis.MasterName != "sessions" || len(c.Redis.Addresses) != 3 || c.Redis.KeyPrefix != "latch:external-redis:" {
 		t.Errorf("redis = %+v", c.Redis)
 	}
+	if c.Redis.FenceReplicas() != 1 || c.Redis.Fence.Timeout.Duration != 300*time.Millisecond {
+		t.Errorf("redis fence = %+v", c.Redis.Fence)
+	}
 	if c.Redis.Password.File != "/etc/latch/secrets/redis-password" || c.Redis.TLS == nil || c.Redis.TLS.ServerName != "redis.internal" {
 		t.Errorf("redis secrets/tls = %+v %+v", c.Redis.Password, c.Redis.TLS)
 	}

@@ -248,6 +248,28 @@ type ExternalRedisSpec struct {
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9:_.-]*$`
 	KeyPrefix string `json:"keyPrefix,omitempty"`
+	// fence makes every write that ends or changes a session (logout, login, token rotation,
+	// password change) wait for replicas to acknowledge it before it is answered, so a
+	// failover cannot bring back a logged-out session.
+	// +optional
+	Fence *RedisFenceSpec `json:"fence,omitempty"`
+}
+
+// RedisFenceSpec is the replication acknowledgement a write waits for (Redis WAIT).
+// +kubebuilder:validation:XValidation:rule="!has(self.timeout) || (duration(self.timeout) > duration('0s') && duration(self.timeout) < duration('1s'))",message="redis.external.fence.timeout must be more than 0s and less than 1s"
+type RedisFenceSpec struct {
+	// replicas is how many replicas must acknowledge a write; 0 turns the fence off. Unset:
+	// 1 in Sentinel and Cluster mode, 0 in Standalone mode. It must not exceed the replicas
+	// each master has: a write that is not acknowledged in time fails (500) rather than
+	// answer a success a failover could undo.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=16
+	Replicas *int32 `json:"replicas,omitempty"`
+	// timeout is how long a write waits for the acknowledgements (default 250ms); it must be
+	// shorter than a second (the servers' Redis read timeout).
+	// +optional
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
 }
 
 // SecretKeyRef names one key of a Secret in the realm's namespace.
