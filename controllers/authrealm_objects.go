@@ -223,10 +223,14 @@ func buildDeployment(r *authv1.AuthRealm, image string, files []secretFile, conf
 			{MaxSkew: 1, TopologyKey: "topology.kubernetes.io/zone", WhenUnsatisfiable: corev1.ScheduleAnyway, LabelSelector: sel},
 		}
 	}
-	probe := func(path string, failures int32) *corev1.Probe {
+	// Readiness follows the store (a write probe, see docs/operations.md): every 2 s, out
+	// after two failures, back after one success, so a replica that cannot reach Redis stops
+	// getting traffic within about 4 s and gets it again within 2 s of Redis returning.
+	// Liveness never depends on Redis: an outage must not restart every pod.
+	probe := func(path string, period, failures int32) *corev1.Probe {
 		return &corev1.Probe{
 			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("admin")}},
-			PeriodSeconds:    5,
+			PeriodSeconds:    period,
 			TimeoutSeconds:   2,
 			FailureThreshold: failures,
 		}
@@ -279,9 +283,9 @@ func buildDeployment(r *authv1.AuthRealm, image string, files []secretFile, conf
 						Resources:       resources,
 						VolumeMounts:    mounts,
 						SecurityContext: restrictedContainerSecurity(defaultUID),
-						StartupProbe:    probe("/healthz", 30),
-						LivenessProbe:   probe("/healthz", 3),
-						ReadinessProbe:  probe("/readyz", 2),
+						StartupProbe:    probe("/healthz", 5, 30),
+						LivenessProbe:   probe("/healthz", 5, 3),
+						ReadinessProbe:  probe("/readyz", 2, 2),
 					}},
 				},
 			},
