@@ -57,7 +57,7 @@ bench: build tools ## Measure Latch beside this machine's ceilings and write BEN
 	@$(TOOLS_ENV); go build -o bin/latch-bench ./hack/bench && bin/latch-bench $(BENCH_FLAGS)
 
 .PHONY: chaos
-chaos: build tools ## Inject Redis and replica faults under load, check the invariants, write CHAOS.md (about 10 min; CHAOS_FLAGS="-h" lists the knobs).
+chaos: build tools ## Inject Redis and replica faults under load, check the invariants, write CHAOS.md (about 11 min; CHAOS_FLAGS="-h" lists the knobs).
 	@$(TOOLS_ENV); go build -o bin/latch-chaos ./hack/chaos && bin/latch-chaos $(CHAOS_FLAGS)
 
 ##@ Build
