@@ -15,7 +15,11 @@ import (
 const (
 	resubscribeMin = 250 * time.Millisecond
 	resubscribeMax = 30 * time.Second
-	resyncRetryMin = time.Second
+	// A resync that could not check some sessions is retried soon: it usually ran into the
+	// tail of the fault that caused it (a cluster slot map still being refreshed), and a
+	// socket of an ended session stays open until it succeeds. The back-off still doubles
+	// up to the maximum while the store stays away.
+	resyncRetryMin = 200 * time.Millisecond
 	resyncRetryMax = 30 * time.Second
 )
 

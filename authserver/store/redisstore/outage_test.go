@@ -5,6 +5,7 @@ import (
 	"errors"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -160,7 +161,9 @@ func TestOutageFailsClosedAndDeletesNothing(t *testing.T) {
 		}
 	}
 	for key := range after {
-		if _, ok := before[key]; !ok {
+		// The readiness probe writes its own short-lived key once Redis is back: that is
+		// the probe working, not a call made during the outage landing late.
+		if _, ok := before[key]; !ok && !strings.HasSuffix(key, "readiness-probe") {
 			t.Errorf("key %s appeared across the outage", key)
 		}
 	}
