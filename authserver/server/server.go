@@ -186,9 +186,28 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, logg
 	if err != nil {
 		return nil, fmt.Errorf("redis: %w", err)
 	}
+	// go-redis's own lines as JSON (its logger is process-wide: the last server started wins).
+	clientLog := redisstore.SetClientLogger(logger)
+	// An outage is logged once by the monitor, not by every request that meets it.
+	health := redisstore.NewHealth(logger)
+	rs.AddHook(health)
 	rt := &redisstore.RoundTrips{}
 	rs.AddHook(rt)
 	m.WatchStoreRoundTrips(rt.Count)
+	m.WatchStore(metrics.StoreSources{
+		Health:        health,
+		MasterChanges: clientLog.MasterChanges,
+		Pool: func() metrics.StorePool {
+			p := rs.PoolStats()
+			return metrics.StorePool{Hits: uint64(p.Hits), Misses: uint64(p.Misses), Timeouts: uint64(p.Timeouts),
+				Stale: uint64(p.StaleConns), Total: uint64(p.TotalConns), Idle: uint64(p.IdleConns)}
+		},
+		Counters: func() metrics.StoreCounters {
+			st := rs.Stats()
+			return metrics.StoreCounters{ReadFallbacks: st.ReadFallbacks, FenceFailures: st.FenceFailures,
+				Resubscribes: st.Resubscribes, LastRevocationMessage: st.LastRevocationMessage}
+		},
+	})
 	lctx, cancel := context.WithTimeout(ctx, scriptLoadTimeout)
 	defer cancel()
 	if err := rs.LoadScripts(lctx); err != nil {

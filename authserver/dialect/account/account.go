@@ -9,6 +9,7 @@ import (
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/httpx"
+	"github.com/latchauth/latch/authserver/store"
 )
 
 // Name is the dialect's name in sessions, logs and metrics.
@@ -64,8 +65,11 @@ func meta(r *http.Request) core.Meta {
 
 // internalError logs err and answers 500.
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
-	h.Logger.ErrorContext(r.Context(), "account request failed",
-		"request_id", httpx.RequestID(r.Context()), "path", r.URL.Path, "error", err)
+	// A store outage is reported once by the store's health monitor, not per request.
+	if !errors.Is(err, store.ErrUnavailable) {
+		h.Logger.ErrorContext(r.Context(), "account request failed",
+			"request_id", httpx.RequestID(r.Context()), "path", r.URL.Path, "error", err)
+	}
 	writeError(w, r, http.StatusInternalServerError, "internal error")
 }
 

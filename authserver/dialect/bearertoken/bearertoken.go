@@ -76,8 +76,11 @@ func meta(r *http.Request) core.Meta {
 // internalError logs err and answers 500 with the route's internal-error code: route names
 // the failed operation in the log, code and msg are what the client sees.
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, route string, err error, code, msg string) {
-	h.Logger.ErrorContext(r.Context(), "bearerToken request failed",
-		"request_id", httpx.RequestID(r.Context()), "route", route, "error", err)
+	// A store outage is reported once by the store's health monitor, not per request.
+	if !errors.Is(err, store.ErrUnavailable) {
+		h.Logger.ErrorContext(r.Context(), "bearerToken request failed",
+			"request_id", httpx.RequestID(r.Context()), "route", route, "error", err)
+	}
 	writeStatus(w, http.StatusInternalServerError, code, msg)
 }
 

@@ -81,8 +81,11 @@ func meta(r *http.Request) core.Meta {
 
 // internalError logs err and answers 500 in the dialect's shape.
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
-	h.Logger.ErrorContext(r.Context(), "deviseToken request failed",
-		"request_id", httpx.RequestID(r.Context()), "path", r.URL.Path, "error", err)
+	// A store outage is reported once by the store's health monitor, not per request.
+	if !errors.Is(err, store.ErrUnavailable) {
+		h.Logger.ErrorContext(r.Context(), "deviseToken request failed",
+			"request_id", httpx.RequestID(r.Context()), "path", r.URL.Path, "error", err)
+	}
 	writeError(w, r, http.StatusInternalServerError, msgInternal)
 }
 

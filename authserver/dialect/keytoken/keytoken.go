@@ -132,8 +132,11 @@ func meta(r *http.Request) core.Meta {
 
 // internalError logs err and answers 500.
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, route string, err error) {
-	h.Logger.ErrorContext(r.Context(), "keyToken request failed",
-		"request_id", httpx.RequestID(r.Context()), "route", route, "error", err)
+	// A store outage is reported once by the store's health monitor, not per request.
+	if !errors.Is(err, store.ErrUnavailable) {
+		h.Logger.ErrorContext(r.Context(), "keyToken request failed",
+			"request_id", httpx.RequestID(r.Context()), "route", route, "error", err)
+	}
 	writeError(w, r, http.StatusInternalServerError, "internal error")
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/httpx"
+	"github.com/latchauth/latch/authserver/store"
 )
 
 // post: POST {prefix}, dispatched on type. Every failure the client can cause is 200 with the
@@ -80,7 +81,10 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
 // internalError logs err and answers 500 with the failure body: the client takes any non-2xx
 // for a failure, and nothing here may look like a success.
 func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
-	h.Logger.ErrorContext(r.Context(), "reactAuth request failed",
-		"request_id", httpx.RequestID(r.Context()), "path", r.URL.Path, "error", err)
+	// A store outage is reported once by the store's health monitor, not per request.
+	if !errors.Is(err, store.ErrUnavailable) {
+		h.Logger.ErrorContext(r.Context(), "reactAuth request failed",
+			"request_id", httpx.RequestID(r.Context()), "path", r.URL.Path, "error", err)
+	}
 	writeError(w, r, http.StatusInternalServerError, "internal error")
 }
