@@ -7,7 +7,7 @@
 //
 // The pieces, each a small value so that adding one is a few lines:
 //
-//   - topology (topology.go): standalone with AOF, master + 2 replicas + 3 Sentinels, a
+//   - topology (topology.go): standalone with AOF, master + replica + 3 Sentinels, a
 //     3-master + 3-replica Cluster, started with authserver/store/redistest.
 //   - fault (faults.go): a name, a topology, what it takes from the store (nothing, writes,
 //     everything), which lost writes it excuses, and an inject that returns its undo. The

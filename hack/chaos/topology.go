@@ -32,13 +32,14 @@ var (
 		s := redistest.StartWith(t, redistest.Options{AOF: true})
 		return &store{single: s, cfg: config.Redis{Mode: config.RedisStandalone, Addresses: []string{s.Addr}}}
 	}}
-	// sentinel: a master, two replicas and three sentinels, the topology docs/operations.md
-	// recommends; a master is down after 1 s. Two replicas, because the servers fence their
-	// writes (redis.fence: one replica must acknowledge): with one replica, a promoted master
-	// has none until Sentinel demotes the old master, 8-10 s later, and logins and logouts
-	// fail until then (docs/operations.md says so).
+	// sentinel: a master, one replica and three sentinels; a master is down after 1 s. The
+	// servers fence their writes on the one replica (redis.fence.replicas 1 = every replica,
+	// the only exact fence: with two replicas and a fence of one, a planned failover let the
+	// other replica acknowledge logouts that the promoted one never had — 17 revoked
+	// sessions accepted in one run). The cost: after a failover the new master has no
+	// replica until Sentinel demotes the old one (8-10 s), and fenced writes fail until then.
 	sentinel = topology{name: "sentinel", start: func(t testing.TB) *store {
-		s := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2, Sentinels: 3, AOF: true, DownAfter: time.Second})
+		s := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 1, Sentinels: 3, AOF: true, DownAfter: time.Second})
 		return &store{sentinel: s, cfg: config.Redis{Mode: config.RedisSentinel, Addresses: s.SentinelAddrs, MasterName: s.MasterName}}
 	}}
 	// cluster: three masters with a replica each; a node is failed after 1 s.
