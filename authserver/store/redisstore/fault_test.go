@@ -192,9 +192,13 @@ func TestClusterMasterLossIsFollowed(t *testing.T) {
 	// so a fence of 1 would (rightly) refuse the writes this test makes.
 	cfg := redisConfig(config.RedisCluster, cluster.Addrs...)
 	s := openStore(t, cfg)
+	// The user is written through a fenced store: unfenced, it could die with the master
+	// before its replica had it (which is what the fence is for).
+	setup := cfg
+	setup.Fence = fenced(1, 500*time.Millisecond)
 	ctx := t.Context()
 	now := msNow()
-	u, err := s.CreateUser(ctx, store.User{ID: newID(), Login: "cluster@example.com", Status: store.StatusActive, PasswordHash: "h"}, now)
+	u, err := openStore(t, setup).CreateUser(ctx, store.User{ID: newID(), Login: "cluster@example.com", Status: store.StatusActive, PasswordHash: "h"}, now)
 	must(t, err)
 	must(t, s.Ping(ctx))
 

@@ -124,7 +124,7 @@ func (s *Store) follow(ctx context.Context, ps *redis.PubSub, feed *store.EventF
 				feed.Send(store.RevocationEvent{Revocation: r})
 			}
 		case <-beat.C:
-			pctx, cancel := context.WithTimeout(ctx, heartbeatPeriod)
+			pctx, cancel := context.WithTimeout(upkeep(ctx), heartbeatPeriod)
 			err := s.client.Publish(pctx, s.keys.heartbeats(), "1").Err()
 			cancel()
 			// Only a heartbeat Redis took says anything: while Redis is away, silence is

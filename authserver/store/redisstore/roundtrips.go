@@ -21,9 +21,18 @@ func (r *RoundTrips) Count() int64 { return r.n.Load() }
 // DialHook implements redis.Hook.
 func (r *RoundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
 
+// upkeepKey marks a context as the store's own upkeep (revocation heartbeats), which
+// RoundTrips does not count: it measures what requests cost.
+type upkeepKey struct{}
+
+func upkeep(ctx context.Context) context.Context { return context.WithValue(ctx, upkeepKey{}, true) }
+
 // ProcessHook implements redis.Hook.
 func (r *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		if ctx.Value(upkeepKey{}) != nil {
+			return next(ctx, cmd)
+		}
 		r.n.Add(1)
 		return next(ctx, cmd)
 	}
