@@ -38,7 +38,7 @@ func TestConformanceSentinel(t *testing.T) {
 	conformance.Run(t, func(t *testing.T) store.Store {
 		cfg := redisConfig(config.RedisSentinel, sentinel.SentinelAddrs...)
 		cfg.MasterName = sentinel.MasterName
-		cfg.Fence = fenced(1, 500*time.Millisecond)
+		cfg.Fence = fenced(1, time.Second)
 		return openStore(t, cfg)
 	})
 }

@@ -51,7 +51,7 @@ func TestFencedLogoutIsNotUndoneByFailover(t *testing.T) {
 	t.Parallel()
 	master, replica := startReplicated(t)
 	cfg := redisConfig(config.RedisStandalone, master.Addr)
-	cfg.Fence = fenced(1, 200*time.Millisecond)
+	cfg.Fence = fenced(1, time.Second)
 	s := openStore(t, cfg)
 	ctx := t.Context()
 	now := msNow()
@@ -195,7 +195,7 @@ func TestClusterMasterLossIsFollowed(t *testing.T) {
 	// The user is written through a fenced store: unfenced, it could die with the master
 	// before its replica had it (which is what the fence is for).
 	setup := cfg
-	setup.Fence = fenced(1, 500*time.Millisecond)
+	setup.Fence = fenced(1, time.Second)
 	ctx := t.Context()
 	now := msNow()
 	u, err := openStore(t, setup).CreateUser(ctx, store.User{ID: newID(), Login: "cluster@example.com", Status: store.StatusActive, PasswordHash: "h"}, now)
@@ -238,7 +238,7 @@ func TestSubscriptionFollowsSentinelFailover(t *testing.T) {
 	sentinel := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2})
 	cfg := redisConfig(config.RedisSentinel, sentinel.SentinelAddrs...)
 	cfg.MasterName = sentinel.MasterName
-	cfg.Fence = fenced(1, 500*time.Millisecond)
+	cfg.Fence = fenced(1, time.Second)
 	s := openStore(t, cfg)
 	ctx := t.Context()
 	now := msNow()

@@ -124,12 +124,14 @@ func (s *Store) follow(ctx context.Context, ps *redis.PubSub, feed *store.EventF
 				feed.Send(store.RevocationEvent{Revocation: r})
 			}
 		case <-beat.C:
-			pctx, cancel := context.WithTimeout(upkeep(ctx), heartbeatPeriod)
-			err := s.client.Publish(pctx, s.keys.heartbeats(), "1").Err()
-			cancel()
+			// The client's own timeouts bound the publish: a shorter deadline would close a
+			// pooled connection whenever the machine is slow, and its replacement costs a
+			// handshake.
+			err := s.client.Publish(upkeep(ctx), s.keys.heartbeats(), "1").Err()
 			// Only a heartbeat Redis took says anything: while Redis is away, silence is
-			// expected and go-redis reconnects the subscription by itself.
-			if err == nil && time.Since(heard) > silentAfter {
+			// expected and go-redis reconnects the subscription by itself. Messages waiting
+			// to be read are not silence either (this loop was busy, or starved of CPU).
+			if err == nil && len(msgs) == 0 && time.Since(heard) > silentAfter {
 				return true
 			}
 		}

@@ -30,7 +30,7 @@ func upkeep(ctx context.Context) context.Context { return context.WithValue(ctx,
 // ProcessHook implements redis.Hook.
 func (r *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if ctx.Value(upkeepKey{}) != nil {
+		if ctx.Value(upkeepKey{}) != nil || handshake(cmd.Name()) {
 			return next(ctx, cmd)
 		}
 		r.n.Add(1)
@@ -38,9 +38,33 @@ func (r *RoundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
+// handshake reports whether name is one of the commands go-redis sends to set up a new
+// connection (through the hooks too). They cost a round trip each, but of the pool, not of
+// the request that happened to need a new connection: counting them made a request's cost
+// depend on what the pool did meanwhile.
+func handshake(name string) bool {
+	switch name {
+	case "hello", "client", "auth", "select", "readonly":
+		return true
+	}
+	return false
+}
+
+func allHandshake(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		if !handshake(c.Name()) {
+			return false
+		}
+	}
+	return len(cmds) > 0
+}
+
 // ProcessPipelineHook implements redis.Hook.
 func (r *RoundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if ctx.Value(upkeepKey{}) != nil || allHandshake(cmds) {
+			return next(ctx, cmds)
+		}
 		r.n.Add(1)
 		return next(ctx, cmds)
 	}
