@@ -189,6 +189,7 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, logg
 	// go-redis's own lines as JSON (its logger is process-wide: the last server started wins).
 	clientLog := redisstore.SetClientLogger(logger)
 	// An outage is logged once by the monitor, not by every request that meets it.
+	rs.SetLogger(logger)
 	health := redisstore.NewHealth(logger)
 	rs.AddHook(health)
 	rt := &redisstore.RoundTrips{}

@@ -3,7 +3,9 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -25,12 +27,23 @@ import (
 type fence struct {
 	replicas int
 	timeout  time.Duration
+	// logger, when set, hears about unacknowledged writes, at most once per fenceLogGap:
+	// the WAIT itself succeeds, so the health monitor sees no error, and without a line an
+	// operator would see only 500s.
+	logger  *slog.Logger
+	lastLog atomic.Int64 // unix nanoseconds
 }
+
+// fenceLogGap bounds the log lines of unacknowledged writes.
+const fenceLogGap = 10 * time.Second
+
+// SetLogger makes the store log writes its fence refused (rate limited).
+func (s *Store) SetLogger(logger *slog.Logger) { s.fence.logger = logger }
 
 // SetFence makes the writes listed above wait for replicas acknowledgements of at most
 // timeout each; replicas 0 turns the fence off (the default for New).
 func (s *Store) SetFence(replicas int, timeout time.Duration) {
-	s.fence = fence{replicas: replicas, timeout: timeout}
+	s.fence.replicas, s.fence.timeout = replicas, timeout
 }
 
 // write runs a script that ends or changes a session, a token or a user: one round trip with
@@ -118,7 +131,8 @@ func (s *Store) fenced(ctx context.Context, op, key string, queue func(p redis.P
 		return wrapErr(op+" (wait)", err)
 	}
 	if acked < s.fence.replicas {
-		s.stats.fenceFailures.Add(1)
+		n := s.stats.fenceFailures.Add(1)
+		s.logFenceFailure(op, acked, n)
 		return fmt.Errorf("redis %s: %w: %d of %d replicas acknowledged the write within %s; a failover could undo it",
 			op, store.ErrUnavailable, acked, s.fence.replicas, s.fence.timeout)
 	}
@@ -152,4 +166,19 @@ func (s *Store) loadScriptFor(ctx context.Context, key string, sc *redis.Script)
 		sr = s.client
 	}
 	return wrapErr("script load", sc.Load(ctx, sr).Err())
+}
+
+// logFenceFailure logs an unacknowledged write, at most once per fenceLogGap.
+func (s *Store) logFenceFailure(op string, acked int, total int64) {
+	if s.fence.logger == nil {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := s.fence.lastLog.Load()
+	if now-last < int64(fenceLogGap) || !s.fence.lastLog.CompareAndSwap(last, now) {
+		return
+	}
+	s.fence.logger.Warn("redis writes not acknowledged by replicas: answered as failures",
+		"op", op, "acknowledged", acked, "want", s.fence.replicas, "timeout", s.fence.timeout.String(),
+		"failures_total", total)
 }
