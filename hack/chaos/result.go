@@ -142,9 +142,14 @@ func (r *result) compute(e *env) {
 	for _, l := range rec.losses {
 		if inWindow(l.lastWrite) {
 			f.LostWindow++
-		} else {
-			f.Lost++
+			continue
 		}
+		f.Lost++
+		// Each loss outside the window is a defect to chase: say which dialect, and when its
+		// last write and its refusal were, relative to the fault.
+		r.notes = append(r.notes, fmt.Sprintf("lost: a %s session, last written %s from the fault, refused %s from it (found by the %s)",
+			l.d, l.lastWrite.Sub(e.faultAt).Round(time.Millisecond), l.at.Sub(e.faultAt).Round(time.Millisecond),
+			map[bool]string{true: "sweep after recovery", false: "workload"}[l.sweep]))
 	}
 	f.Uncertain = rec.uncertain
 	f.BindFailed = rec.bindFailures
