@@ -2,6 +2,7 @@ package socket_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -223,3 +224,41 @@ func TestShutdownEndsNoSession(t *testing.T) {
 	case <-time.After(silence):
 	}
 }
+
+// TestResyncRetriesAtOnceWhenAskedAgain: resyncs that fail during a store outage back off,
+// doubling. A session ends meanwhile. When the store is back and the subscription asks again
+// (a reconnection's Resync), the resync must run at once, not when the grown back-off
+// ends: the clock here never moves, so only an immediate retry closes the socket.
+func TestResyncRetriesAtOnceWhenAskedAgain(t *testing.T) {
+	clock := newFakeClock()
+	mem := newMemory(t)
+	st := &flakyStore{SessionChecker: mem}
+	ref := createSession(t, mem, createUser(t, mem, clock.Now()), clock.Now(), time.Hour, 0)
+	h := startHub(t, socket.Config{Sessions: st, Clock: clock}, nil)
+	feed := &revocationFeed{subs: make(chan subscription, 1), calls: make(chan struct{}, 1)}
+	events := make(chan store.RevocationEvent, 4)
+	feed.subs <- subscription{ch: events}
+	listen(t, h.Hub, feed)
+	c := dial(t, h.url)
+	c.bind(ref)
+	pending := clock.Pending() // the session's expiry timer
+
+	st.setDown(true)
+	events <- store.RevocationEvent{Resync: true}
+	for i := range 3 { // three failed attempts: the back-off has grown to 0.8 s
+		waitFor(t, 2*time.Second, fmt.Sprintf("failed resync %d to wait", i+1), func() bool { return clock.Pending() > pending })
+		clock.Advance(resyncBackoffCeiling)
+	}
+	waitFor(t, 2*time.Second, "the fourth wait", func() bool { return clock.Pending() > pending })
+	_, err := mem.RevokeSession(t.Context(), ref, "", store.ReasonAdmin, clock.Now())
+	must(t, err)
+	c.expectSilence(silence)
+
+	st.setDown(false)
+	events <- store.RevocationEvent{Resync: true}
+	c.expect(string(closePush), 2*time.Second)
+}
+
+// resyncBackoffCeiling is more than any of the first three resync back-offs (0.2, 0.4, 0.8 s
+// with ±20 % jitter).
+const resyncBackoffCeiling = time.Second

@@ -117,8 +117,15 @@ func (h *Hub) resyncLoop(ctx context.Context, kick <-chan struct{}) {
 			}
 			wait := backoff(attempt, resyncRetryMin, resyncRetryMax)
 			h.log.Warn("socket: resync incomplete", "retry", wait, "err", err)
-			if !h.sleep(ctx, wait) {
+			// A new request during the wait (the subscription came back, which usually
+			// means the store did) retries at once, with the back-off started afresh: after
+			// a long outage the doubled wait would otherwise delay the closes it owes.
+			ok, kicked := h.sleepOrKick(ctx, wait, kick)
+			if !ok {
 				return
+			}
+			if kicked {
+				attempt = 0
 			}
 		}
 	}
@@ -206,6 +213,21 @@ func (h *Hub) sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// sleepOrKick is sleep that also ends when kick fires; kicked says which ended it.
+func (h *Hub) sleepOrKick(ctx context.Context, d time.Duration, kick <-chan struct{}) (ok, kicked bool) {
+	done := make(chan struct{})
+	t := h.clock.AfterFunc(d, func() { close(done) })
+	defer t.Stop()
+	select {
+	case <-done:
+		return true, false
+	case <-kick:
+		return true, true
+	case <-ctx.Done():
+		return false, false
 	}
 }
 
