@@ -183,8 +183,11 @@ func (r *report) write(path string, total time.Duration) error {
 	for _, n := range r.order {
 		x := r.runs[n][0]
 		fmt.Fprintf(&w, "\n### %s\n\n%s", x.fault.title, x.timelineTable())
-		if len(x.notes) > 0 {
-			fmt.Fprintf(&w, "\nNotes: %s\n", oneLine(strings.Join(x.notes, "; ")))
+		// Notes of every run, not only the first: a loss in run 3 must be named too.
+		for i, run := range r.runs[n] {
+			if len(run.notes) > 0 {
+				fmt.Fprintf(&w, "\nNotes (run %d): %s\n", i+1, oneLine(strings.Join(run.notes, "; ")))
+			}
 		}
 	}
 	return os.WriteFile(path, []byte(w.String()), 0o644)
