@@ -17,23 +17,45 @@ import (
 // unavailableReplies are server errors that mean "not now" rather than "wrong request".
 var unavailableReplies = []string{"LOADING", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "READONLY", "BUSY", "NOREPLICAS", "MISCONF", "OOM"}
 
+// writeRefusals are the "not now" replies of a server that still answers reads: out of
+// memory under noeviction, a read-only replica, a failed RDB save with
+// stop-writes-on-bgsave-error.
+var writeRefusals = []string{"OOM", "READONLY", "MISCONF"}
+
 // isUnavailable reports whether a non-nil go-redis error means Redis cannot answer now rather
 // than that the request was wrong: everything that is not a reply from a working server (dial
 // failures, timeouts, pool timeouts, closed connections, a closed client, cancelled contexts)
 // and the "not now" replies above. Other server replies (WRONGTYPE, CROSSSLOT, script errors,
 // redis.Nil) are not. wrapErr and the Health monitor share it.
 func isUnavailable(err error) bool {
+	msg, ok := serverReply(err)
+	return !ok || hasPrefix(msg, unavailableReplies)
+}
+
+// writeRefused reports whether err is Redis refusing a write it would otherwise run
+// (writeRefusals); reads still work then.
+func writeRefused(err error) bool {
+	msg, ok := serverReply(err)
+	return ok && hasPrefix(msg, writeRefusals)
+}
+
+// serverReply returns the error reply of a server that answered, if err is one.
+func serverReply(err error) (string, bool) {
 	var rerr redis.Error
-	if errors.As(err, &rerr) && !isNetError(err) {
-		msg := rerr.Error()
-		for _, p := range unavailableReplies {
-			if strings.HasPrefix(msg, p) {
-				return true
-			}
-		}
-		return false
+	if err == nil || !errors.As(err, &rerr) || isNetError(err) {
+		return "", false
 	}
-	return true
+	return rerr.Error(), true
+}
+
+// hasPrefix reports whether msg starts with one of prefixes (the replies' error codes).
+func hasPrefix(msg string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func isNetError(err error) bool {

@@ -2,11 +2,7 @@ package redisstore
 
 import (
 	"context"
-	"errors"
-	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/latchauth/latch/authserver/store"
 )
@@ -293,16 +289,4 @@ func (s *Store) SpendPasswordChange(ctx context.Context, ref store.SessionRef, n
 		return store.ErrNotFound
 	}
 	return unexpected("spend password change", res)
-}
-
-// writeRefused reports whether err is Redis refusing a write it would otherwise run: out of
-// memory under noeviction, a read-only replica, a failed RDB save with
-// stop-writes-on-bgsave-error. Reads still work then.
-func writeRefused(err error) bool {
-	var rerr redis.Error
-	if err == nil || !errors.As(err, &rerr) || isNetError(err) {
-		return false
-	}
-	msg := rerr.Error()
-	return strings.HasPrefix(msg, "OOM") || strings.HasPrefix(msg, "READONLY") || strings.HasPrefix(msg, "MISCONF")
 }

@@ -75,24 +75,20 @@ func (t *topology) noteError(err error) {
 
 // staleMap reports whether err may come from a slot map that no longer matches the cluster.
 func staleMap(err error) bool {
+	if msg, ok := serverReply(err); ok {
+		return hasPrefix(msg, staleMapReplies)
+	}
 	if isNetError(err) || errors.Is(err, redis.ErrClosed) {
 		return true
-	}
-	var rerr redis.Error
-	if errors.As(err, &rerr) {
-		msg := rerr.Error()
-		for _, p := range []string{"MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN", "READONLY"} {
-			if strings.HasPrefix(msg, p) {
-				return true
-			}
-		}
-		return false
 	}
 	// Dial failures and closed connections surface as plain errors in places.
 	msg := err.Error()
 	return strings.Contains(msg, "connection refused") || strings.Contains(msg, "EOF") ||
 		strings.Contains(msg, "connection reset")
 }
+
+// staleMapReplies are the replies that say the slot map has moved on.
+var staleMapReplies = []string{"MOVED", "ASK", "CLUSTERDOWN", "TRYAGAIN", "READONLY"}
 
 // noteError lets the store's view of the topology react to an error.
 func (s *Store) noteError(err error) { s.topology.noteError(err) }
