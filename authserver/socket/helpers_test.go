@@ -233,6 +233,11 @@ func (c *client) next(within time.Duration) received {
 	case m := <-c.msgs:
 		return m
 	case <-c.done:
+		select { // a message queued before the close comes first (see expect)
+		case m := <-c.msgs:
+			return m
+		default:
+		}
 		c.t.Fatalf("connection ended (%v) while waiting for a message", c.err)
 	case <-time.After(within):
 		c.t.Fatalf("no message within %s", within)
@@ -250,6 +255,16 @@ func (c *client) expect(want string, within time.Duration) received {
 		}
 		return m
 	case <-c.done:
+		// The reader queues a message before it sees the close that follows it, but a
+		// select between the two picks at random: a message already queued comes first.
+		select {
+		case m := <-c.msgs:
+			if m.data != want {
+				c.t.Fatalf("got message %q, want %q", m.data, want)
+			}
+			return m
+		default:
+		}
 		c.t.Fatalf("connection ended (%v) while waiting for %q", c.err, want)
 	case <-time.After(within):
 		c.t.Fatalf("no message within %s, want %q", within, want)
