@@ -4,9 +4,11 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -19,6 +21,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
+	"github.com/latchauth/latch/authserver/store/redisstore"
 	"github.com/latchauth/latch/controllers"
 )
 
@@ -63,6 +66,9 @@ func runManager(args []string) error {
 		return fmt.Errorf("--client-resync-period must be positive, got %s", *clientResync)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	// go-redis logs through a process-wide logger (the operator's Redis clients reach the
+	// realms' stores): without this, its lines would be plain text among the structured ones.
+	redisstore.SetClientLogger(slog.New(logr.ToSlogHandler(ctrl.Log.WithName("redis"))))
 
 	scheme := newScheme()
 	metrics := metricsserver.Options{BindAddress: *metricsAddr, SecureServing: *metricsSecure}
