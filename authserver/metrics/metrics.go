@@ -180,6 +180,9 @@ type StorePool struct {
 // StoreCounters are the Redis store's own counters (redisstore.Stats).
 type StoreCounters struct {
 	ReadFallbacks, FenceFailures, Resubscribes int64
+	// Failovers counts the Sentinel failovers heard; FailoverUnderWay is set while one lasts.
+	Failovers        int64
+	FailoverUnderWay bool
 	// LastRevocationMessage is when the revocation channel was last heard from; zero before.
 	LastRevocationMessage time.Time
 }
@@ -227,6 +230,10 @@ var (
 		"Session checks answered from a plain read because Redis refused the idle-window write: served, not slid.", nil, nil)
 	fenceFailuresDesc = prometheus.NewDesc("latch_store_fence_failures_total",
 		"Writes the master took but too few replicas acknowledged in time, answered as unavailable.", nil, nil)
+	failoversDesc = prometheus.NewDesc("latch_store_failovers_total",
+		"Sentinel failovers of the realm's master this replica heard announced.", nil, nil)
+	failoverDesc = prometheus.NewDesc("latch_store_failover_in_progress",
+		"1 while a Sentinel failover of the realm's master is under way (writes that end or change a session are refused).", nil, nil)
 	resubscribesDesc = prometheus.NewDesc("latch_revocation_resubscribes_total",
 		"Revocation subscriptions renewed because they went silent.", nil, nil)
 	lastMessageAgeDesc = prometheus.NewDesc("latch_revocation_last_message_age_seconds",
@@ -256,6 +263,8 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	if c.src.Counters != nil {
 		ch <- readFallbacksDesc
 		ch <- fenceFailuresDesc
+		ch <- failoversDesc
+		ch <- failoverDesc
 		ch <- resubscribesDesc
 		ch <- lastMessageAgeDesc
 	}
@@ -294,6 +303,12 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		st := c.src.Counters()
 		counter(readFallbacksDesc, float64(st.ReadFallbacks))
 		counter(fenceFailuresDesc, float64(st.FenceFailures))
+		counter(failoversDesc, float64(st.Failovers))
+		inProgress := 0.0
+		if st.FailoverUnderWay {
+			inProgress = 1
+		}
+		gauge(failoverDesc, inProgress)
 		counter(resubscribesDesc, float64(st.Resubscribes))
 		if !st.LastRevocationMessage.IsZero() {
 			gauge(lastMessageAgeDesc, time.Since(st.LastRevocationMessage).Seconds())

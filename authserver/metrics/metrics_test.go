@@ -98,7 +98,7 @@ func TestStoreMetrics(t *testing.T) {
 	m := metrics.New()
 	h := &health{up: false, unavailable: 250, other: 1, outages: 1}
 	pool := metrics.StorePool{Hits: 10, Misses: 3, Timeouts: 2, Stale: 4, Total: 7, Idle: 5}
-	counters := metrics.StoreCounters{ReadFallbacks: 6, FenceFailures: 8, Resubscribes: 9}
+	counters := metrics.StoreCounters{ReadFallbacks: 6, FenceFailures: 8, Resubscribes: 9, Failovers: 3, FailoverUnderWay: true}
 	m.WatchStore(metrics.StoreSources{
 		Health:        h,
 		Pool:          func() metrics.StorePool { return pool },
@@ -120,6 +120,8 @@ func TestStoreMetrics(t *testing.T) {
 		`latch_store_pool_connections{state="idle"} 5`,
 		`latch_store_read_fallbacks_total 6`,
 		`latch_store_fence_failures_total 8`,
+		`latch_store_failovers_total 3`,
+		`latch_store_failover_in_progress 1`,
 		`latch_revocation_resubscribes_total 9`,
 	} {
 		if !strings.Contains(got, want) {

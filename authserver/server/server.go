@@ -206,6 +206,7 @@ func openStore(ctx context.Context, cfg *config.Config, m *metrics.Metrics, logg
 		Counters: func() metrics.StoreCounters {
 			st := rs.Stats()
 			return metrics.StoreCounters{ReadFallbacks: st.ReadFallbacks, FenceFailures: st.FenceFailures,
+				Failovers: st.Failovers, FailoverUnderWay: st.FailoverUnderWay,
 				Resubscribes: st.Resubscribes, LastRevocationMessage: st.LastRevocationMessage}
 		},
 	})

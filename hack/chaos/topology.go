@@ -32,14 +32,15 @@ var (
 		s := redistest.StartWith(t, redistest.Options{AOF: true})
 		return &store{single: s, cfg: config.Redis{Mode: config.RedisStandalone, Addresses: []string{s.Addr}}}
 	}}
-	// sentinel: a master, one replica and three sentinels; a master is down after 1 s. The
-	// servers fence their writes on the one replica (redis.fence.replicas 1 = every replica,
-	// the only exact fence: with two replicas and a fence of one, a planned failover let the
-	// other replica acknowledge logouts that the promoted one never had — 17 revoked
-	// sessions accepted in one run). The cost: after a failover the new master has no
-	// replica until Sentinel demotes the old one (8-10 s), and fenced writes fail until then.
+	// sentinel: a master, two replicas and three sentinels; a master is down after 1 s. The
+	// servers fence their writes on one replica (the default), and refuse them while the
+	// sentinels announce a failover (redisstore's failover watch): without that, the other
+	// replica acknowledged logouts on the old master during a planned failover that the
+	// promoted one never had (17 revoked sessions accepted in one run). With two replicas the
+	// promoted master keeps one, so fenced writes resume as soon as the failover is over
+	// instead of when Sentinel demotes the old master (8-10 s later, with one replica).
 	sentinel = topology{name: "sentinel", start: func(t testing.TB) *store {
-		s := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 1, Sentinels: 3, AOF: true, DownAfter: time.Second})
+		s := redistest.StartSentinel(t, redistest.SentinelOptions{Replicas: 2, Sentinels: 3, AOF: true, DownAfter: time.Second})
 		return &store{sentinel: s, cfg: config.Redis{Mode: config.RedisSentinel, Addresses: s.SentinelAddrs, MasterName: s.MasterName}}
 	}}
 	// cluster: three masters with a replica each; a node is failed after 1 s.

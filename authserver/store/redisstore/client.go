@@ -20,20 +20,29 @@ import (
 // Commands are not retried (MaxRetries -1): the store's scripts are not all idempotent, and a
 // reply lost to a timeout must surface as ErrUnavailable rather than run the step twice.
 func NewClient(cfg *config.Redis) (redis.UniversalClient, error) {
+	cred, err := readCredentials(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return NewClientWithCredentials(cfg, cred)
+}
+
+// readCredentials reads the password and CA bundle files the config names.
+func readCredentials(cfg *config.Redis) (Credentials, error) {
 	if cfg == nil || len(cfg.Addresses) == 0 {
-		return nil, fmt.Errorf("redis: no addresses configured")
+		return Credentials{}, fmt.Errorf("redis: no addresses configured")
 	}
 	password, err := cfg.Password.Read()
 	if err != nil {
-		return nil, fmt.Errorf("redis password: %w", err)
+		return Credentials{}, fmt.Errorf("redis password: %w", err)
 	}
 	var ca []byte
 	if cfg.TLS != nil && cfg.TLS.CAFile != "" {
 		if ca, err = os.ReadFile(cfg.TLS.CAFile); err != nil {
-			return nil, fmt.Errorf("redis tls: %w", err)
+			return Credentials{}, fmt.Errorf("redis tls: %w", err)
 		}
 	}
-	return NewClientWithCredentials(cfg, Credentials{Password: password, CA: ca})
+	return Credentials{Password: password, CA: ca}, nil
 }
 
 // Credentials are the secret inputs of a Redis client, given as values by a caller that holds
@@ -92,6 +101,26 @@ func NewClientWithCredentials(cfg *config.Redis, cred Credentials) (redis.Univer
 		return redis.NewClusterClient(opts.Cluster()), nil
 	}
 	return nil, fmt.Errorf("redis: unknown mode %q", cfg.Mode)
+}
+
+// sentinelOptions are the connection settings for the sentinels themselves (the failover
+// watch's clients), as go-redis's Sentinel client sets them: the data nodes' TLS and timeouts,
+// no credentials (the config has none for the sentinels).
+func sentinelOptions(cfg *config.Redis, cred Credentials) (redis.Options, error) {
+	tlsConfig, err := newTLSConfig(cfg.TLS, cred.CA)
+	if err != nil {
+		return redis.Options{}, err
+	}
+	return redis.Options{
+		ClientName:            "latch-failover-watch",
+		TLSConfig:             tlsConfig,
+		DialTimeout:           cfg.DialTimeout.Duration,
+		ReadTimeout:           cfg.ReadTimeout.Duration,
+		WriteTimeout:          cfg.WriteTimeout.Duration,
+		MaxRetries:            -1,
+		PoolSize:              2,
+		ContextTimeoutEnabled: true,
+	}, nil
 }
 
 func newTLSConfig(c *config.TLS, ca []byte) (*tls.Config, error) {

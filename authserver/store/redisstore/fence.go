@@ -30,15 +30,24 @@ type fence struct {
 	// logger, when set, hears about unacknowledged writes, at most once per fenceLogGap:
 	// the WAIT itself succeeds, so the health monitor sees no error, and without a line an
 	// operator would see only 500s.
-	logger  *slog.Logger
+	logger  atomic.Pointer[slog.Logger]
 	lastLog atomic.Int64 // unix nanoseconds
 }
 
 // fenceLogGap bounds the log lines of unacknowledged writes.
 const fenceLogGap = 10 * time.Second
 
-// SetLogger makes the store log writes its fence refused (rate limited).
-func (s *Store) SetLogger(logger *slog.Logger) { s.fence.logger = logger }
+// SetLogger makes the store log writes its fence refused (rate limited) and the Sentinel
+// failovers it sees.
+func (s *Store) SetLogger(logger *slog.Logger) { s.fence.logger.Store(logger) }
+
+// logger is the store's logger (slog.Default() until SetLogger).
+func (s *Store) logger() *slog.Logger {
+	if l := s.fence.logger.Load(); l != nil {
+		return l
+	}
+	return slog.Default()
+}
 
 // SetFence makes the writes listed above wait for replicas acknowledgements of at most
 // timeout each; replicas 0 turns the fence off (the default for New).
@@ -107,6 +116,11 @@ func (s *Store) writeCmd(ctx context.Context, op, key string, queue func(p redis
 // acknowledged it. The command's own error is returned unwrapped in the command, so a caller
 // can tell NOSCRIPT from the rest.
 func (s *Store) fenced(ctx context.Context, op, key string, queue func(p redis.Pipeliner) redis.Cmder) error {
+	epoch, err := s.failover.guard(op)
+	if err != nil {
+		s.stats.fenceFailures.Add(1)
+		return err
+	}
 	target, err := s.masterFor(ctx, key)
 	if err != nil {
 		return wrapErr(op, err)
@@ -135,6 +149,10 @@ func (s *Store) fenced(ctx context.Context, op, key string, queue func(p redis.P
 		s.logFenceFailure(op, acked, n)
 		return fmt.Errorf("redis %s: %w: %d of %d replicas acknowledged the write within %s; a failover could undo it",
 			op, store.ErrUnavailable, acked, s.fence.replicas, s.fence.timeout)
+	}
+	if err := s.failover.check(op, epoch); err != nil {
+		s.stats.fenceFailures.Add(1)
+		return err
 	}
 	return nil
 }
@@ -170,7 +188,8 @@ func (s *Store) loadScriptFor(ctx context.Context, key string, sc *redis.Script)
 
 // logFenceFailure logs an unacknowledged write, at most once per fenceLogGap.
 func (s *Store) logFenceFailure(op string, acked int, total int64) {
-	if s.fence.logger == nil {
+	logger := s.fence.logger.Load()
+	if logger == nil {
 		return
 	}
 	now := time.Now().UnixNano()
@@ -178,7 +197,7 @@ func (s *Store) logFenceFailure(op string, acked int, total int64) {
 	if now-last < int64(fenceLogGap) || !s.fence.lastLog.CompareAndSwap(last, now) {
 		return
 	}
-	s.fence.logger.Warn("redis writes not acknowledged by replicas: answered as failures",
+	logger.Warn("redis writes not acknowledged by replicas: answered as failures",
 		"op", op, "acknowledged", acked, "want", s.fence.replicas, "timeout", s.fence.timeout.String(),
 		"failures_total", total)
 }

@@ -14,8 +14,13 @@ type Stats struct {
 	// the idle-window write (out of memory, a read-only replica): served, not slid.
 	ReadFallbacks int64
 	// FenceFailures counts writes the master took but too few replicas acknowledged in time
-	// (redis.fence): answered as unavailable, because a failover could undo them.
+	// (redis.fence), and fenced writes refused while a Sentinel failover was under way:
+	// answered as unavailable, because a failover could undo them.
 	FenceFailures int64
+	// Failovers counts the Sentinel failovers of the master this store heard announced;
+	// FailoverUnderWay is set while one lasts (fenced writes are refused meanwhile).
+	Failovers        int64
+	FailoverUnderWay bool
 	// Resubscribes counts revocation subscriptions renewed because they went silent (a
 	// subscription left on a demoted master, a dead pub/sub connection).
 	Resubscribes int64
@@ -36,6 +41,9 @@ func (s *Store) Stats() Stats {
 		ReadFallbacks: s.stats.readFallbacks.Load(),
 		FenceFailures: s.stats.fenceFailures.Load(),
 		Resubscribes:  s.stats.resubscribes.Load(),
+	}
+	if w := s.failover; w != nil {
+		st.Failovers, st.FailoverUnderWay = w.count.Load(), w.active.Load()
 	}
 	if ns := s.stats.lastMessage.Load(); ns != 0 {
 		st.LastRevocationMessage = time.Unix(0, ns)

@@ -22,6 +22,9 @@ type Store struct {
 	stats    counters
 	fence    fence
 	topology *topology
+	// failover is set in Sentinel mode with a fence: it refuses fenced writes while a
+	// failover lasts.
+	failover *failoverWatch
 
 	mu     sync.Mutex
 	closed bool
@@ -46,22 +49,16 @@ func New(client redis.UniversalClient, keyPrefix string) (*Store, error) {
 // not wait for Redis: a server starts while Redis is down and reports not ready until Ping
 // succeeds.
 func Open(cfg *config.Redis) (*Store, error) {
-	client, err := NewClient(cfg)
+	cred, err := readCredentials(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s, err := New(client, cfg.KeyPrefix)
-	if err != nil {
-		_ = client.Close()
-		return nil, err
-	}
-	s.ownsClient = true
-	s.SetFence(cfg.FenceReplicas(), cfg.Fence.Timeout.Duration)
-	return s, nil
+	return OpenWithCredentials(cfg, cred)
 }
 
 // OpenWithCredentials is Open with the password and CA bundle given as values
-// (NewClientWithCredentials).
+// (NewClientWithCredentials). In Sentinel mode with a fence, the store also follows the
+// sentinels' failover events (failoverWatch).
 func OpenWithCredentials(cfg *config.Redis, cred Credentials) (*Store, error) {
 	client, err := NewClientWithCredentials(cfg, cred)
 	if err != nil {
@@ -74,6 +71,14 @@ func OpenWithCredentials(cfg *config.Redis, cred Credentials) (*Store, error) {
 	}
 	s.ownsClient = true
 	s.SetFence(cfg.FenceReplicas(), cfg.Fence.Timeout.Duration)
+	if cfg.Mode == config.RedisSentinel && s.fence.replicas > 0 {
+		opts, err := sentinelOptions(cfg, cred)
+		if err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+		s.failover = watchFailovers(cfg.Addresses, cfg.MasterName, opts, client.(*redis.Client), s.logger)
+	}
 	return s, nil
 }
 
@@ -104,6 +109,7 @@ func (s *Store) Close() error {
 	s.subs = nil
 	s.mu.Unlock()
 	s.topology.close()
+	s.failover.close()
 	var errs []error
 	for ps := range subs {
 		if err := ps.Close(); err != nil && !errors.Is(err, redis.ErrClosed) {
