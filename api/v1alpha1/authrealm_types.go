@@ -261,7 +261,9 @@ type RedisFenceSpec struct {
 	// replicas is how many replicas must acknowledge a write; 0 turns the fence off. Unset:
 	// 1 in Sentinel and Cluster mode, 0 in Standalone mode. It must not exceed the replicas
 	// each master has: a write that is not acknowledged in time fails (500) rather than
-	// answer a success a failover could undo.
+	// answer a success a failover could undo. In Sentinel mode 1 is exact with any number of
+	// replicas (the servers refuse these writes while the sentinels announce a failover); in
+	// Cluster mode it must equal the replicas each master has.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=16

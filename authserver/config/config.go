@@ -120,7 +120,9 @@ type Fence struct {
 	// Replicas is how many replicas must acknowledge a write; 0 turns the fence off. Default:
 	// 1 in sentinel and cluster mode, 0 in standalone mode (a standalone server has no
 	// replica to wait for). It must not exceed the replicas each master really has, or every
-	// write fails.
+	// write fails. In sentinel mode 1 is exact with any number of replicas (the store refuses
+	// fenced writes while the sentinels announce a failover); in cluster mode it must equal
+	// the replicas each master has.
 	Replicas *int `json:"replicas,omitempty"`
 	// Timeout is how long a write waits for the acknowledgements (default 250ms).
 	Timeout Duration `json:"timeout,omitempty"`
