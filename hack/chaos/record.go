@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -51,6 +52,11 @@ type loss struct {
 	lastWrite time.Time // creation, or its last rotation or refresh
 	at        time.Time
 	sweep     bool // found by the sweep after recovery rather than by the workload
+	// who names the session without its secret (user and session IDs, or the key), and
+	// replica is the one that refused it: what to look for in the logs.
+	who     string
+	replica int
+	created time.Time
 }
 
 // violation is an ended credential a replica accepted.
@@ -66,6 +72,10 @@ type socketEnd struct {
 	boundAt, endedAt time.Time
 	closeAt          time.Time // zero: no close seen
 	viaResume        bool      // learnt on a reconnect's resume rather than by the push
+	// who names the session (user and session IDs); replica is the socket's, loggedOutAt the
+	// replica that answered the logout.
+	who                  string
+	replica, loggedOutAt int
 }
 
 type readySample struct {
@@ -136,4 +146,22 @@ func (r *recorder) addBindFailure() {
 	r.mu.Lock()
 	r.bindFailures++
 	r.mu.Unlock()
+}
+
+// who names a credential without its secret, as the logs and Redis keys name it: the user
+// and session IDs of a session token, the client and uid of a deviseToken, the key of a
+// keyToken.
+func (c creds) who() string {
+	switch {
+	case c.token != "":
+		if i := strings.LastIndexByte(c.token, '.'); i > 0 {
+			return c.token[:i]
+		}
+		return "?"
+	case c.key != "":
+		return "key " + c.key
+	case c.client != "":
+		return "client " + c.client + " uid " + c.uid
+	}
+	return "?"
 }

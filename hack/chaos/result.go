@@ -68,7 +68,8 @@ func (r *result) compute(e *env) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	f.FaultLasted = e.backAt.Sub(e.faultAt)
-	r.notes = append(r.notes, rec.notes...)
+	// The defects' notes (losses, late closes) come first: the report shortens a long line.
+	defer func() { r.notes = append(r.notes, rec.notes...) }()
 	end := time.Now()
 	r.timeline = make([]second, int(end.Sub(e.start)/time.Second)+1)
 	r.faultSec = int(e.faultAt.Sub(e.start) / time.Second)
@@ -147,8 +148,8 @@ func (r *result) compute(e *env) {
 		f.Lost++
 		// Each loss outside the window is a defect to chase: say which dialect, and when its
 		// last write and its refusal were, relative to the fault.
-		r.notes = append(r.notes, fmt.Sprintf("lost: a %s session, last written %s from the fault, refused %s from it (found by the %s)",
-			l.d, l.lastWrite.Sub(e.faultAt).Round(time.Millisecond), l.at.Sub(e.faultAt).Round(time.Millisecond),
+		r.notes = append(r.notes, fmt.Sprintf("lost: a %s session (%s), created %s and last written %s from the fault, refused by replica %d %s from it, %s from Redis back (found by the %s)",
+			l.d, l.who, rel(l.created, e.faultAt), rel(l.lastWrite, e.faultAt), l.replica, rel(l.at, e.faultAt), rel(l.at, e.backAt),
 			map[bool]string{true: "sweep after recovery", false: "workload"}[l.sweep]))
 	}
 	f.Uncertain = rec.uncertain
@@ -185,6 +186,16 @@ func (r *result) compute(e *env) {
 			}
 			if s.closeAt.IsZero() || s.closeAt.After(deadline.Add(time.Second)) {
 				f.Late++
+				// Each late close is a defect to chase: which session, where, and when.
+				closed := "never closed"
+				if !s.closeAt.IsZero() {
+					closed = "closed " + rel(s.closeAt, e.backAt) + " from Redis back"
+					if s.viaResume {
+						closed += " (learnt on a resume)"
+					}
+				}
+				r.notes = append(r.notes, fmt.Sprintf("late close: the socket of %s on replica %d, logged out on replica %d %s from Redis back, %s",
+					s.who, s.replica, s.loggedOutAt, rel(s.endedAt, e.backAt), closed))
 			}
 		}
 	}
@@ -237,6 +248,18 @@ func invariants(fl fault, f *figures) []check {
 	add("a socket bound before the fault is closed ≤ 1 s after recovery", true, f.Late == 0,
 		"%d late or missed", f.Late)
 	return cs
+}
+
+// rel is t relative to ref, signed, to the millisecond.
+func rel(t, ref time.Time) string {
+	if t.IsZero() {
+		return "?"
+	}
+	d := t.Sub(ref).Round(time.Millisecond)
+	if d >= 0 {
+		return "+" + d.String()
+	}
+	return d.String()
 }
 
 func allTrue(b []bool) bool {

@@ -239,12 +239,13 @@ func (e *env) socketWorker(ctx, stopNew context.Context, login string, seed uint
 		}
 		// Logged out elsewhere: until the logout is answered, retried as a user would.
 		var endedAt time.Time
+		loggedOutAt := -1
 		for ctx.Err() == nil {
 			lslot, lr := e.reps.other(k.slot)
 			o, _ := e.api.logout(ctx, lr.public(), c)
 			e.record(o, opLogout, lslot, lr, dAccount, kUnexpected401)
 			if o == oOK {
-				endedAt = time.Now()
+				endedAt, loggedOutAt = time.Now(), lslot
 				break
 			}
 			sleepCtx(ctx, 200*time.Millisecond)
@@ -259,7 +260,7 @@ func (e *env) socketWorker(ctx, stopNew context.Context, login string, seed uint
 			close(k.stop)
 			continue
 		}
-		se := socketEnd{boundAt: boundAt, endedAt: endedAt}
+		se := socketEnd{boundAt: boundAt, endedAt: endedAt, who: c.who(), replica: k.slot, loggedOutAt: loggedOutAt}
 		select {
 		case cs := <-k.closed:
 			se.closeAt, se.viaResume = cs.at, cs.viaResume
