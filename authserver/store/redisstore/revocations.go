@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -30,6 +31,14 @@ func (s *Store) PublishRevocation(ctx context.Context, r store.Revocation) error
 // moves only its command pool to the new master. So every subscriber publishes a heartbeat
 // on a channel of its own beside the revocations; when its heartbeats reach Redis but it
 // stops hearing anything, it subscribes again (a resync covers what it missed).
+//
+// Subscribing again is retried every heartbeatPeriod until it succeeds, here rather than by
+// the caller's back-off: the subscription went silent while Redis took heartbeats, so Redis
+// is partly up, and the subscription is usually one slot map refresh or one promotion away.
+// In a cluster, go-redis puts the subscription on the master of the channel's slot; when that
+// master dies, every attempt dials it until the map names its replica. Handing each failure
+// to the socket hub's doubling back-off made the attempt that finally succeeded land up to 4 s
+// after the replica took over (the late socket closes of the fault harness).
 const (
 	heartbeatPeriod = 200 * time.Millisecond
 	// silentAfter is how much longer than the last message heard a published heartbeat may
@@ -58,8 +67,8 @@ func (s *Store) SubscribeRevocations(ctx context.Context) (<-chan store.Revocati
 				return
 			}
 			s.stats.resubscribes.Add(1)
-			if ps, err = s.subscribe(ctx); err != nil {
-				return // the feed closes; the subscriber subscribes again with back-off
+			if ps = s.resubscribe(ctx); ps == nil {
+				return // ctx ended or the store closed: the feed closes
 			}
 			feed.Send(store.RevocationEvent{Resync: true})
 		}
@@ -67,8 +76,29 @@ func (s *Store) SubscribeRevocations(ctx context.Context) (<-chan store.Revocati
 	return feed.Events(), nil
 }
 
+// resubscribe subscribes again after a silence, every heartbeatPeriod until it succeeds
+// (see the heartbeats above); it returns nil once ctx ends or the store closes.
+func (s *Store) resubscribe(ctx context.Context) *redis.PubSub {
+	for {
+		ps, err := s.subscribe(ctx)
+		if err == nil {
+			return ps
+		}
+		if errors.Is(err, errClosed) || s.isClosed() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(heartbeatPeriod):
+		}
+	}
+}
+
 // subscribe subscribes to the revocation and heartbeat channels and waits for the
-// confirmation, so events published after it returns are delivered.
+// confirmation, so events published after it returns are delivered. A failure reloads a
+// cluster's slot map: the subscription goes to the master of the channel's slot, and the
+// map may still name one that died.
 func (s *Store) subscribe(ctx context.Context) (*redis.PubSub, error) {
 	s.mu.Lock()
 	if s.closed {
@@ -79,6 +109,7 @@ func (s *Store) subscribe(ctx context.Context) (*redis.PubSub, error) {
 	s.subs[ps] = struct{}{}
 	s.mu.Unlock()
 	if _, err := ps.ReceiveTimeout(ctx, subscribeTimeout); err != nil {
+		s.noteError(err)
 		s.closeSub(ps)
 		return nil, wrapErr("subscribe revocations", err)
 	}
@@ -128,6 +159,7 @@ func (s *Store) follow(ctx context.Context, ps *redis.PubSub, feed *store.EventF
 			// pooled connection whenever the machine is slow, and its replacement costs a
 			// handshake.
 			err := s.client.Publish(upkeep(ctx), s.keys.heartbeats(), "1").Err()
+			s.noteError(err) // a cluster node that stopped answering: reload the slot map
 			// Only a heartbeat Redis took says anything: while Redis is away, silence is
 			// expected and go-redis reconnects the subscription by itself. Messages waiting
 			// to be read are not silence either (this loop was busy, or starved of CPU).
