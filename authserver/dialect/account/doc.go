@@ -1,13 +1,13 @@
-// Package account is the cookie-session JSON dialect of PROTOCOL.md section 3 (seed 002): session, login, logout, register, forgot, reset and confirm under one prefix.
+// Package account is the cookie-session JSON dialect of docs/protocol.md#account (the seed below is the dialect's original public API document): session, login, logout, register, forgot, reset and confirm under one prefix.
 //
-// Decisions where the seed and PROTOCOL.md are silent:
+// Decisions where the seed is silent (docs/protocol.md#account-where-latch-goes-further lists them for users):
 //
 //   - Registration answers 200 with the User and a session cookie, as the seed says, also when
 //     the realm requires email confirmation: the User then has status 0 (pending), and the
 //     session works. A pending user may also log in again later and GET /session reports
 //     status 0; it is the application's choice what a pending user may do. Disabled users
 //     (status 2) can neither log in nor use an existing session.
-//   - The confirmation mail of PROTOCOL.md's register row is sent when the realm requires
+//   - The confirmation mail of the register row (docs/protocol.md#account-endpoints) is sent when the realm requires
 //     confirmation (registration.requireConfirmation); otherwise the new user is active at
 //     once and there is nothing to confirm.
 //   - Every registration refusal (closed registration, login taken, weak password) is 401, the
