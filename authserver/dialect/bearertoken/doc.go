@@ -1,6 +1,6 @@
-// Package bearertoken is the status-envelope bearer dialect of PROTOCOL.md section 4 (seed 003): user tokens from POST /auth, introspection and revocation of user and device tokens, and account activation.
+// Package bearertoken is the status-envelope bearer dialect of docs/protocol.md#bearertoken (the seed below is its original document, Caloriosa's user/device authentication design): user tokens from POST /auth, introspection and revocation of user and device tokens, and account activation.
 //
-// Decisions where the seed and PROTOCOL.md are silent:
+// Decisions where the seed is silent (docs/protocol.md#bearertoken-where-latch-goes-further lists them for users):
 //
 //   - Every response is the seed's envelope {"status":{"code","message"},"content"} but the
 //     activation's, which is the seed's bare {"login","email","active":true} with the

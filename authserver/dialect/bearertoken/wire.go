@@ -12,7 +12,7 @@ import (
 )
 
 // The status codes of the envelope. The first five are the seed's; the others name the
-// general failures (PROTOCOL.md's general rules) in the seed's style.
+// general failures (docs/protocol.md#general-rules) in the seed's style.
 const (
 	codeOK                 = "OK"
 	codeInvalidCredentials = "INVALID_CREDENTIALS"
@@ -86,7 +86,7 @@ type activated struct {
 	Active bool   `json:"active"`
 }
 
-// timestamp formats t as RFC 3339 in UTC, to the second (PROTOCOL.md). Sub-second digits are
+// timestamp formats t as RFC 3339 in UTC, to the second (docs/protocol.md#bearertoken-endpoints). Sub-second digits are
 // dropped, so an expiry is never reported later than it is.
 func timestamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
