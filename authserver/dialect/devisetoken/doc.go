@@ -1,4 +1,4 @@
-// Package devisetoken is the devise_token_auth-compatible dialect of PROTOCOL.md section 2 (seed 001): register, sign_in, validate_token, sign_out and the password reset and change flows, with devise's rotating access-token/client/uid headers.
+// Package devisetoken is the devise_token_auth-compatible dialect of docs/protocol.md#devisetoken (the seed below is devise_token_auth's token-validation documentation): register, sign_in, validate_token, sign_out and the password reset and change flows, with devise's rotating access-token/client/uid headers.
 //
 // # Tokens and clients
 //
@@ -22,7 +22,9 @@
 // idle window is the token lifespan and slides with every authenticated request; the realm's
 // absolute session timeout still ends it. The expiry header is the session's deadline.
 //
-// # Decisions where PROTOCOL.md and the seed are silent
+// # Decisions where the seed is silent
+//
+// docs/protocol.md#devisetoken-where-latch-goes-further lists them for users.
 //
 //   - Only sessions created by this dialect authenticate here. Rotating another dialect's
 //     token would hand a devise client a session the other dialect manages and leave that

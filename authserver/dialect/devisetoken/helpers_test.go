@@ -84,7 +84,7 @@ func (c creds) query() string {
 	return url.Values{"access-token": {c.Token}, "client": {c.Client}, "uid": {c.UID}}.Encode()
 }
 
-// authHeaderNames are the five response headers of PROTOCOL.md section 2.
+// authHeaderNames are the five response headers of docs/protocol.md#devisetoken-credentials.
 var authHeaderNames = []string{"access-token", "token-type", "client", "expiry", "uid"}
 
 // wantCreds checks that r carries all five auth headers, none blank, and returns them.
@@ -173,7 +173,7 @@ func wantError(t *testing.T, r response, status int, msg string) string {
 	return e.Errors[0]
 }
 
-// The failure messages of PROTOCOL.md section 2.
+// The failure messages of docs/protocol.md#devisetoken-status-table.
 const (
 	msgBadCredentials = "Invalid login credentials. Please try again."
 	msgInvalidToken   = "User not found or access-token invalid."
