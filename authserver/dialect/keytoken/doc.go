@@ -1,6 +1,6 @@
-// Package keytoken is the key/token/refresh dialect of PROTOCOL.md section 5 (seed 004): registration, login, refresh with rotation and reuse detection, logout, and the signed-in user, with Basic credentials base64(key:token).
+// Package keytoken is the key/token/refresh dialect of docs/protocol.md#keytoken (the seed below is its original key/token/refresh authentication guide): registration, login, refresh with rotation and reuse detection, logout, and the signed-in user, with Basic credentials base64(key:token).
 //
-// Decisions where the seed and PROTOCOL.md are silent:
+// Decisions where the seed is silent (docs/protocol.md#keytoken-where-latch-goes-further lists them for users):
 //
 //   - key is `<userID>.<sessionID>` and token the session's secret, so key + "." + token is
 //     the session token of DESIGN.md and any part of the server that takes session tokens

@@ -12,7 +12,7 @@ import (
 	"github.com/latchauth/latch/authserver/token"
 )
 
-// Every success row of PROTOCOL.md section 5, under the prefix "/" (routes /users…) and
+// Every success row of docs/protocol.md#keytoken-endpoints, under the prefix "/" (routes /users…) and
 // "/v1" (routes /v1/users…).
 func TestLifecycle(t *testing.T) {
 	for _, prefix := range []string{"/", "/v1"} {
