@@ -1,8 +1,8 @@
-// Package reactauth is the @fantaptik/react-auth dialect of PROTOCOL.md section 1 (seed 000): a form-encoded (or JSON) POST endpoint for login and cookie resume, and a WebSocket whose sockets are bound to sessions and closed, on every replica, when their session ends.
+// Package reactauth is the @fantaptik/react-auth dialect of docs/protocol.md#reactauth (the seed below is the package's "Server API" tutorial): a form-encoded (or JSON) POST endpoint for login and cookie resume, and a WebSocket whose sockets are bound to sessions and closed, on every replica, when their session ends.
 //
-// Decisions where the seed and PROTOCOL.md are silent:
+// Decisions where the seed is silent (docs/protocol.md#reactauth-where-latch-goes-further lists them for users):
 //
-//   - HTTP failures are 200 {"success":false,"session":"","user":{}}, as PROTOCOL.md says for
+//   - HTTP failures are 200 {"success":false,"session":"","user":{}}, as docs/protocol.md#reactauth-http says for
 //     login, and also for a malformed body, an unknown or missing type, and a duplicated field:
 //     the real client does not catch HTTP errors, and a failure it can read is a failure it
 //     shows. Only what the client cannot have caused answers otherwise, in the same body
