@@ -11,7 +11,7 @@ import (
 	"github.com/latchauth/latch/authserver/metrics"
 )
 
-// MaxBodyBytes is the largest request body any dialect accepts (PROTOCOL.md: 64 KiB).
+// MaxBodyBytes is the largest request body any dialect accepts (docs/protocol.md#body-limits: 64 KiB).
 const MaxBodyBytes = 64 << 10
 
 // HSTS is the Strict-Transport-Security value of a realm served over TLS: one year, the span
