@@ -51,7 +51,7 @@ type dialectEntry struct {
 }
 
 // dialects is every dialect the server can speak, mounted in this order when enabled. Each
-// of PROTOCOL.md's five dialects gets one row here: reactAuth, deviseToken, bearerToken and
+// of the five dialects of docs/protocol.md gets one row here: reactAuth, deviseToken, bearerToken and
 // keyToken are added beside account as they are written.
 var dialects = []dialectEntry{
 	{
