@@ -28,7 +28,7 @@ const RESUME = 'fantaptik/react-auth/socket/resume';
 
 const emit = (obj) => process.stdout.write(JSON.stringify(obj) + '\n');
 
-// The flags of the project's browser recipe (docs/ARCHITECTURE.md). Playwright passes the fresh
+// The flags of the project's headless-browser recipe (no sandbox, GPU or background traffic). Playwright passes the fresh
 // --user-data-dir itself (launchPersistentContext refuses it among args).
 const flags = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
