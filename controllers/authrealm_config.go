@@ -38,7 +38,8 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 	}
 
 	c := &config.Config{
-		Realm: r.Namespace + "/" + r.Name,
+		Realm:     r.Namespace + "/" + r.Name,
+		PublicURL: publicURL(s),
 		Listen: config.Listen{
 			Public:        fmt.Sprintf(":%d", publicPort),
 			Admin:         fmt.Sprintf(":%d", adminPort),
@@ -142,8 +143,11 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 		c.Passwords.HashWorkers = int(*h.Workers)
 	}
 	c.Registration = config.Registration{
-		Closed:              s.Registration.Mode == authv1.RegistrationClosed,
-		RequireConfirmation: s.Registration.RequireEmailConfirmation,
+		Closed:            s.Registration.Mode == authv1.RegistrationClosed,
+		EmailConfirmation: config.ConfirmationMode(s.Registration.EmailConfirmation),
+	}
+	if d := s.Registration.UnconfirmedAccessFor; d != nil {
+		c.Registration.UnconfirmedAccessFor = config.Duration{Duration: d.Duration}
 	}
 	b := s.BruteForce
 	c.BruteForce = config.BruteForce{
@@ -211,4 +215,17 @@ func lowerFirst(s string) string {
 		b[0] += 'a' - 'A'
 	}
 	return string(b)
+}
+
+// publicURL is spec.publicURL, or the Ingress's URL (https when it has a TLS Secret).
+func publicURL(s authv1.AuthRealmSpec) string {
+	switch {
+	case s.PublicURL != "":
+		return s.PublicURL
+	case s.Ingress == nil:
+		return ""
+	case s.Ingress.TLSSecretName != "":
+		return "https://" + s.Ingress.Host
+	}
+	return "http://" + s.Ingress.Host
 }

@@ -120,6 +120,15 @@ type AuthRealmSpec struct {
 	// +optional
 	Ingress *IngressSpec `json:"ingress,omitempty"`
 
+	// publicURL is the URL the realm's clients reach its servers at, e.g.
+	// https://auth.example.com. Mails that link to the API itself (deviseToken's reset and
+	// confirmation links) use it. Unset, it is https://{ingress.host} when the Ingress has a
+	// TLS Secret, http://{ingress.host} when it has none, and without an Ingress those mails
+	// link to email.resetURL and email.confirmURL instead.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^https?://[^/?#\s]+(/[^?#\s]*)?$`
+	PublicURL string `json:"publicURL,omitempty"`
+
 	// serviceMonitor, when enabled, creates a Prometheus Operator ServiceMonitor for the
 	// admin port (only when that CRD is installed in the cluster).
 	// +optional
@@ -575,10 +584,30 @@ type RegistrationSpec struct {
 	// +optional
 	// +kubebuilder:default=Open
 	Mode RegistrationMode `json:"mode,omitempty"`
-	// requireEmailConfirmation keeps new accounts pending until their email is confirmed.
+	// emailConfirmation says whether new accounts confirm their email: None (active at once,
+	// no mail), Optional (a confirmation mail; the account is pending until it is followed
+	// but may log in meanwhile, for unconfirmedAccessFor when set) or Required (pending
+	// accounts cannot log in through any dialect until confirmed).
 	// +optional
-	RequireEmailConfirmation bool `json:"requireEmailConfirmation,omitempty"`
+	// +kubebuilder:default=None
+	EmailConfirmation EmailConfirmationMode `json:"emailConfirmation,omitempty"`
+	// unconfirmedAccessFor bounds, under Optional, how long after registering an account that
+	// has not confirmed its email may log in (devise's allow_unconfirmed_access_for); unset
+	// is no bound.
+	// +optional
+	UnconfirmedAccessFor *metav1.Duration `json:"unconfirmedAccessFor,omitempty"`
 }
+
+// EmailConfirmationMode is None, Optional or Required.
+// +kubebuilder:validation:Enum=None;Optional;Required
+type EmailConfirmationMode string
+
+// The email confirmation modes.
+const (
+	EmailConfirmationNone     EmailConfirmationMode = "None"
+	EmailConfirmationOptional EmailConfirmationMode = "Optional"
+	EmailConfirmationRequired EmailConfirmationMode = "Required"
+)
 
 // BruteForceSpec limits failed logins. A client holding a device cookie from an earlier sign-in
 // to a login is judged by that cookie's counter alone, so strangers cannot lock the owner out;

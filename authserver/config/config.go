@@ -15,6 +15,11 @@ import (
 type Config struct {
 	// Realm names the realm this server serves; it appears in logs, metrics and emails.
 	Realm string `json:"realm"`
+	// PublicURL is where the realm's clients reach this server (scheme, host, optional path
+	// prefix; no query), e.g. "https://auth.example.com". Mails that link to the API itself
+	// use it: deviseToken's reset and confirmation links. Unset, those flows mail the
+	// realm's email.resetURL and email.confirmURL pages instead.
+	PublicURL string `json:"publicURL,omitempty"`
 	// Listen holds the two ports.
 	Listen Listen `json:"listen"`
 	// Redis is the shared store; nil selects the in-memory store (one development server).
@@ -293,8 +298,29 @@ type Argon2 struct {
 type Registration struct {
 	// Closed refuses every registration.
 	Closed bool `json:"closed,omitempty"`
-	// RequireConfirmation keeps new users pending until they confirm their email.
-	RequireConfirmation bool `json:"requireConfirmation,omitempty"`
+	// EmailConfirmation says whether a new user confirms their email address: None (the
+	// default: active at once, no mail), Optional (a confirmation mail is sent and the user,
+	// pending until they follow it, may log in meanwhile, for UnconfirmedAccessFor if set) or
+	// Required (pending users are refused by every dialect, with its failed-login answer).
+	EmailConfirmation ConfirmationMode `json:"emailConfirmation,omitempty"`
+	// UnconfirmedAccessFor bounds how long after registering a pending user may log in under
+	// Optional (devise's allow_unconfirmed_access_for); 0 is no bound.
+	UnconfirmedAccessFor Duration `json:"unconfirmedAccessFor,omitempty"`
+}
+
+// ConfirmationMode is Registration.EmailConfirmation.
+type ConfirmationMode string
+
+// The confirmation modes.
+const (
+	ConfirmationNone     ConfirmationMode = "None"
+	ConfirmationOptional ConfirmationMode = "Optional"
+	ConfirmationRequired ConfirmationMode = "Required"
+)
+
+// Confirms reports whether new users are pending and mailed a confirmation link.
+func (r Registration) Confirms() bool {
+	return r.EmailConfirmation == ConfirmationOptional || r.EmailConfirmation == ConfirmationRequired
 }
 
 // BruteForce holds failed-login limits (docs/security.md has the policy). A client that signed

@@ -2,6 +2,7 @@ package config
 
 import (
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -25,6 +26,10 @@ func setString(v *string, def string) {
 
 // Default fills every unset field with its documented default.
 func (c *Config) Default() {
+	if c.Registration.EmailConfirmation == "" {
+		c.Registration.EmailConfirmation = ConfirmationNone
+	}
+	c.PublicURL = strings.TrimSuffix(c.PublicURL, "/")
 	l := &c.Listen
 	setString(&l.Public, ":8080")
 	setString(&l.Admin, ":9090")

@@ -188,6 +188,21 @@ func (c *Config) Validate() error {
 		positive("rateLimits."+name+".window", r.Window)
 	}
 
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			bad("publicURL", "must be an absolute http or https URL without query, fragment or credentials, got %q", c.PublicURL)
+		}
+	}
+	switch c.Registration.EmailConfirmation {
+	case ConfirmationNone, ConfirmationOptional, ConfirmationRequired:
+	default:
+		bad("registration.emailConfirmation", "must be None, Optional or Required, got %q", c.Registration.EmailConfirmation)
+	}
+	if d := c.Registration.UnconfirmedAccessFor.Duration; d < 0 {
+		bad("registration.unconfirmedAccessFor", "must not be negative, got %s", d)
+	}
+
 	e := c.Email
 	positive("email.resetTokenLifespan", e.ResetTokenLifespan)
 	positive("email.confirmTokenLifespan", e.ConfirmTokenLifespan)

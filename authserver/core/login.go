@@ -15,10 +15,6 @@ type LoginRequest struct {
 	// Login is matched trimmed and case-insensitively.
 	Login    string
 	Password string
-	// RequireActive refuses users still pending email confirmation (as a failed login, like
-	// every other refusal). Dialects whose contract lets a new, unconfirmed user in (account:
-	// registration returns a session) leave it unset.
-	RequireActive bool
 	// Session shapes the session a successful login creates.
 	Session SessionOptions
 }
@@ -69,7 +65,7 @@ func (s *Service) Login(ctx context.Context, m Meta, req LoginRequest) (_ store.
 	case reason != "":
 	case u.Status == store.StatusDisabled:
 		reason = "disabled"
-	case req.RequireActive && u.Status != store.StatusActive:
+	case !s.MayLogIn(u):
 		reason = "pending"
 	}
 	if reason != "" {

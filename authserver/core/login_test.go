@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -137,14 +138,49 @@ func lockout(t *testing.T, f *fixture, subj store.Subject) (store.Lockout, error
 	return l[0], nil
 }
 
-func TestLoginRequireActive(t *testing.T) {
-	f := newFixture(t, func(c *config.Config) { c.Registration.RequireConfirmation = true })
-	f.register("pending@example.com")
-	if _, _, err := f.login("pending@example.com", pw); err != nil {
-		t.Fatalf("a pending user's login = %v; pending users may log in unless the dialect says otherwise", err)
+// The realm's confirmation mode decides whether a user who has not confirmed the email may
+// log in, for every dialect at once: None (active at once), Optional (pending, in, for
+// unconfirmedAccessFor when set), Required (pending, refused with the failed-login answer
+// until confirmed).
+func TestConfirmationModeDecidesLogin(t *testing.T) {
+	for _, c := range []struct {
+		mode    config.ConfirmationMode
+		grace   time.Duration
+		status  store.UserStatus
+		in      bool
+		inLater bool // after 2 h
+	}{
+		{config.ConfirmationNone, 0, store.StatusActive, true, true},
+		{config.ConfirmationOptional, 0, store.StatusPending, true, true},
+		{config.ConfirmationOptional, time.Hour, store.StatusPending, true, false},
+		{config.ConfirmationRequired, 0, store.StatusPending, false, false},
+	} {
+		t.Run(fmt.Sprintf("%s %s", c.mode, c.grace), func(t *testing.T) {
+			f := newFixture(t, func(cf *config.Config) {
+				cf.Registration.EmailConfirmation = c.mode
+				cf.Registration.UnconfirmedAccessFor = config.Duration{Duration: c.grace}
+			})
+			u := f.register("new@example.com")
+			if u.Status != c.status {
+				t.Fatalf("status after registering = %v, want %v", u.Status, c.status)
+			}
+			if got := len(f.mail.all()); (got > 0) != (c.status == store.StatusPending) {
+				t.Fatalf("%d confirmation mails for status %v", got, u.Status)
+			}
+			_, _, err := f.login("new@example.com", pw)
+			if (err == nil) != c.in {
+				t.Fatalf("login right after registering = %v, want allowed %v", err, c.in)
+			}
+			if err != nil {
+				wantErr(t, err, core.ErrInvalidCredentials)
+			}
+			f.clock.Advance(2 * time.Hour)
+			_, _, err = f.login("new@example.com", pw)
+			if (err == nil) != c.inLater {
+				t.Fatalf("login 2 h after registering = %v, want allowed %v", err, c.inLater)
+			}
+		})
 	}
-	_, _, err := f.Login(t.Context(), f.meta, core.LoginRequest{Login: "pending@example.com", Password: pw, RequireActive: true})
-	wantErr(t, err, core.ErrInvalidCredentials)
 }
 
 // An outage is an internal error, never "invalid credentials" or "invalid token", and is
@@ -169,7 +205,7 @@ func TestStoreDownIsInternal(t *testing.T) {
 	if err := f.Logout(t.Context(), f.meta, issued.Token.String()); err == nil || errors.Is(err, core.ErrInvalidToken) {
 		t.Errorf("Logout = %v, want an internal error", err)
 	}
-	if err := f.Forgot(t.Context(), f.meta, "a@example.com"); err == nil {
+	if err := f.Forgot(t.Context(), f.meta, "a@example.com", nil); err == nil {
 		t.Error("Forgot succeeded with the store down")
 	}
 	if _, err := f.Register(t.Context(), f.meta, core.Registration{Login: "b@example.com", Password: pw}); err == nil || errors.Is(err, core.ErrLoginTaken) {

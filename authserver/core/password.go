@@ -19,20 +19,20 @@ import (
 // again cannot void the one the user is about to click.
 //
 // Errors: ErrRateLimited, or internal (the store cannot count the request).
-func (s *Service) Forgot(ctx context.Context, m Meta, login string) (err error) {
+func (s *Service) Forgot(ctx context.Context, m Meta, login string, link LinkFunc) (err error) {
 	began := time.Now()
 	defer func() { s.observe(m, "forgot", began, err) }()
 
 	if err := s.rateLimit(ctx, m, actionForgot, s.Config.RateLimits.Forgot, login); err != nil {
 		return err
 	}
-	s.background(ctx, func(ctx context.Context) { s.sendReset(ctx, m, login) })
+	s.background(ctx, func(ctx context.Context) { s.sendReset(ctx, m, login, link) })
 	return nil
 }
 
 // sendReset is Forgot's work after the answer: failures are the operator's to see (logged),
 // since the caller got the same answer as everyone else.
-func (s *Service) sendReset(ctx context.Context, m Meta, login string) {
+func (s *Service) sendReset(ctx context.Context, m Meta, login string, link LinkFunc) {
 	u, err := s.Store.GetUserByLogin(ctx, login)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -51,7 +51,12 @@ func (s *Service) sendReset(ctx context.Context, m Meta, login string) {
 		s.Config.RateLimits.Forgot.PerLogin)
 	if err == nil {
 		var msg mail.Message
-		if msg, err = s.Composer.Reset(to, u.Login, u.ID, secret); err == nil {
+		if link != nil {
+			msg, err = s.Composer.ResetAt(to, u.Login, link(u.ID, secret))
+		} else {
+			msg, err = s.Composer.Reset(to, u.Login, u.ID, secret)
+		}
+		if err == nil {
 			err = s.Mailer.Send(ctx, msg)
 		}
 	}
@@ -87,10 +92,12 @@ func (s *Service) Reset(ctx context.Context, m Meta, userID, secret, newPassword
 	if err != nil {
 		return err
 	}
-	// Whoever holds the mailbox is the user: lift a lock the forgotten password caused.
+	// Whoever holds the mailbox is the user: lift a lock the forgotten password caused, and
+	// confirm a pending account.
 	if u, err := s.Store.GetUser(ctx, userID); err == nil {
 		s.unlockLogin(ctx, m, u.Login)
 	}
+	s.activatePending(ctx, m, userID, now)
 	s.audit(ctx, m, "password.reset", userID, outcomeSuccess, sessionsEnded(ended))
 	s.afterReset(ctx, m, userID, now)
 	return nil
@@ -98,7 +105,8 @@ func (s *Service) Reset(ctx context.Context, m Meta, userID, secret, newPassword
 
 // RedeemResetToken spends a reset token without setting a password and returns its user, for
 // dialects whose reset link signs the user in to choose a password next (devise's
-// password/edit). Like Reset, it lifts the login's lock and cancels a waiting email change.
+// password/edit). Like Reset, it lifts the login's lock, confirms a pending account and
+// cancels a waiting email change.
 // The caller then issues a session with IssueSession.
 func (s *Service) RedeemResetToken(ctx context.Context, m Meta, userID, secret string) (_ store.User, err error) {
 	began, now := time.Now(), s.Now()
@@ -120,6 +128,9 @@ func (s *Service) RedeemResetToken(ctx context.Context, m Meta, userID, secret s
 	// The link proves the mailbox, as a reset does: lift the login's lock and drop an email
 	// change a session thief may have filed.
 	s.unlockLogin(ctx, m, u.Login)
+	if cur, ok := s.activatePending(ctx, m, u.ID, now); ok {
+		u = cur
+	}
 	if cur, ok := s.cancelEmailChange(ctx, m, u.ID, now); ok {
 		u = cur
 	}

@@ -19,11 +19,11 @@ func TestForgotAndReset(t *testing.T) {
 		_, _, _ = f.login("a@example.com", "guess")
 	}
 
-	if err := f.Forgot(t.Context(), f.meta, "nobody@example.com"); err != nil {
+	if err := f.Forgot(t.Context(), f.meta, "nobody@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Wait() // the lookup, token and mail happen after the answer
-	if err := f.Forgot(t.Context(), f.meta, " A@EXAMPLE.COM"); err != nil {
+	if err := f.Forgot(t.Context(), f.meta, " A@EXAMPLE.COM", nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Wait() // the lookup, token and mail happen after the answer
@@ -57,7 +57,7 @@ func TestForgotAndReset(t *testing.T) {
 func TestForgotSendsNothingToDisabledOrExpired(t *testing.T) {
 	f := newFixture(t)
 	u := f.register("a@example.com")
-	if err := f.Forgot(t.Context(), f.meta, "a@example.com"); err != nil {
+	if err := f.Forgot(t.Context(), f.meta, "a@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Wait() // the lookup, token and mail happen after the answer
@@ -71,7 +71,7 @@ func TestForgotSendsNothingToDisabledOrExpired(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Forgot(t.Context(), f.meta, "a@example.com"); err != nil {
+	if err := f.Forgot(t.Context(), f.meta, "a@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Wait() // the lookup, token and mail happen after the answer
@@ -83,7 +83,7 @@ func TestForgotSendsNothingToDisabledOrExpired(t *testing.T) {
 func TestRedeemResetToken(t *testing.T) {
 	f := newFixture(t)
 	u := f.register("a@example.com")
-	if err := f.Forgot(t.Context(), f.meta, "a@example.com"); err != nil {
+	if err := f.Forgot(t.Context(), f.meta, "a@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Wait() // the lookup, token and mail happen after the answer
@@ -136,13 +136,13 @@ func TestChangePassword(t *testing.T) {
 
 // No audit event or log line holds a password, a token or a hash.
 func TestLogsHoldNoSecrets(t *testing.T) {
-	f := newFixture(t, func(c *config.Config) { c.Registration.RequireConfirmation = true })
+	f := newFixture(t, func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationOptional })
 	u := f.register("a@example.com")
 	_, ctok := f.mail.link(t, "a@example.com")
 	_, is, _ := f.login("a@example.com", pw)
 	_, _, _ = f.login("a@example.com", "a wrong guess")
 	_ = f.Logout(t.Context(), f.meta, is.Token.String())
-	_ = f.Forgot(t.Context(), f.meta, "a@example.com")
+	_ = f.Forgot(t.Context(), f.meta, "a@example.com", nil)
 	f.Wait()
 	_, rtok := f.mail.link(t, "a@example.com")
 	_ = f.Reset(t.Context(), f.meta, u.ID, rtok, "a new password")

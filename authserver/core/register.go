@@ -10,6 +10,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/mail"
 	"github.com/latchauth/latch/authserver/password"
 	"github.com/latchauth/latch/authserver/store"
 	"github.com/latchauth/latch/authserver/token"
@@ -28,14 +30,23 @@ type Registration struct {
 	FirstName string
 	LastName  string
 	Role      string
+	// ConfirmLink builds the confirmation mail's link when the realm confirms emails; nil
+	// is the realm's email.confirmURL page.
+	ConfirmLink LinkFunc
 }
+
+// LinkFunc builds the link a mail carries for the user userID and the one-time secret: a
+// dialect whose clients expect a link to the API itself (devise's password/edit and
+// confirmation) gives its own; nil is the realm's page (email.resetURL, email.confirmURL).
+type LinkFunc func(userID, secret string) string
 
 // Register creates a user. The checks run in an order that leaks as little as possible: a
 // closed registration is refused before anything else, the fields and the password policy
 // next, then the rate limits (rateLimits.register, per address and per login), and the login
 // is claimed last, after the password is hashed, so a taken login costs the same time as a
-// new one. The user is pending when the realm requires email confirmation
-// (a confirmation mail is then sent) and active otherwise.
+// new one. The user is pending when the realm confirms emails (registration.emailConfirmation
+// Optional or Required; a confirmation mail is then sent) and active otherwise; MayLogIn says
+// whether the new user may be given a session.
 //
 // Errors: ErrRegistrationClosed, a *FieldError (ErrInvalidInput), a *WeakPasswordError
 // (ErrWeakPassword), ErrRateLimited, ErrLoginTaken, or an internal error.
@@ -52,7 +63,7 @@ func (s *Service) Register(ctx context.Context, m Meta, r Registration) (_ store
 	if reg.Closed {
 		return store.User{}, ErrRegistrationClosed
 	}
-	u, err := s.newUser(r, reg.RequireConfirmation)
+	u, err := s.newUser(r, reg.Confirms())
 	if err != nil {
 		return store.User{}, err
 	}
@@ -79,7 +90,7 @@ func (s *Service) Register(ctx context.Context, m Meta, r Registration) (_ store
 	if u.Status == store.StatusPending {
 		// The account exists now whatever happens to the mail; a failure is logged, and the
 		// user can ask for another confirmation where the dialect offers it.
-		if err := s.SendConfirmation(ctx, m, u); err != nil {
+		if err := s.SendConfirmation(ctx, m, u, r.ConfirmLink); err != nil {
 			s.Logger.ErrorContext(ctx, "cannot send confirmation mail", "request_id", m.RequestID, "user_id", u.ID, "error", err)
 		}
 	}
@@ -163,9 +174,30 @@ func mailAddress(u store.User) string {
 	return ""
 }
 
+// MayLogIn reports whether u may be given a session: not when disabled, and not while pending
+// under registration.emailConfirmation Required, or under Optional once
+// registration.unconfirmedAccessFor has passed since the account was created.
+func (s *Service) MayLogIn(u store.User) bool {
+	switch {
+	case u.Status == store.StatusDisabled:
+		return false
+	case u.Status != store.StatusPending:
+		return true
+	}
+	reg := s.Config.Registration
+	switch reg.EmailConfirmation {
+	case config.ConfirmationRequired:
+		return false
+	case config.ConfirmationOptional:
+		grace := reg.UnconfirmedAccessFor.Duration
+		return grace <= 0 || s.Now().Before(u.CreatedAt.Add(grace))
+	}
+	return true
+}
+
 // SendConfirmation issues a new confirmation token for u (replacing any outstanding one) and
-// queues the mail with its link `{confirmURL}?uid=USER_ID&t=TOKEN`.
-func (s *Service) SendConfirmation(ctx context.Context, m Meta, u store.User) error {
+// queues the mail with its link: link's, or `{confirmURL}?uid=USER_ID&t=TOKEN` when nil.
+func (s *Service) SendConfirmation(ctx context.Context, m Meta, u store.User, link LinkFunc) error {
 	to := mailAddress(u)
 	if to == "" {
 		return internal("send confirmation", errors.New("the user has no email address"))
@@ -174,7 +206,12 @@ func (s *Service) SendConfirmation(ctx context.Context, m Meta, u store.User) er
 	if err != nil {
 		return err
 	}
-	msg, err := s.Composer.Confirm(to, u.Login, u.ID, secret)
+	var msg mail.Message
+	if link != nil {
+		msg, err = s.Composer.ConfirmAt(to, u.Login, link(u.ID, secret))
+	} else {
+		msg, err = s.Composer.Confirm(to, u.Login, u.ID, secret)
+	}
 	if err != nil {
 		return internal("send confirmation", err)
 	}
@@ -182,6 +219,62 @@ func (s *Service) SendConfirmation(ctx context.Context, m Meta, u store.User) er
 		return internal("send confirmation", err)
 	}
 	return nil
+}
+
+// ResendConfirmation mails a new confirmation link to a pending user (see SendConfirmation for
+// link). The answer is the same whether or not login names a pending user with an address, and
+// the mail is sent after it; requests are limited by rateLimits.confirmation per address and
+// per login.
+//
+// Errors: ErrRateLimited, or internal.
+func (s *Service) ResendConfirmation(ctx context.Context, m Meta, login string, link LinkFunc) (err error) {
+	began := time.Now()
+	defer func() { s.observe(m, "resend_confirmation", began, err) }()
+
+	if err := s.rateLimit(ctx, m, actionConfirmation, s.Config.RateLimits.Confirmation, login); err != nil {
+		return err
+	}
+	s.background(ctx, func(ctx context.Context) {
+		u, err := s.Store.GetUserByLogin(ctx, store.NormalizeLogin(login))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			s.audit(ctx, m, "confirmation.resend", "", outcomeSuccess, slog.Bool("mail_sent", false))
+			return
+		case err != nil:
+			s.Logger.ErrorContext(ctx, "cannot look up a confirmation's login", "request_id", m.RequestID, "error", err)
+			return
+		case u.Status != store.StatusPending || mailAddress(u) == "":
+			s.audit(ctx, m, "confirmation.resend", u.ID, outcomeSuccess, slog.Bool("mail_sent", false))
+			return
+		}
+		err = s.SendConfirmation(ctx, m, u, link)
+		if err != nil {
+			s.Logger.ErrorContext(ctx, "cannot send confirmation mail", "request_id", m.RequestID, "user_id", u.ID, "error", err)
+		}
+		s.audit(ctx, m, "confirmation.resend", u.ID, outcomeSuccess, slog.Bool("mail_sent", err == nil))
+	})
+	return nil
+}
+
+// activatePending makes a pending user active: a reset link they followed proves the
+// mailbox, as a confirmation link does (devise confirms an unconfirmed user on password/edit).
+// Failures are logged: the reset itself has happened.
+func (s *Service) activatePending(ctx context.Context, m Meta, userID string, now time.Time) (store.User, bool) {
+	u, err := s.Store.UpdateUser(ctx, userID, now, func(u store.User) (store.User, error) {
+		if u.Status != store.StatusPending {
+			return u, errNothingPending
+		}
+		u.Status = store.StatusActive
+		return u, nil
+	})
+	if err != nil {
+		if !errors.Is(err, errNothingPending) {
+			s.Logger.WarnContext(ctx, "cannot activate a user after a reset", "request_id", m.RequestID, "user_id", userID, "error", err)
+		}
+		return store.User{}, false
+	}
+	s.audit(ctx, m, "confirm", userID, outcomeSuccess, slog.String("by", "reset_link"))
+	return u, true
 }
 
 // issueOneTime stores the hash of a fresh secret as the user's one outstanding token of kind

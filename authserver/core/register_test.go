@@ -70,7 +70,7 @@ func TestRegisterRefused(t *testing.T) {
 }
 
 func TestRegisterWithConfirmation(t *testing.T) {
-	f := newFixture(t, func(c *config.Config) { c.Registration.RequireConfirmation = true })
+	f := newFixture(t, func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationRequired })
 	_, err := f.Register(t.Context(), f.meta, core.Registration{Login: "not-an-address", Password: pw})
 	wantErr(t, err, core.ErrInvalidInput)
 
@@ -101,7 +101,7 @@ func TestRegisterWithConfirmation(t *testing.T) {
 	f.clock.Advance(f.Config.Email.ConfirmTokenLifespan.Duration + 1)
 	_, err = f.Confirm(t.Context(), f.meta, lateUID, lateTok)
 	wantErr(t, err, core.ErrInvalidToken)
-	if err := f.SendConfirmation(t.Context(), f.meta, late); err != nil {
+	if err := f.SendConfirmation(t.Context(), f.meta, late, nil); err != nil {
 		t.Fatal(err)
 	}
 	_, tok2 := f.mail.link(t, "late@example.com")
@@ -119,7 +119,7 @@ func TestRegisterWithConfirmation(t *testing.T) {
 
 // A mail failure does not undo a registration.
 func TestRegisterSurvivesMailFailure(t *testing.T) {
-	f := newFixture(t, func(c *config.Config) { c.Registration.RequireConfirmation = true })
+	f := newFixture(t, func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationRequired })
 	f.mail.err = errors.New("smtp down")
 	u := f.register("a@example.com")
 	if u.Status != store.StatusPending {

@@ -78,7 +78,7 @@ func TestResetLinkLeave(t *testing.T) {
 	u := f.register("ada@example.com")
 	resetSession := func() core.Issued {
 		t.Helper()
-		if err := f.Forgot(t.Context(), f.meta, "ada@example.com"); err != nil {
+		if err := f.Forgot(t.Context(), f.meta, "ada@example.com", nil); err != nil {
 			t.Fatal(err)
 		}
 		f.Wait() // the lookup, token and mail come after the answer
@@ -177,11 +177,11 @@ func TestStolenSessionCannotMoveEmail(t *testing.T) {
 	if _, _, err := f.login("ada@example.com", pw); err != nil {
 		t.Errorf("the owner's login: %v", err)
 	}
-	if err := f.Forgot(t.Context(), f.meta, "eve@evil.example"); err != nil {
+	if err := f.Forgot(t.Context(), f.meta, "eve@evil.example", nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Wait() // the lookup, token and mail come after the answer
-	if err := f.Forgot(t.Context(), f.meta, "ada@example.com"); err != nil {
+	if err := f.Forgot(t.Context(), f.meta, "ada@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Wait() // the lookup, token and mail come after the answer
@@ -309,7 +309,7 @@ func TestResetCancelsEmailChange(t *testing.T) {
 	if _, err := f.UpdateProfile(t.Context(), f.meta, u.ID, core.ProfileChange{Email: ptr("eve@evil.example"), Password: pw}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Forgot(t.Context(), f.meta, "ada@example.com"); err != nil {
+	if err := f.Forgot(t.Context(), f.meta, "ada@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Wait() // the lookup, token and mail come after the answer
@@ -335,7 +335,7 @@ func TestResetCancelsEmailChange(t *testing.T) {
 // old address stays the confirmed one until the new one is confirmed. A user still pending
 // from registration who changes address confirms the new one instead, and is then active.
 func TestEmailChangeWithRequiredConfirmation(t *testing.T) {
-	f := newFixture(t, func(c *config.Config) { c.Registration.RequireConfirmation = true })
+	f := newFixture(t, func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationRequired })
 	u := f.register("ada@example.com")
 	uid, tok := f.mail.link(t, "ada@example.com")
 	if _, err := f.Confirm(t.Context(), f.meta, uid, tok); err != nil {
@@ -369,7 +369,7 @@ func TestPasswordChangeNotices(t *testing.T) {
 	if err := f.ChangePassword(t.Context(), f.meta, f.auth(is), core.PasswordChange{Current: pw, New: "n3w-passw0rd"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Forgot(t.Context(), f.meta, "ada@example.com"); err != nil {
+	if err := f.Forgot(t.Context(), f.meta, "ada@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Wait() // the lookup, token and mail come after the answer
@@ -413,7 +413,7 @@ func TestResetLinkCancelsEmailChangeAndLock(t *testing.T) {
 		_, _, _ = f.Login(t.Context(), m, core.LoginRequest{Login: "ada@example.com", Password: "guess"})
 		f.clock.Advance(time.Minute)
 	}
-	if err := f.Forgot(t.Context(), f.meta, "ada@example.com"); err != nil {
+	if err := f.Forgot(t.Context(), f.meta, "ada@example.com", nil); err != nil {
 		t.Fatal(err)
 	}
 	f.Wait()

@@ -66,6 +66,17 @@ func (c *Composer) Reset(to, login, userID, token string) (Message, error) {
 	return c.withLink(Reset, c.resetURL, c.resetTTL, to, Data{Login: login}, userID, token)
 }
 
+// ResetAt is Reset with the link given whole (a dialect's own, such as devise's
+// password/edit on the API).
+func (c *Composer) ResetAt(to, login, link string) (Message, error) {
+	return c.compose(Reset, to, Data{Login: login, Link: link, ExpiresIn: Lifespan(c.resetTTL)})
+}
+
+// ConfirmAt is Confirm with the link given whole; see ResetAt.
+func (c *Composer) ConfirmAt(to, login, link string) (Message, error) {
+	return c.compose(Confirm, to, Data{Login: login, Link: link, ExpiresIn: Lifespan(c.confirmTTL)})
+}
+
 // Confirm builds the email-confirmation message; see Reset.
 func (c *Composer) Confirm(to, login, userID, token string) (Message, error) {
 	return c.withLink(Confirm, c.confirmURL, c.confirmTTL, to, Data{Login: login}, userID, token)

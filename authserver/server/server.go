@@ -223,8 +223,9 @@ func warnIncomplete(cfg *config.Config, logger *slog.Logger) {
 	if cfg.Email.ResetURL == "" {
 		logger.Warn("email.resetURL is not set: password reset mail cannot be sent")
 	}
-	if cfg.Registration.RequireConfirmation && cfg.Email.ConfirmURL == "" {
-		logger.Warn("email.confirmURL is not set but registration.requireConfirmation is: confirmation mail cannot be sent")
+	if cfg.Registration.Confirms() && cfg.Email.ConfirmURL == "" {
+		logger.Warn("email.confirmURL is not set but registration.emailConfirmation is " + string(cfg.Registration.EmailConfirmation) +
+			": confirmation mail cannot be sent (but deviseToken's, which link to publicURL when it is set)")
 	}
 }
 

@@ -100,6 +100,19 @@ func (s *Server) Sibling(t testing.TB) *Server {
 	return n
 }
 
+// SiblingWith is Sibling with the config changed by edit: the realm's next settings (its
+// spec changed) over the same data. edit must not change what the config's pointers share
+// with the original (replace a dialect's settings rather than edit them in place).
+func (s *Server) SiblingWith(t testing.TB, edit func(*config.Config)) *Server {
+	t.Helper()
+	cfg := *s.Config
+	edit(&cfg)
+	n := &Server{t: t, Redis: s.Redis, Mailbox: s.Mailbox, configFile: filepath.Join(t.TempDir(), "config.json")}
+	n.Config = writeConfig(t, n.configFile, &cfg)
+	n.launch(t)
+	return n
+}
+
 // launch starts the process and waits for it to be ready; the stop is arranged at cleanup.
 func (s *Server) launch(t testing.TB) {
 	t.Helper()

@@ -3,13 +3,14 @@
 // Decisions where the seed is silent (docs/protocol.md#account-where-latch-goes-further lists them for users):
 //
 //   - Registration answers 200 with the User and a session cookie, as the seed says, also when
-//     the realm requires email confirmation: the User then has status 0 (pending), and the
-//     session works. A pending user may also log in again later and GET /session reports
-//     status 0; it is the application's choice what a pending user may do. Disabled users
-//     (status 2) can neither log in nor use an existing session.
-//   - The confirmation mail of the register row (docs/protocol.md#account-endpoints) is sent when the realm requires
-//     confirmation (registration.requireConfirmation); otherwise the new user is active at
-//     once and there is nothing to confirm.
+//     the realm confirms emails (registration.emailConfirmation Optional): the User then has
+//     status 0 (pending), and the session works; a pending user may also log in again later
+//     and GET /session reports status 0. Under Required a pending user gets no cookie at
+//     registration and cannot log in until confirmed, with the failed-login answer (as in
+//     every dialect). Disabled users (status 2) can neither log in nor use an existing session.
+//   - The confirmation mail of the register row (docs/protocol.md#account-endpoints) is sent
+//     when the realm confirms emails (Optional or Required); otherwise the new user is active
+//     at once and there is nothing to confirm.
 //   - Every registration refusal (closed registration, login taken, weak password) is 401, the
 //     seed's "Error instance and code 401 otherwise"; a field the server cannot take (an empty
 //     or overlong login, a login that is not an email address when confirmation is required,

@@ -153,10 +153,10 @@ func TestRegisterRefused(t *testing.T) {
 	}
 }
 
-// POST /register with confirmation required → 200 User with status 0 and a session; the
+// POST /register with confirmation optional → 200 User with status 0 and a session; the
 // confirmation mail's link confirms through POST /confirm.
 func TestConfirm(t *testing.T) {
-	s := servertest.Start(t, servertest.Options{Config: func(c *config.Config) { c.Registration.RequireConfirmation = true }})
+	s := servertest.Start(t, servertest.Options{Config: func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationOptional }})
 	b, u := register(t, s, "pending@example.com")
 	if u.Status != 0 {
 		t.Fatalf("status after registration = %d, want 0 (pending)", u.Status)

@@ -76,7 +76,8 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// register: POST {prefix}/register {login,password,firstName,lastName} → 200 User + cookie;
+// register: POST {prefix}/register {login,password,firstName,lastName} → 200 User + cookie (no
+// cookie while the user must confirm the email first);
 // 400 for a malformed field, 401 for a refusal, 429 past the rate limits.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	var req registerRequest
@@ -102,13 +103,16 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, err)
 		return
 	}
-	issued, err := h.Core.IssueSession(r.Context(), m, u, core.SessionOptions{})
-	if err != nil {
-		// The account exists; the client can log in once the store answers again.
-		h.internalError(w, r, err)
-		return
+	if h.Core.MayLogIn(u) {
+		// Pending under registration.emailConfirmation Required: the user, without a session.
+		issued, err := h.Core.IssueSession(r.Context(), m, u, core.SessionOptions{})
+		if err != nil {
+			// The account exists; the client can log in once the store answers again.
+			h.internalError(w, r, err)
+			return
+		}
+		h.setSession(w, issued)
 	}
-	h.setSession(w, issued)
 	httpx.WriteJSON(w, http.StatusOK, userOf(u))
 }
 
@@ -118,7 +122,7 @@ func (h *Handler) forgot(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &req) {
 		return
 	}
-	err := h.Core.Forgot(r.Context(), meta(r), req.Login)
+	err := h.Core.Forgot(r.Context(), meta(r), req.Login, nil)
 	switch {
 	case errors.Is(err, core.ErrRateLimited):
 		writeError(w, r, http.StatusTooManyRequests, err.Error())

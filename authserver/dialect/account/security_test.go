@@ -15,12 +15,15 @@ import (
 // A failed login for an unknown login, a wrong password, a disabled account and from a locked
 // address look the same: status, body and headers (but Date and X-Request-Id). All but the
 // locked one take about the same time; a locked attempt answers at once, spending no hash.
-// (A pending account may log in here: this dialect's registration returns a session.)
+// A pending account is refused the same way once the realm requires confirmation.
 func TestFailedLoginsAreIndistinguishable(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{Config: servertest.RealHashing})
 	register(t, s, "victim@example.com")
 	register(t, s, "disabled@example.com")
 	s.SetUserStatus(t, "disabled@example.com", store.StatusDisabled)
+	register(t, s, "pending@example.com")
+	s.SetUserStatus(t, "pending@example.com", store.StatusPending)
+	s = s.SiblingWith(t, func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationRequired })
 	b := newBrowser(t, s)
 	login := func(login, pw string) func(...string) response {
 		return func(header ...string) response {
@@ -33,6 +36,7 @@ func TestFailedLoginsAreIndistinguishable(t *testing.T) {
 		servertest.FailedLogin{Name: "wrong password", Attempt: login("victim@example.com", "wrong "+password)},
 		servertest.FailedLogin{Name: "unknown login", Attempt: login("ghost@example.com", password)},
 		servertest.FailedLogin{Name: "disabled account", Attempt: login("disabled@example.com", password)},
+		servertest.FailedLogin{Name: "pending account", Attempt: login("pending@example.com", password)},
 		// The right password: a lock refuses it exactly like a wrong one.
 		servertest.FailedLogin{Name: "locked address", Untimed: true, Attempt: func(...string) response {
 			return login("victim@example.com", password)(servertest.FromLockedAddress...)
@@ -178,7 +182,7 @@ func TestRequestID(t *testing.T) {
 func TestAuditEventsHoldNoSecrets(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{Config: func(c *config.Config) {
 		c.BruteForce.MaxFailuresPerLogin = 2
-		c.Registration.RequireConfirmation = true
+		c.Registration.EmailConfirmation = config.ConfirmationOptional
 	}})
 	b, u := register(t, s, "audit@example.com")
 	cookie1 := b.hc.Jar.Cookies(mustURL(t, s.PublicURL))[0].Value

@@ -89,7 +89,7 @@ func TestActivationFailures(t *testing.T) {
 
 // Every failed login gets the same 401 INVALID_CREDENTIALS: status, body and headers (but
 // Date and X-Request-Id), whatever the cause: a wrong password, an unknown login, a disabled
-// or pending account (this dialect lets only active accounts in), a locked address, a missing
+// or pending account (the realm requires confirmation), a locked address, a missing
 // field. All but the locked one and the missing fields (which name no account to check) take
 // about the same time; a locked attempt answers at once, spending no hash.
 func TestFailedLoginsAreIndistinguishable(t *testing.T) {
@@ -99,6 +99,7 @@ func TestFailedLoginsAreIndistinguishable(t *testing.T) {
 	s.SetUserStatus(t, "disabled@example.com", store.StatusDisabled)
 	register(t, s, "pending@example.com")
 	s.SetUserStatus(t, "pending@example.com", store.StatusPending)
+	s = s.SiblingWith(t, func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationRequired })
 	c := newClient(t, s)
 	attempt := func(body map[string]string) func(...string) response {
 		return func(header ...string) response { return c.do(http.MethodPost, "/api/auth", body, header...) }

@@ -117,7 +117,7 @@ func TestTokensPerUserAreBounded(t *testing.T) {
 // POST /users/activate with the activation token at the top level and wrapped in the seed's
 // envelope → 200 {login,email,active:true}; the user can then log in. A spent token is 400.
 func TestActivation(t *testing.T) {
-	s := start(t, func(c *config.Config) { c.Registration.RequireConfirmation = true })
+	s := start(t, func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationRequired })
 	c := newClient(t, s)
 	for i, wrap := range []func(string) any{
 		func(tok string) any { return map[string]string{"activation_token": tok} },

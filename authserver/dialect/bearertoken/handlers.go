@@ -27,9 +27,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	_, issued, err := h.Core.Login(r.Context(), m, core.LoginRequest{
 		Login:    req.Login,
 		Password: req.Password,
-		// The dialect has an activation step: a user is in only once activated.
-		RequireActive: true,
-		Session:       h.sessionOptions(),
+		Session:  h.sessionOptions(),
 	})
 	switch {
 	case errors.Is(err, core.ErrInvalidCredentials), errors.Is(err, core.ErrDeviceLimit):

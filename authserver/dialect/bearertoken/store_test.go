@@ -13,7 +13,7 @@ import (
 // a success and never INVALID_*, and nothing is lost: after Redis is back the same tokens
 // work, with the same times.
 func TestStoreDown(t *testing.T) {
-	s := start(t, func(c *config.Config) { c.Registration.RequireConfirmation = true })
+	s := start(t, func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationRequired })
 	uid := register(t, s, "outage@example.com")
 	_, confirm := s.Mailbox.Wait(t, "outage@example.com", 1).Link(t)
 	c := newClient(t, s)

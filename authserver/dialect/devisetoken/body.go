@@ -14,13 +14,14 @@ import (
 // namespace whatever the route, so one type serves every route; each handler reads only its
 // own fields. Pointers tell a missing field from an empty one (devise checks
 // password_confirmation only when it is sent). Unknown fields are ignored: devise's clients
-// send extras (config_name, confirm_success_url, the application's own attributes).
+// send extras (config_name, the application's own attributes).
 type body struct {
 	Email                *string `json:"email"`
 	Password             *string `json:"password"`
 	PasswordConfirmation *string `json:"password_confirmation"`
 	CurrentPassword      *string `json:"current_password"`
 	RedirectURL          *string `json:"redirect_url"`
+	ConfirmSuccessURL    *string `json:"confirm_success_url"`
 	Name                 *string `json:"name"`
 	FirstName            *string `json:"first_name"`
 	LastName             *string `json:"last_name"`
@@ -35,7 +36,8 @@ func (b *body) formFields() map[string]**string {
 	return map[string]**string{
 		"email": &b.Email, "password": &b.Password, "password_confirmation": &b.PasswordConfirmation,
 		"current_password": &b.CurrentPassword, "redirect_url": &b.RedirectURL, "name": &b.Name,
-		"first_name": &b.FirstName, "last_name": &b.LastName,
+		"confirm_success_url": &b.ConfirmSuccessURL,
+		"first_name":          &b.FirstName, "last_name": &b.LastName,
 		keyAccessToken: &b.AccessToken, keyClient: &b.Client, keyUID: &b.UID,
 	}
 }

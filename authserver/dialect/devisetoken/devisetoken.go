@@ -56,6 +56,8 @@ func (h *Handler) Mount(mux *http.ServeMux) error {
 	rt.HandleFunc(http.MethodPut, httpx.Join(prefix, "/password"), "password", h.updatePassword)
 	rt.HandleFunc(http.MethodPatch, httpx.Join(prefix, "/password"), "password", h.updatePassword)
 	rt.HandleFunc(http.MethodGet, httpx.Join(prefix, "/password/edit"), "password_edit", h.editPassword)
+	rt.HandleFunc(http.MethodGet, httpx.Join(prefix, "/confirmation"), "confirmation", h.confirm)
+	rt.HandleFunc(http.MethodPost, httpx.Join(prefix, "/confirmation"), "confirmation", h.resendConfirmation)
 
 	authHeaders := []string{keyAccessToken, keyTokenType, keyClient, keyExpiry, keyUID}
 	d := &httpx.Dialect{

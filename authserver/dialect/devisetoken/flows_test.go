@@ -207,7 +207,7 @@ func wantRegistrationError(t *testing.T, r response, fields map[string]string, f
 // sign_in refuses the pending user with the one bad-credentials answer until the
 // confirmation link is used.
 func TestRegisterPendingConfirmation(t *testing.T) {
-	s := start(t, servertest.Options{}, func(c *config.Config) { c.Registration.RequireConfirmation = true })
+	s := start(t, servertest.Options{}, func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationRequired })
 	c := newClient(t, s)
 	r := c.post("/auth", map[string]string{"email": "pending@example.com", "password": password})
 	wantStatus(t, r, http.StatusOK)

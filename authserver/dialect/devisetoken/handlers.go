@@ -18,7 +18,9 @@ import (
 
 // register: POST {prefix} {email,password,password_confirmation,...} → 200
 // {"status":"success","data":{user}} with the auth headers (none while the user must still
-// confirm the email); 422 with the record's errors.
+// confirm the email); 422 with the record's errors. With confirm_success_url (checked against
+// the allowed origins) and the realm's publicURL, the confirmation mail links to GET
+// {prefix}/confirmation, which redirects there; otherwise to the realm's email.confirmURL.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	b, ok := readBody(w, r, true)
 	if !ok {
@@ -59,6 +61,14 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	if b.PasswordConfirmation != nil && !equal(*b.PasswordConfirmation, pw) {
 		errs.add("password_confirmation", "doesn't match Password")
 	}
+	var confirmTo *url.URL
+	if b.ConfirmSuccessURL != nil {
+		var ok bool
+		if confirmTo, ok = h.redirect.check(*b.ConfirmSuccessURL); !ok {
+			writeError(w, r, http.StatusUnprocessableEntity, msgConfirmRefused)
+			return
+		}
+	}
 	if !errs.empty() {
 		refuse(&errs)
 		return
@@ -67,6 +77,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	m := meta(r)
 	u, err := h.Core.Register(r.Context(), m, core.Registration{
 		Login: email, Email: email, Password: pw, FirstName: first, LastName: last,
+		ConfirmLink: h.confirmLink(confirmTo),
 	})
 	var field *core.FieldError
 	switch {
@@ -89,7 +100,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		refuse(&errs)
 		return
 	}
-	if u.Status == store.StatusActive {
+	if h.Core.MayLogIn(u) {
 		is, err := h.Core.IssueSession(r.Context(), m, u, h.sessionOptions(h.settings.DevicePolicy, ""))
 		if err != nil {
 			// The account exists; the client can sign in once the store answers again.
@@ -150,7 +161,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	m := meta(r)
 	m.Device = httpx.DeviceCookie(r, h.Config)
 	u, is, err := h.Core.Login(r.Context(), m, core.LoginRequest{
-		Login: str(b.Email), Password: str(b.Password), RequireActive: true,
+		Login: str(b.Email), Password: str(b.Password),
 		Session: h.sessionOptions(h.settings.DevicePolicy, replaces),
 	})
 	switch {
@@ -218,7 +229,9 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 }
 
 // forgotPassword: POST {prefix}/password {email,redirect_url} → 200 with one message whatever
-// the email; a reset mail goes to a known one.
+// the email; a reset mail goes to a known one. With redirect_url and the realm's publicURL its
+// link is devise's, {publicURL}{prefix}/password/edit?reset_password_token=…&redirect_url=…
+// (editPassword); otherwise the realm's email.resetURL page.
 func (h *Handler) forgotPassword(w http.ResponseWriter, r *http.Request) {
 	b, ok := readBody(w, r, true)
 	if !ok {
@@ -235,7 +248,11 @@ func (h *Handler) forgotPassword(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	err := h.Core.Forgot(r.Context(), meta(r), email)
+	var link core.LinkFunc
+	if b.RedirectURL != nil {
+		link = h.apiLink("/password/edit", "reset_password_token", *b.RedirectURL)
+	}
+	err := h.Core.Forgot(r.Context(), meta(r), email, link)
 	switch {
 	case errors.Is(err, core.ErrRateLimited):
 		writeError(w, r, http.StatusTooManyRequests, msgRateLimited)
@@ -401,4 +418,107 @@ func (h *Handler) updatePassword(w http.ResponseWriter, r *http.Request) {
 		Data    user   `json:"data"`
 		Message string `json:"message"`
 	}{true, userOf(a.User), msgPasswordUpdated})
+}
+
+// apiLink returns the LinkFunc of a mail that links to this dialect's path on the realm's
+// public URL with the one-time token `<userID>.<secret>` in tokenParam and redirect as
+// redirect_url, as devise_token_auth's mails do; nil (the realm's page) without a publicURL.
+func (h *Handler) apiLink(path, tokenParam, redirect string) core.LinkFunc {
+	if h.Config.PublicURL == "" {
+		return nil
+	}
+	base := h.Config.PublicURL + httpx.Join(h.settings.Prefix, path)
+	return func(userID, secret string) string {
+		q := url.Values{tokenParam: {userID + "." + secret}, "redirect_url": {redirect}}
+		return base + "?" + q.Encode()
+	}
+}
+
+// confirmLink is apiLink for GET {prefix}/confirmation, or nil without a confirm_success_url.
+func (h *Handler) confirmLink(to *url.URL) core.LinkFunc {
+	if to == nil {
+		return nil
+	}
+	return h.apiLink("/confirmation", "confirmation_token", to.String())
+}
+
+// confirm: GET {prefix}/confirmation?confirmation_token=…&redirect_url=… confirms the email
+// and redirects (302) to redirect_url with account_confirmation_success=true, or =false when
+// the token is spent, expired or unknown, as devise_token_auth does. Without a redirect_url:
+// 200 {"success":true,"message":…}, or 404 for a bad token. A redirect_url outside the allowed
+// origins is 422 and spends nothing.
+func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if len(r.URL.RawQuery) > maxQueryLen || err != nil {
+		writeError(w, r, http.StatusNotFound, msgConfirmInvalid)
+		return
+	}
+	var target *url.URL
+	if raw := q.Get("redirect_url"); raw != "" {
+		var ok bool
+		if target, ok = h.redirect.check(raw); !ok {
+			writeError(w, r, http.StatusUnprocessableEntity, msgRedirectRefused)
+			return
+		}
+	}
+	err = core.ErrInvalidToken
+	if t, perr := token.ParseUserToken(q.Get("confirmation_token")); perr == nil {
+		_, err = h.Core.Confirm(r.Context(), meta(r), t.UserID, t.Secret)
+	}
+	confirmed := err == nil
+	if err != nil && !errors.Is(err, core.ErrInvalidToken) && !errors.Is(err, core.ErrLoginTaken) {
+		h.internalError(w, r, err)
+		return
+	}
+	switch {
+	case target != nil:
+		w.Header().Set("Location", redirectLocation(target, url.Values{"account_confirmation_success": {strconv.FormatBool(confirmed)}}))
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.WriteHeader(http.StatusFound)
+	case confirmed:
+		httpx.WriteJSON(w, http.StatusOK, struct {
+			Success bool   `json:"success"`
+			Message string `json:"message"`
+		}{true, msgConfirmed})
+	default:
+		writeError(w, r, http.StatusNotFound, msgConfirmInvalid)
+	}
+}
+
+// resendConfirmation: POST {prefix}/confirmation {email,redirect_url} → 200 with one message
+// whatever the email; a pending user gets a new confirmation mail (linking to GET
+// {prefix}/confirmation when redirect_url is given). 401 without an email (devise's answer),
+// 422 for a refused redirect_url, 429 past rateLimits.confirmation.
+func (h *Handler) resendConfirmation(w http.ResponseWriter, r *http.Request) {
+	b, ok := readBody(w, r, true)
+	if !ok {
+		return
+	}
+	email := strings.TrimSpace(str(b.Email))
+	if email == "" {
+		writeError(w, r, http.StatusUnauthorized, msgMissingEmail)
+		return
+	}
+	var link core.LinkFunc
+	if b.RedirectURL != nil {
+		to, ok := h.redirect.check(*b.RedirectURL)
+		if !ok {
+			writeError(w, r, http.StatusUnprocessableEntity, msgRedirectRefused)
+			return
+		}
+		link = h.confirmLink(to)
+	}
+	err := h.Core.ResendConfirmation(r.Context(), meta(r), email, link)
+	switch {
+	case errors.Is(err, core.ErrRateLimited):
+		writeError(w, r, http.StatusTooManyRequests, msgRateLimited)
+		return
+	case err != nil:
+		h.internalError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, struct {
+		Success bool   `json:"success"`
+		Message string `json:"message"`
+	}{true, msgConfirmSent})
 }

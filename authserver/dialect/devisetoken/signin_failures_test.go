@@ -1,6 +1,7 @@
 package devisetoken_test
 
 import (
+	"github.com/latchauth/latch/authserver/config"
 	"net/http"
 	"testing"
 
@@ -20,6 +21,7 @@ func TestSignInFailuresTakeTheSameTime(t *testing.T) {
 	s.SetUserStatus(t, "disabled@example.com", store.StatusDisabled)
 	register(t, newClient(t, s), "pending@example.com")
 	s.SetUserStatus(t, "pending@example.com", store.StatusPending)
+	s = s.SiblingWith(t, func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationRequired })
 	c := newClient(t, s)
 	signIn := func(email, pw string) func(...string) response {
 		return func(header ...string) response {

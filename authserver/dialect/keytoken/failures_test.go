@@ -54,13 +54,17 @@ func TestRegisterFailures(t *testing.T) {
 // Every failed login is the same 401: status, body and headers (but Date and X-Request-Id),
 // whatever the cause: a wrong password, an unknown login, a disabled account, a locked address,
 // a missing field. All but the locked one and the missing fields (which name no account to
-// check) take about the same time; a locked attempt answers at once, spending no hash. (A
-// pending account may sign in here: this dialect's registration returns credentials.)
+// check) take about the same time; a locked attempt answers at once, spending no hash. A
+// pending account is refused the same way once the realm requires confirmation (the attack:
+// an account registered with someone else's address, never confirmed, signing in).
 func TestFailedLoginsAreIndistinguishable(t *testing.T) {
 	s := start(t, "/", servertest.RealHashing)
 	newClient(t, s).register("web", "victim@example.com")
 	newClient(t, s).register("web", "disabled@example.com")
 	s.SetUserStatus(t, "disabled@example.com", store.StatusDisabled)
+	newClient(t, s).register("web", "pending@example.com")
+	s.SetUserStatus(t, "pending@example.com", store.StatusPending)
+	s = s.SiblingWith(t, func(c *config.Config) { c.Registration.EmailConfirmation = config.ConfirmationRequired })
 	c := newClient(t, s)
 	attempt := func(body map[string]string) func(...string) response {
 		return func(header ...string) response { return c.do(http.MethodPost, "/users/token", body, header...) }
@@ -74,6 +78,7 @@ func TestFailedLoginsAreIndistinguishable(t *testing.T) {
 		servertest.FailedLogin{Name: "wrong password", Attempt: login("victim@example.com", "wrong "+password)},
 		servertest.FailedLogin{Name: "unknown login", Attempt: login("ghost@example.com", password)},
 		servertest.FailedLogin{Name: "disabled account", Attempt: login("disabled@example.com", password)},
+		servertest.FailedLogin{Name: "pending account", Attempt: login("pending@example.com", password)},
 		servertest.FailedLogin{Name: "locked address", Untimed: true, Attempt: func(...string) response {
 			return login("victim@example.com", password)(servertest.FromLockedAddress...)
 		}},

@@ -24,7 +24,8 @@ const (
 )
 
 // register: POST {prefix}users {client,email,password,firstName,lastName} → 201
-// {role,key,token,refresh,expires}; 400 malformed, 401 unknown client, 409 email taken, 422
+// {role,key,token,refresh,expires}, or 202 {role} when the realm requires the email to be
+// confirmed before a login; 400 malformed, 401 unknown client, 409 email taken, 422
 // weak password, 403 registration closed, 429 past the rate limits.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	var req registerRequest
@@ -58,6 +59,14 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		h.internalError(w, r, "users", err)
+		return
+	}
+	if !h.Core.MayLogIn(u) {
+		// registration.emailConfirmation Required: the account exists, and credentials come
+		// from a login once the email is confirmed.
+		httpx.WriteJSON(w, http.StatusAccepted, struct {
+			Role string `json:"role"`
+		}{roleOf(u)})
 		return
 	}
 	issued, err := h.Core.IssueSession(r.Context(), m, u, h.sessionOptions(req.Client))
