@@ -194,7 +194,7 @@ type Protocols struct {
 	KeyToken    *KeyToken    `json:"keyToken,omitempty"`
 }
 
-// ReactAuth is the @fantaptik/react-auth dialect (PROTOCOL.md section 1).
+// ReactAuth is the @fantaptik/react-auth dialect (docs/protocol.md#reactauth).
 type ReactAuth struct {
 	// Prefix is the path prefix (default "/react-auth").
 	Prefix string `json:"prefix,omitempty"`
@@ -209,7 +209,7 @@ const (
 	DenyNew     DevicePolicy = "DenyNew"
 )
 
-// DeviseToken is the devise_token_auth dialect (PROTOCOL.md section 2).
+// DeviseToken is the devise_token_auth dialect (docs/protocol.md#devisetoken).
 type DeviseToken struct {
 	// Prefix is the path prefix (default "/auth").
 	Prefix string `json:"prefix,omitempty"`
@@ -232,13 +232,13 @@ type DeviseToken struct {
 	CurrentPasswordOptional bool `json:"currentPasswordOptional,omitempty"`
 }
 
-// Account is the cookie-session JSON dialect (PROTOCOL.md section 3).
+// Account is the cookie-session JSON dialect (docs/protocol.md#account).
 type Account struct {
 	// Prefix is the path prefix (default "/account").
 	Prefix string `json:"prefix,omitempty"`
 }
 
-// BearerToken is the status-envelope bearer dialect (PROTOCOL.md section 4).
+// BearerToken is the status-envelope bearer dialect (docs/protocol.md#bearertoken).
 type BearerToken struct {
 	// Prefix is the path prefix (default "/api").
 	Prefix string `json:"prefix,omitempty"`
@@ -246,7 +246,7 @@ type BearerToken struct {
 	TokenLifespan Duration `json:"tokenLifespan,omitempty"`
 }
 
-// KeyToken is the key/token/refresh dialect (PROTOCOL.md section 5).
+// KeyToken is the key/token/refresh dialect (docs/protocol.md#keytoken).
 type KeyToken struct {
 	// Prefix is the path prefix (default "/").
 	Prefix string `json:"prefix,omitempty"`

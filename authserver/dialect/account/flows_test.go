@@ -9,7 +9,7 @@ import (
 	"github.com/latchauth/latch/authserver/servertest"
 )
 
-// The success rows of PROTOCOL.md section 3 for session, login, logout and register.
+// The success rows of docs/protocol.md#account-endpoints for session, login, logout and register.
 func TestSessionLifecycle(t *testing.T) {
 	s := servertest.Start(t, servertest.Options{})
 	b := newBrowser(t, s)

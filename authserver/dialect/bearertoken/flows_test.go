@@ -13,7 +13,7 @@ import (
 	"github.com/latchauth/latch/authserver/store"
 )
 
-// The user-token rows of PROTOCOL.md section 4: POST /auth issues, GET /auth introspects,
+// The user-token rows of docs/protocol.md#bearertoken-endpoints: POST /auth issues, GET /auth introspects,
 // DELETE /auth revokes (one revocation event), after which the token is invalid everywhere.
 func TestUserTokenLifecycle(t *testing.T) {
 	s := start(t)

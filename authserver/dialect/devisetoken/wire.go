@@ -12,7 +12,7 @@ import (
 )
 
 // The messages of the answers, devise_token_auth's where it has one (config/locales/en.yml and
-// PROTOCOL.md). The sign-in failure has one message whatever the cause.
+// docs/protocol.md#devisetoken-status-table). The sign-in failure has one message whatever the cause.
 const (
 	msgBadCredentials   = "Invalid login credentials. Please try again."
 	msgInvalidToken     = "User not found or access-token invalid."
