@@ -19,14 +19,17 @@ type postRequest struct {
 }
 
 // parsePost decodes a POST body, JSON or form-encoded as contentType and the body say (see
-// isJSON). Errors wrap httpx.ErrMalformed and never repeat the content.
+// bodyKind). Errors wrap httpx.ErrMalformed and never repeat the content.
 func parsePost(contentType string, body []byte) (postRequest, error) {
 	var req postRequest
-	if isJSON(contentType, body) {
+	switch bodyKind(contentType, body) {
+	case kindJSON:
 		if err := httpx.ParseJSON(body, &req); err != nil {
 			return postRequest{}, err
 		}
 		return req, nil
+	case kindOther:
+		return postRequest{}, fmt.Errorf("%w: the content type is neither a form nor JSON", httpx.ErrMalformed)
 	}
 	v, err := httpx.ParseForm(body)
 	if err != nil {
@@ -44,21 +47,36 @@ func parsePost(contentType string, body []byte) (postRequest, error) {
 	return req, nil
 }
 
-// isJSON reports whether a body is to be read as JSON: when its media type says so, or when
-// it has none (or text/plain, what fetch sends for a string body) and begins with '{'. A form
-// body cannot begin with '{' unless it is malformed anyway (qs escapes braces).
-func isJSON(contentType string, body []byte) bool {
+// The ways a POST body is read.
+const (
+	kindForm = iota
+	kindJSON
+	// kindOther is a media type the dialect does not read (multipart, XML, ...): malformed.
+	kindOther
+)
+
+// bodyKind says how a body is to be read: as JSON when its media type says so, or when it has
+// none (or text/plain, what fetch sends for a string body) and begins with '{'; as a form when
+// its media type says so or, with none or text/plain, otherwise. A form body cannot begin with
+// '{' unless it is malformed anyway (qs escapes braces). A Content-Type that does not parse
+// counts as none.
+func bodyKind(contentType string, body []byte) int {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		mt = ""
 	}
 	switch {
 	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
-		return true
+		return kindJSON
+	case mt == "application/x-www-form-urlencoded":
+		return kindForm
 	case mt == "" || mt == "text/plain":
-		return bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{"))
+		if bytes.HasPrefix(bytes.TrimLeft(body, " \t\r\n"), []byte("{")) {
+			return kindJSON
+		}
+		return kindForm
 	}
-	return false
+	return kindOther
 }
 
 // message is one socket request, in either form.

@@ -3,15 +3,17 @@
 // Decisions where the seed is silent (docs/protocol.md#reactauth-where-latch-goes-further lists them for users):
 //
 //   - HTTP failures are 200 {"success":false,"session":"","user":{}}, as docs/protocol.md#reactauth-http says for
-//     login, and also for a malformed body, an unknown or missing type, and a duplicated field:
-//     the real client does not catch HTTP errors, and a failure it can read is a failure it
-//     shows. Only what the client cannot have caused answers otherwise, in the same body
-//     shape: 413 for a body over 64 KiB, 408 for a body not sent in time, and 500 when the
-//     store cannot answer (fail closed: the client treats any non-2xx as a failure, never as
-//     a success), plus the router's 404 and 405 and the 403 of cross-origin protection.
+//     login, and also for a well-formed body of an unknown or missing type: the real client
+//     does not catch HTTP errors, and a failure it can read is a failure it shows. A malformed
+//     body, which the real client never sends, is 400; what the client cannot have caused
+//     answers otherwise too, all in the same body shape: 413 for a body over 64 KiB, 408 for a
+//     body not sent in time, and 500 when the store cannot answer (fail closed: the client
+//     treats any non-2xx as a failure, never as a success), plus the router's 404 and 405 and
+//     the 403 of cross-origin protection.
 //   - The body is JSON when Content-Type says so (application/json or +json), form-encoded
 //     when it says so, and, with no Content-Type or text/plain, JSON if it begins with '{'.
-//     A field given twice in a form is malformed (which value would the client have meant?).
+//     Any other media type is malformed, and so is a field of the wrong type or one given
+//     twice in a form (which value would the client have meant?).
 //   - Login sets the shared session cookie (sessions.cookieName, the account dialect's too)
 //     with the realm's SameSite setting (Lax by default), HttpOnly, Path=/, Secure under
 //     listen.secureCookies, and then named __Host-<cookieName> unless a cookie domain is set

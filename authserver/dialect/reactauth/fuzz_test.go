@@ -2,12 +2,18 @@ package reactauth
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/httpx"
+	"github.com/latchauth/latch/authserver/servertest"
+	"github.com/latchauth/latch/authserver/socket"
 )
 
 // FuzzParseMessage: any socket message parses or fails with ErrMalformed, never panics, and
@@ -106,6 +112,57 @@ func FuzzParsePost(f *testing.F) {
 			if !utf8.ValidString(v) {
 				t.Fatalf("%q %q: parsed a field that is not valid UTF-8", contentType, body)
 			}
+		}
+	})
+}
+
+// FuzzPostBodies sends any body under any Content-Type to POST {prefix} as the server mounts
+// it: the answer is always the failure body (no user exists), with 400 exactly when the body
+// does not decode (parsePost fails) and 200 otherwise; never a panic or a 500.
+func FuzzPostBodies(f *testing.F) {
+	h := servertest.FuzzHandler(f, servertest.EnableReactAuth, func(svc *core.Service, mux *http.ServeMux) error {
+		hub, err := socket.New(socket.Config{Sessions: svc.Store, ClosePush: []byte(ClosePush), Logger: svc.Logger})
+		if err != nil {
+			return err
+		}
+		f.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = hub.Shutdown(ctx)
+		})
+		return (&Handler{Core: svc, Config: svc.Config, Hub: hub, Logger: svc.Logger, Now: svc.Now}).Mount(mux)
+	})
+	route := servertest.FuzzRoute{Method: http.MethodPost, Path: "/react-auth", Allowed: []int{200, 400, 413}}
+	for _, seed := range []struct{ ct, body string }{
+		{"application/x-www-form-urlencoded", "type=fantaptik%2Freact-auth%2Fauthenticate&username=a%40example.com&password=p%20w"},
+		{"application/x-www-form-urlencoded", "type=fantaptik%2Freact-auth%2Fresume"},
+		{"application/x-www-form-urlencoded", "type=a&type=b"},
+		{"application/x-www-form-urlencoded", "a=%zz"},
+		{"application/json", `{"type":"fantaptik/react-auth/authenticate","username":"a","password":"b"}`},
+		{"application/json", `{"type":"fantaptik/react-auth/authenticate","username":1}`},
+		{"application/json", `{"type":`},
+		{"", `{"type":"fantaptik/react-auth/resume"}`},
+		{"text/plain", "type=x"},
+		{"multipart/form-data; boundary=x", "--x--"},
+		{"application/json; charset=\"", "{}"},
+	} {
+		f.Add(seed.ct, seed.body)
+	}
+	f.Fuzz(func(t *testing.T, contentType, body string) {
+		header := http.Header{"Content-Type": {contentType}}
+		rec, _ := servertest.ServeFuzz[map[string]any](t, h, route, "", body, header)
+		if got := string(bytes.TrimSpace(rec.Body.Bytes())); got != `{"success":false,"session":"","user":{}}` {
+			t.Fatalf("%q %q: body %s, want the failure body", contentType, body, got)
+		}
+		want := http.StatusOK
+		if _, err := parsePost(contentType, []byte(body)); err != nil {
+			want = http.StatusBadRequest
+		}
+		if len(body) > httpx.MaxBodyBytes {
+			want = http.StatusRequestEntityTooLarge
+		}
+		if rec.Code != want {
+			t.Fatalf("%q %q: status %d, want %d", contentType, body, rec.Code, want)
 		}
 	})
 }

@@ -9,8 +9,9 @@ import (
 	"github.com/latchauth/latch/authserver/store"
 )
 
-// post: POST {prefix}, dispatched on type. Every failure the client can cause is 200 with the
-// failure body; see the package comment.
+// post: POST {prefix}, dispatched on type. A failed credential, or a well-formed request of no
+// known type, is 200 with the failure body; a body that does not decode is 400 with it (see
+// the package comment).
 func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 	body, err := httpx.ReadBody(r, httpx.MaxBodyBytes)
 	var req postRequest
@@ -19,9 +20,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		switch status := httpx.StatusOf(err); status {
-		case http.StatusBadRequest:
-			httpx.WriteJSON(w, http.StatusOK, failure)
-		case http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
+		case http.StatusBadRequest, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
 			httpx.WriteBodyError(w, r, err, writeError)
 		default:
 			h.internalError(w, r, err)

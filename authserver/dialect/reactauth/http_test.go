@@ -86,7 +86,9 @@ func TestAuthenticateAndResume(t *testing.T) {
 	})
 }
 
-// Every failure the client can cause is 200 with the failure body and no session cookie.
+// Every failed credential, and every well-formed request that names no session or no known
+// type, is 200 with the failure body and no session cookie: the real client does not catch HTTP
+// errors on login. A malformed body is not among them (TestMalformedBodiesAre400).
 func TestFailuresAre200(t *testing.T) {
 	s := start(t, func(c *config.Config) { c.BruteForce.MaxFailuresPerLogin = 3 })
 	a := register(t, s, "grace@example.com")
@@ -117,18 +119,9 @@ func TestFailuresAre200(t *testing.T) {
 		{"unknown type", form, qsStringify("type", "fantaptik/react-auth/whatever", "username", a.login, "password", password), nil},
 		{"socket type over HTTP", form, qsStringify("type", "fantaptik/react-auth/socket/resume", "session", live), nil},
 		{"no type", form, qsStringify("username", a.login, "password", password), nil},
-		{"empty body", form, "", nil},
-		{"malformed form escape", form, "type=fantaptik%2Freact-auth%2Fauthenticate&username=%zz&password=x", nil},
-		{"semicolon separator", form, "type=" + auth + ";username=" + a.login, nil},
-		{"duplicated field", form, qsStringify("type", auth, "username", a.login, "password", "x", "password", password), nil},
-		{"form value not UTF-8", form, "type=" + auth + "&username=%FF&password=x", nil},
-		{"too many fields", form, strings.Repeat("a=b&", 80) + "type=" + auth, nil},
-		{"malformed JSON", "application/json", `{"type":"` + auth + `",`, nil},
-		{"JSON array", "application/json", `[]`, nil},
-		{"JSON wrong type", "application/json", `{"type":"` + auth + `","username":1,"password":"x"}`, nil},
-		{"JSON trailing data", "application/json", `{"type":"` + auth + `"} {}`, nil},
-		{"JSON not UTF-8", "application/json", "{\"type\":\"" + auth + "\",\"username\":\"\xff\"}", nil},
-		{"multipart body", "multipart/form-data; boundary=x", "--x--", nil},
+		{"empty form", form, "", nil},
+		{"JSON with no type", "application/json", `{"username":"` + a.login + `"}`, nil},
+		{"JSON wrong password", "application/json", `{"type":"` + auth + `","username":"` + a.login + `","password":"x"}`, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -156,6 +149,65 @@ func TestFailuresAre200(t *testing.T) {
 	})
 
 	// The live session was untouched by all of it.
+	wantSuccess(t, resumeHTTP(t, s, live))
+}
+
+// A malformed body is 400 with the failure body (the dialect's one shape; it has no field for
+// a reason) and no cookie: bad JSON, bad form encoding, a media type the dialect does not read,
+// fields of the wrong type. A credential failure beside them stays 200.
+func TestMalformedBodiesAre400(t *testing.T) {
+	s := start(t, nil)
+	a := register(t, s, "malformed@example.com")
+	live := login(t, s, a)
+
+	const auth = "fantaptik/react-auth/authenticate"
+	const resume = "fantaptik/react-auth/resume"
+	form := "application/x-www-form-urlencoded"
+	good := qsStringify("type", auth, "username", a.login, "password", password)
+	cases := []struct{ name, contentType, body string }{
+		// Malformed JSON.
+		{"truncated JSON", "application/json", `{"type":"` + auth + `",`},
+		{"JSON array", "application/json", `[]`},
+		{"JSON string", "application/json", `"` + auth + `"`},
+		{"JSON trailing data", "application/json", `{"type":"` + auth + `"} {}`},
+		{"JSON not UTF-8", "application/json", "{\"type\":\"" + auth + "\",\"username\":\"\xff\"}"},
+		{"empty JSON body", "application/json", ""},
+		{"+json media type, bad JSON", "application/vnd.api+json", `{"type":`},
+		{"no Content-Type, broken JSON", "", `{"type":"` + auth + `"`},
+		{"text/plain, broken JSON", "text/plain;charset=UTF-8", `{"type":"` + resume + `",}`},
+		// Wrong content type, bad form encoding.
+		{"form body labelled JSON", "application/json", good},
+		{"multipart body", "multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"type\"\r\n\r\n" + resume + "\r\n--x--\r\n"},
+		{"XML body", "application/xml", "<type>" + resume + "</type>"},
+		{"malformed form escape", form, "type=fantaptik%2Freact-auth%2Fauthenticate&username=%zz&password=x"},
+		{"semicolon separator", form, "type=" + auth + ";username=" + a.login},
+		{"duplicated field", form, qsStringify("type", auth, "username", a.login, "password", "x", "password", password)},
+		{"form value not UTF-8", form, "type=" + auth + "&username=%FF&password=x"},
+		{"too many fields", form, strings.Repeat("a=b&", 80) + "type=" + auth},
+		// Fields of the wrong type.
+		{"username a number", "application/json", `{"type":"` + auth + `","username":1,"password":"x"}`},
+		{"password an object", "application/json", `{"type":"` + auth + `","username":"` + a.login + `","password":{"p":"` + password + `"}}`},
+		{"type an array", "application/json", `{"type":["` + resume + `"]}`},
+		{"type a boolean", "application/json", `{"type":true}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := do(t, http.MethodPost, s.PublicURL+"/react-auth", tc.body, "Content-Type", tc.contentType, "Cookie", "latch_session="+live)
+			wantFailure(t, r, http.StatusBadRequest)
+			if len(r.header.Values("Set-Cookie")) != 0 {
+				t.Errorf("a malformed body touched cookies: %q", r.header.Values("Set-Cookie"))
+			}
+			if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+				t.Errorf("Content-Type %q, want application/json", ct)
+			}
+		})
+	}
+
+	// The credential failure beside them stays 200, in both encodings.
+	wantFailure(t, postForm(t, s, qsStringify("type", auth, "username", a.login, "password", "wrong")), http.StatusOK)
+	wantFailure(t, postJSON(t, s, `{"type":"`+auth+`","username":"`+a.login+`","password":"wrong"}`), http.StatusOK)
+	// None of it touched the live session or the login.
+	wantSuccess(t, postForm(t, s, good))
 	wantSuccess(t, resumeHTTP(t, s, live))
 }
 
