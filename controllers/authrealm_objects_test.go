@@ -208,3 +208,36 @@ func TestConfigHashStable(t *testing.T) {
 		t.Error("hash is ambiguous")
 	}
 }
+
+// The realm's public URL (the links of deviseToken's mails): spec.publicURL, else the
+// Ingress's, https when it has a TLS Secret; nothing without either.
+func TestRenderConfigPublicURL(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		spec    func(*authv1.AuthRealmSpec)
+		want    string
+		confirm config.ConfirmationMode
+	}{
+		{"none", func(*authv1.AuthRealmSpec) {}, "", config.ConfirmationNone},
+		{"ingress", func(s *authv1.AuthRealmSpec) { s.Ingress = &authv1.IngressSpec{Host: "auth.example.com"} }, "http://auth.example.com", config.ConfirmationNone},
+		{"ingress with TLS", func(s *authv1.AuthRealmSpec) {
+			s.Ingress = &authv1.IngressSpec{Host: "auth.example.com", TLSSecretName: "tls"}
+			s.Registration.EmailConfirmation = authv1.EmailConfirmationRequired
+		}, "https://auth.example.com", config.ConfirmationRequired},
+		{"spec wins", func(s *authv1.AuthRealmSpec) {
+			s.Ingress = &authv1.IngressSpec{Host: "auth.example.com", TLSSecretName: "tls"}
+			s.PublicURL = "https://login.example.com/latch"
+			s.Registration.EmailConfirmation = authv1.EmailConfirmationOptional
+		}, "https://login.example.com/latch", config.ConfirmationOptional},
+	} {
+		r := newRealm("ns", "r")
+		c.spec(&r.Spec)
+		got := renderConfig(r).Config
+		if got.PublicURL != c.want {
+			t.Errorf("%s: publicURL = %q, want %q", c.name, got.PublicURL, c.want)
+		}
+		if got.Registration.EmailConfirmation != c.confirm && !(c.confirm == config.ConfirmationNone && got.Registration.EmailConfirmation == "") {
+			t.Errorf("%s: emailConfirmation = %q, want %q", c.name, got.Registration.EmailConfirmation, c.confirm)
+		}
+	}
+}

@@ -219,8 +219,14 @@ func (s *Stack) start(ctx context.Context) error {
 	}
 	step.done("health %s", s.OperatorHealthURL)
 
-	s.kubelet = newKubelet(s.client, s.opts.LatchBinary, filepath.Join(s.WorkDir, "pods"),
-		newPortPlan(s.opts.PublicPort, s.opts.AdminPort, s.log), s.log)
+	plan := newPortPlan(s.opts.PublicPort, s.opts.AdminPort, s.log)
+	// The realm's public URL is its first replica's, whose ports are reserved now so that the
+	// manifest can name it (the mails that link to the API use it).
+	first, err := plan.ports(fmt.Sprintf("%s/%s/0", DevNamespace, DevRealm))
+	if err != nil {
+		return err
+	}
+	s.kubelet = newKubelet(s.client, s.opts.LatchBinary, filepath.Join(s.WorkDir, "pods"), plan, s.log)
 	s.background.Add(1)
 	go func() {
 		defer s.background.Done()
@@ -228,7 +234,9 @@ func (s *Stack) start(ctx context.Context) error {
 	}()
 
 	step = s.step("applying the dev realm and its clients (hack/devstack/manifests)")
-	if s.manifest, err = devManifests(map[string]string{"REDIS_ADDRESS": s.RedisAddr, "REDIS_PASSWORD": s.RedisPassword}); err != nil {
+	vars := map[string]string{"REDIS_ADDRESS": s.RedisAddr, "REDIS_PASSWORD": s.RedisPassword,
+		"PUBLIC_URL": "http://" + loopback(first.Public)}
+	if s.manifest, err = devManifests(vars); err != nil {
 		return err
 	}
 	if s.opts.Customize != nil {
