@@ -30,12 +30,17 @@ func FuzzRequests(f *testing.F) {
 		{Method: http.MethodPut, Path: "/auth/password", Allowed: []int{200, 400, 401, 413, 422}},
 		// A fuzzer cannot guess a 256-bit reset token: never a redirect.
 		{Method: http.MethodGet, Path: "/auth/password/edit", Allowed: []int{401}},
+		// Nor a confirmation token: a failure's redirect (302 with
+		// account_confirmation_success=false), 404, or 422 for a refused redirect_url.
+		{Method: http.MethodGet, Path: "/auth/confirmation", Allowed: []int{302, 404, 422}},
+		{Method: http.MethodPost, Path: "/auth/confirmation", Allowed: []int{200, 400, 401, 413, 422}},
 	}
 	for i, seed := range []struct{ body, query, auth string }{
 		{`{"email":"a@example.com","password":"long enough pw","password_confirmation":"long enough pw"}`, "", ""},
 		{`{"email":"a@example.com","password":"long enough pw"}`, "access-token=x&client=y&uid=z", ""},
 		{`{"access-token":"AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","client":"AAAAAAAAAAAAAAAAAAAAAA","uid":"a@example.com"}`, "", ""},
 		{`{"email":"a@example.com","redirect_url":"https://app.example/x"}`, "reset_password_token=x.y&redirect_url=https%3A%2F%2Fapp.example", ""},
+		{`{"email":"a@example.com","redirect_url":"https://app.example/ok"}`, "confirmation_token=x.y&redirect_url=https%3A%2F%2Fapp.example%2Fok", ""},
 		{`{"password":"x","password_confirmation":"y"}`, "", "Bearer eyJhY2Nlc3MtdG9rZW4iOiJ4IiwiY2xpZW50IjoieSIsInVpZCI6InoifQ=="},
 		{`[]`, "uid=%zz", "Bearer !"}, {``, "", ""}, {"{\"email\":\"\xff\"}", "", ""}, {`{} {}`, "", ""},
 	} {

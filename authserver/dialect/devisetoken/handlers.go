@@ -448,8 +448,12 @@ func (h *Handler) confirmLink(to *url.URL) core.LinkFunc {
 // 200 {"success":true,"message":…}, or 404 for a bad token. A redirect_url outside the allowed
 // origins is 422 and spends nothing.
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.RawQuery) > maxQueryLen {
+		writeError(w, r, http.StatusNotFound, msgConfirmInvalid)
+		return
+	}
 	q, err := url.ParseQuery(r.URL.RawQuery)
-	if len(r.URL.RawQuery) > maxQueryLen || err != nil {
+	if err != nil {
 		writeError(w, r, http.StatusNotFound, msgConfirmInvalid)
 		return
 	}
