@@ -13,10 +13,12 @@ import (
 
 // outside matches a reference to a file outside the repository: a relative path climbing into
 // a sibling "shared" directory, that directory's absolute path on the machines Latch was
-// written on, a "seeds" directory, or the file name of an original protocol document
-// (three digits, an underscore and sixteen hex digits). Each alternative is written so that
+// written on, a "seeds" directory, the file name of an original protocol document (three
+// digits, an underscore and sixteen hex digits) or its number ("seed" and the number), or the external
+// reference documents by name (the upper-case PROTOCOL, ARCHITECTURE and STYLE .md files; the
+// repository's own contract is docs/protocol.md, lower case). Each alternative is written so that
 // this source does not match it.
-var outside = regexp.MustCompile(`\.\./shared|/work/shar[e]d|seed[s]/|00[0-9]_[0-9a-f]{16}`)
+var outside = regexp.MustCompile(`\.\./shared|/work/shar[e]d|seed[s]/|00[0-9]_[0-9a-f]{16}|seed 00[0-9]|(PROTOCOL|ARCHITECTURE|STYLE)\.m[d]`)
 
 // Finding is one line that refers outside the repository.
 type Finding struct {

@@ -47,13 +47,15 @@ func TestScanFindsPlantedReferences(t *testing.T) {
 	dir := t.TempDir()
 	shared := "shar" + "ed"
 	files := map[string]string{
-		"a.go":   "package a\n\n// See ../" + shared + "/docs/PROTOCOL.md section 2.\nfunc A() {}\n",
+		"a.go":   "package a\n\n// See ../" + shared + "/docs/PROTO" + "COL.md section 2.\nfunc A() {}\n",
 		"b.md":   "# B\n\nfine\nthe document " + "003_" + "f40e336247a4f60b" + ".txt says so\n",
 		"c.yaml": "x: 1\n# from /work/" + shared + "/docs\n",
 		"d.sh":   "#!/bin/sh\ncat seed" + "s/000.txt\n",
+		"f.go":   "package f\n\n// As PROTO" + "COL.md section 4 and se" + "ed 003 say.\n",
+		"g.md":   "see docs/ARCHITEC" + "TURE.md\n",
 		// Not references: a Redis Cluster's seed addresses, a relative path inside the
 		// repository, an issue number, a hex digest without the document's shape.
-		"e.md": "Cluster (seed addresses)\n../docs/protocol.md\nissue 12\n0a_27609f4bb6156616\n",
+		"e.md": "Cluster (seed addresses)\n../docs/protocol.md\nissue 12\n0a_27609f4bb6156616\ndocs/protocol.md#account\n",
 		"bin":  "\x00../" + shared,
 	}
 	var paths []string
@@ -73,7 +75,7 @@ func TestScanFindsPlantedReferences(t *testing.T) {
 	for _, f := range found {
 		got[f.Path+":"+strconv.Itoa(f.Line)] = true
 	}
-	want := []string{"a.go:3", "b.md:4", "c.yaml:2", "d.sh:2"}
+	want := []string{"a.go:3", "b.md:4", "c.yaml:2", "d.sh:2", "f.go:3", "g.md:1"}
 	for _, w := range want {
 		if !got[w] {
 			t.Errorf("Scan missed %s; found %v", w, found)

@@ -10,7 +10,7 @@ import (
 	"github.com/latchauth/latch/authserver/config"
 )
 
-// Every success row of PROTOCOL.md section 1 over HTTP, on one server: authenticate with the
+// Every success row of docs/protocol.md#reactauth-http over HTTP, on one server: authenticate with the
 // client's exact form encoding and with JSON, the cookie, and resume with the cookie.
 func TestAuthenticateAndResume(t *testing.T) {
 	s := start(t, nil)
