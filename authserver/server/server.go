@@ -312,7 +312,7 @@ func (s *instance) serve(ctx context.Context) error {
 		ln net.Listener
 	}{{s.public, s.publicLn}, {s.admin, s.adminLn}} {
 		wg.Go(func() {
-			if err := srv.h.Serve(srv.ln); !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.h.Serve(httpx.AnswerStalledHeaders(srv.h, srv.ln)); !errors.Is(err, http.ErrServerClosed) {
 				failed <- err
 			}
 		})
