@@ -54,7 +54,8 @@ type Listen struct {
 	Public string `json:"public,omitempty"`
 	// Admin is the address of /healthz, /readyz and /metrics (default ":9090").
 	Admin string `json:"admin,omitempty"`
-	// ReadHeaderTimeout bounds how long a client may take to send its request headers (default 5s).
+	// ReadHeaderTimeout bounds how long a client may take to send its request headers (default
+	// 5s); one that stalls after sending part of them gets 408 and a closed connection.
 	ReadHeaderTimeout Duration `json:"readHeaderTimeout,omitempty"`
 	// ReadTimeout bounds how long a client may take to send a whole request (default 15s); a
 	// slower client gets 408 where the dialect defines it.
