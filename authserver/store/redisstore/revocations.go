@@ -100,12 +100,16 @@ func (s *Store) resubscribe(ctx context.Context) *redis.PubSub {
 // cluster's slot map: the subscription goes to the master of the channel's slot, and the
 // map may still name one that died.
 func (s *Store) subscribe(ctx context.Context) (*redis.PubSub, error) {
+	via, err := s.subscriber(ctx)
+	if err != nil {
+		return nil, wrapErr("subscribe revocations", err)
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return nil, errClosed
 	}
-	ps := s.client.Subscribe(ctx, s.keys.revocations(), s.keys.heartbeats())
+	ps := via.Subscribe(ctx, s.keys.revocations(), s.keys.heartbeats())
 	s.subs[ps] = struct{}{}
 	s.mu.Unlock()
 	if _, err := ps.ReceiveTimeout(ctx, subscribeTimeout); err != nil {
@@ -114,6 +118,41 @@ func (s *Store) subscribe(ctx context.Context) (*redis.PubSub, error) {
 		return nil, wrapErr("subscribe revocations", err)
 	}
 	return ps, nil
+}
+
+// subscriber returns the client to subscribe with. In a cluster that is the node client of
+// the master the slot map names for the revocation channel's slot (where go-redis's own
+// cluster subscription goes), once that node has said it is a master. A map still naming a
+// master that died and came back names a node that restarted a moment ago: it takes the
+// SUBSCRIBE, but the other nodes have not yet reopened their cluster bus links to it, so it
+// does not hear what they publish meanwhile, and it hears the heartbeats soon after, so the
+// loss goes unnoticed (a socket never closed, in the fault harness). Such a node reports
+// itself a replica within milliseconds of its start: the map is reloaded and the caller
+// retries. A node client also keeps the subscription on that node across go-redis's own
+// reconnections; when the node dies, the silence above moves it.
+func (s *Store) subscriber(ctx context.Context) (interface {
+	Subscribe(ctx context.Context, channels ...string) *redis.PubSub
+}, error) {
+	cc, ok := s.client.(*redis.ClusterClient)
+	if !ok {
+		return s.client, nil
+	}
+	node, err := cc.MasterForKey(ctx, s.keys.revocations())
+	if err != nil {
+		s.noteError(err)
+		return nil, err
+	}
+	role, err := node.Do(upkeep(ctx), "ROLE").Slice()
+	if err != nil {
+		s.noteError(err)
+		return nil, err
+	}
+	if len(role) == 0 || role[0] != "master" {
+		s.topology.refresh()
+		return nil, fmt.Errorf("%w: the slot map names %s as the master of the revocation channel's slot, and its role is %v",
+			store.ErrUnavailable, node.Options().Addr, role)
+	}
+	return node, nil
 }
 
 // follow forwards ps's messages to feed until ctx ends or the store closes the subscription

@@ -62,7 +62,15 @@ func (t *topology) close() {
 // noteError reloads the slot map (at most once per errorRefreshGap) when err suggests the
 // map is stale.
 func (t *topology) noteError(err error) {
-	if t == nil || err == nil || !staleMap(err) {
+	if err == nil || !staleMap(err) {
+		return
+	}
+	t.refresh()
+}
+
+// refresh reloads the slot map, at most once per errorRefreshGap.
+func (t *topology) refresh() {
+	if t == nil {
 		return
 	}
 	now := time.Now().UnixNano()
