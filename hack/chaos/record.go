@@ -36,6 +36,10 @@ const (
 	opSocket  // socket/resume
 )
 
+func (o op) String() string {
+	return [...]string{"check", "rotation", "login", "logout", "refresh", "re-check", "socket resume"}[o]
+}
+
 func (o op) writes() bool { return o == opRotate || o == opLogin || o == opLogout || o == opRefresh }
 
 type event struct {

@@ -123,6 +123,10 @@ func (r *result) compute(e *env) {
 				f.ErrorFree = max(f.ErrorFree, ev.at.Sub(e.backAt))
 				if ev.at.Sub(e.backAt) > follow {
 					f.ErrorsLate++
+					if f.ErrorsLate <= maxErrorNotes {
+						r.notes = append(r.notes, fmt.Sprintf("late error: %s of a %s %s on replica %d, %s from Redis back",
+							map[kind]string{kServer: "5xx", kTransport: "no answer"}[ev.kind], ev.d, ev.op, ev.replica, rel(ev.at, e.backAt)))
+					}
 				}
 			}
 		case kDownReplica:
@@ -249,6 +253,9 @@ func invariants(fl fault, f *figures) []check {
 		"%d late or missed", f.Late)
 	return cs
 }
+
+// maxErrorNotes bounds the notes naming errors later than the fault's follow-up allows.
+const maxErrorNotes = 5
 
 // rel is t relative to ref, signed, to the millisecond.
 func rel(t, ref time.Time) string {
