@@ -1,5 +1,6 @@
-// build.mjs bundles the test page (page/app.jsx and what it imports) with esbuild into the
-// directory given as its argument, next to a copy of page/index.html: app.js, app.css.
+// build.mjs bundles the test pages with esbuild into the directory given as its argument, each
+// next to a copy of its HTML: page/app.jsx (react-auth) as app.js and app.css for index.html, and
+// page/jtoker.js (j-toker and jQuery) as jtoker.js for jtoker.html.
 //
 // Usage: node build.mjs OUTDIR
 import { build } from 'esbuild';
@@ -14,7 +15,10 @@ if (!outdir) {
 }
 
 await build({
-  entryPoints: [path.join(here, 'page', 'app.jsx')],
+  entryPoints: {
+    app: path.join(here, 'page', 'app.jsx'),
+    jtoker: path.join(here, 'page', 'jtoker.js'),
+  },
   bundle: true,
   outdir,
   platform: 'browser',
@@ -24,4 +28,6 @@ await build({
   define: { 'process.env.NODE_ENV': '"development"' },
   logLevel: 'warning',
 });
-await copyFile(path.join(here, 'page', 'index.html'), path.join(outdir, 'index.html'));
+for (const html of ['index.html', 'jtoker.html']) {
+  await copyFile(path.join(here, 'page', html), path.join(outdir, html));
+}
