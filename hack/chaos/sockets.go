@@ -217,6 +217,7 @@ func (e *env) socketWorker(ctx, stopNew context.Context, login string, seed uint
 	for stopNew.Err() == nil {
 		slot, r := e.reps.pick(rng)
 		c, o, _ := e.api.login(ctx, r.public(), dAccount, login)
+		loggedIn := time.Now()
 		e.record(o, opLogin, slot, r, dAccount, kUnexpected401)
 		if o != oOK {
 			sleepCtx(stopNew, 200*time.Millisecond)
@@ -238,16 +239,32 @@ func (e *env) socketWorker(ctx, stopNew context.Context, login string, seed uint
 			sleepCtx(stopNew, hold)
 		}
 		// Logged out elsewhere: until the logout is answered, retried as a user would.
-		var endedAt time.Time
+		var endedAt, triedAt time.Time
 		loggedOutAt := -1
 		for ctx.Err() == nil {
 			lslot, lr := e.reps.other(k.slot)
+			at := time.Now()
 			o, _ := e.api.logout(ctx, lr.public(), c)
+			if o == oRefused && !triedAt.IsZero() {
+				// An earlier try went unanswered (a 5xx: a fenced logout the master took
+				// but could not confirm, or a timeout) and ended the session after all: the
+				// 401 is the retry's, not a live session refused. It ended by that try.
+				e.record(o, opLogout, lslot, lr, dAccount, kUncertain401)
+				endedAt, loggedOutAt = triedAt, lslot
+				break
+			}
 			e.record(o, opLogout, lslot, lr, dAccount, kUnexpected401)
 			if o == oOK {
 				endedAt, loggedOutAt = time.Now(), lslot
 				break
 			}
+			if o == oRefused {
+				// Refused at the first try: the session was gone, a loss like the
+				// workload's (inside the fault's window or not).
+				e.rec.loss(loss{d: dAccount, lastWrite: loggedIn, created: loggedIn, at: at, who: c.who(), replica: lslot})
+				break
+			}
+			triedAt = at
 			sleepCtx(ctx, 200*time.Millisecond)
 		}
 		if endedAt.IsZero() {
