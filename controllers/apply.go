@@ -35,15 +35,15 @@ func newApplier(c client.Client, scheme *runtime.Scheme) *applier {
 	return &applier{client: c, scheme: scheme, converter: applyconfigurations.NewTypeConverter(scheme)}
 }
 
-// apply makes the live object's owned fields equal desired's. It reports whether it wrote.
-func (a *applier) apply(ctx context.Context, desired client.Object) (bool, error) {
+// apply makes the live object's owned fields equal desired's, writing only when they differ.
+func (a *applier) apply(ctx context.Context, desired client.Object) error {
 	desiredMap, err := toApplyMap(desired)
 	if err != nil {
-		return false, err
+		return err
 	}
 	gvk, err := a.gvk(desired)
 	if err != nil {
-		return false, err
+		return err
 	}
 
 	live := &unstructured.Unstructured{}
@@ -54,7 +54,7 @@ func (a *applier) apply(ctx context.Context, desired client.Object) (bool, error
 	if typedKind {
 		o, err := a.scheme.New(gvk)
 		if err != nil {
-			return false, fmt.Errorf("new %s: %w", gvk.Kind, err)
+			return fmt.Errorf("new %s: %w", gvk.Kind, err)
 		}
 		liveObj = o.(client.Object)
 	}
@@ -62,23 +62,23 @@ func (a *applier) apply(ctx context.Context, desired client.Object) (bool, error
 	switch {
 	case apierrors.IsNotFound(err):
 	case err != nil:
-		return false, fmt.Errorf("get %s: %w", describe(gvk.Kind, desired.GetNamespace(), desired.GetName()), err)
+		return fmt.Errorf("get %s: %w", describe(gvk.Kind, desired.GetNamespace(), desired.GetName()), err)
 	default:
 		owned, err := a.ownedFields(liveObj, gvk, typedKind)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if owned != nil && equality.Semantic.DeepEqual(prune(owned), prune(desiredMap)) {
-			return false, nil
+			return nil
 		}
 	}
 
 	u := &unstructured.Unstructured{Object: desiredMap}
 	u.SetGroupVersionKind(gvk)
 	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(fieldOwner), client.ForceOwnership); err != nil {
-		return false, fmt.Errorf("apply %s: %w", describe(gvk.Kind, desired.GetNamespace(), desired.GetName()), err)
+		return fmt.Errorf("apply %s: %w", describe(gvk.Kind, desired.GetNamespace(), desired.GetName()), err)
 	}
-	return true, nil
+	return nil
 }
 
 // ownedFields returns the live values of the fields our field manager owns, or nil when it
@@ -125,21 +125,21 @@ func (a *applier) gvk(obj client.Object) (schema.GroupVersionKind, error) {
 	return apiutil.GVKForObject(obj, a.scheme)
 }
 
-// remove deletes obj if it exists and is controlled by owner; it reports whether it wrote.
-func (a *applier) remove(ctx context.Context, obj client.Object, owner metav1.Object) (bool, error) {
+// remove deletes obj if it exists and is controlled by owner.
+func (a *applier) remove(ctx context.Context, obj client.Object, owner metav1.Object) error {
 	if err := a.client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
 		if apierrors.IsNotFound(err) || meta.IsNoMatchError(err) {
-			return false, nil
+			return nil
 		}
-		return false, fmt.Errorf("get %s: %w", obj.GetName(), err)
+		return fmt.Errorf("get %s: %w", obj.GetName(), err)
 	}
 	if ref := metav1.GetControllerOf(obj); ref == nil || ref.UID != owner.GetUID() {
-		return false, nil // not ours: leave it alone
+		return nil // not ours: leave it alone
 	}
 	if err := a.client.Delete(ctx, obj, client.Preconditions{UID: ptrTo(obj.GetUID())}); err != nil && !apierrors.IsNotFound(err) {
-		return false, fmt.Errorf("delete %s: %w", obj.GetName(), err)
+		return fmt.Errorf("delete %s: %w", obj.GetName(), err)
 	}
-	return true, nil
+	return nil
 }
 
 // toApplyMap is the JSON form of a typed object, without the server-owned fields that a

@@ -17,7 +17,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/equality"
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -138,24 +138,15 @@ type realmScope struct {
 	warnings   []problem
 	deployment *appsv1.Deployment
 	redis      *appsv1.StatefulSet
-	writes     int
 }
 
 func (s *realmScope) applyObj(ctx context.Context, obj client.Object) error {
-	wrote, err := s.apply.apply(ctx, obj)
-	if wrote {
-		s.writes++
-	}
-	return err
+	return s.apply.apply(ctx, obj)
 }
 
 func (s *realmScope) removeObj(ctx context.Context, obj client.Object) error {
 	obj.SetNamespace(s.realm.Namespace)
-	wrote, err := s.apply.remove(ctx, obj, s.realm)
-	if wrote {
-		s.writes++
-	}
-	return err
+	return s.apply.remove(ctx, obj, s.realm)
 }
 
 func (r *AuthRealmReconciler) renderConfig(_ context.Context, s *realmScope) error {
@@ -245,7 +236,6 @@ func (r *AuthRealmReconciler) reconcileKeys(ctx context.Context, s *realmScope) 
 		if err := r.Client.Create(ctx, sec); err != nil {
 			return fmt.Errorf("create Secret %s: %w", key, err)
 		}
-		s.writes++
 	} else if err != nil {
 		return fmt.Errorf("get Secret %s: %w", key, err)
 	}
@@ -257,7 +247,6 @@ func (r *AuthRealmReconciler) reconcileKeys(ctx context.Context, s *realmScope) 
 		if err := r.Client.Patch(ctx, sec, patch); err != nil {
 			return fmt.Errorf("patch Secret %s: %w", key, err)
 		}
-		s.writes++
 	}
 	for _, k := range []string{keyTokenHashKey, keyRedisPassword} {
 		if len(sec.Data[k]) == 0 {
@@ -434,7 +423,7 @@ func (r *AuthRealmReconciler) updateStatus(ctx context.Context, s *realmScope, r
 		Err:        reconcileErr,
 		Now:        metav1.NewTime(r.now()),
 	})
-	if apierrors.Semantic.DeepEqual(st, s.realm.Status) {
+	if equality.Semantic.DeepEqual(st, s.realm.Status) {
 		return nil
 	}
 	patch := client.MergeFrom(s.realm.DeepCopy())
@@ -442,7 +431,6 @@ func (r *AuthRealmReconciler) updateStatus(ctx context.Context, s *realmScope, r
 	if err := r.Client.Status().Patch(ctx, s.realm, patch); err != nil {
 		return fmt.Errorf("patch status: %w", err)
 	}
-	s.writes++
 	return nil
 }
 

@@ -536,3 +536,10 @@ func TestRealmRegistriesCache(t *testing.T) {
 		t.Errorf("get after close: %v, %d stores", err, regs.size())
 	}
 }
+
+// size is the number of open stores (for the tests).
+func (r *realmRegistries) size() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.stores)
+}

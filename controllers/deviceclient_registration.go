@@ -128,7 +128,7 @@ func (r *DeviceClientReconciler) reconcileDeviceTokens(ctx context.Context, s *c
 		}
 	}
 	if createsCredentials(dc) {
-		if _, err := s.apply.apply(ctx, buildCredentialsSecret(dc, creds)); err != nil {
+		if err := s.apply.apply(ctx, buildCredentialsSecret(dc, creds)); err != nil {
 			return err
 		}
 	}
@@ -311,8 +311,7 @@ func (r *DeviceClientReconciler) removeStaleCredentials(ctx context.Context, s *
 		return nil
 	}
 	stale := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: s.dc.Namespace, Name: old}}
-	_, err := s.apply.remove(ctx, stale, s.dc)
-	return err
+	return s.apply.remove(ctx, stale, s.dc)
 }
 
 // deviceEvent records what a device reconcile changed, if anything.

@@ -215,10 +215,3 @@ func (r *realmRegistries) close() error {
 	}
 	return errors.Join(errs...)
 }
-
-// size is the number of open stores.
-func (r *realmRegistries) size() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.stores)
-}

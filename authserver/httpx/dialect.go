@@ -19,8 +19,6 @@ type Dialect struct {
 	Errors ErrorWriter
 	// CORS is the dialect's cross-origin policy.
 	CORS CORS
-	// BodyLimit caps request bodies (default MaxBodyBytes).
-	BodyLimit int64
 	// ReadTimeout bounds reading the request body, counted from when the request arrived
 	// (config.Listen.ReadTimeout). A slower body read fails with ErrBodyTimeout.
 	ReadTimeout time.Duration
@@ -41,10 +39,7 @@ func (d *Dialect) Wrap(h http.Handler) (http.Handler, error) {
 	if d.Errors == nil {
 		return nil, errors.New("httpx: dialect " + d.Name + " has no error writer")
 	}
-	limit := d.BodyLimit
-	if limit <= 0 {
-		limit = MaxBodyBytes
-	}
+	const limit = MaxBodyBytes
 	// net/http's protection compares Origin (or Sec-Fetch-Site) with Host for every unsafe
 	// method: a browser on another site cannot make a signed-in user log out or log in to an
 	// attacker's account. Safe methods and non-browser clients (no Origin) pass.

@@ -37,8 +37,6 @@ type Middleware struct {
 	Metrics *metrics.Metrics
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
-	// BodyLimit caps request bodies (default MaxBodyBytes).
-	BodyLimit int64
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// HSTS sets Strict-Transport-Security (the HSTS constant) on every response: set it when
@@ -52,10 +50,7 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	if now == nil {
 		now = time.Now
 	}
-	limit := m.BodyLimit
-	if limit <= 0 {
-		limit = MaxBodyBytes
-	}
+	const limit = MaxBodyBytes
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := &Info{RequestID: requestID(r), ClientIP: clientIP(r, m.TrustedProxies), Start: now()}
 		h := w.Header()

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -13,19 +12,15 @@ import (
 	"github.com/latchauth/latch/authserver/dialect/devisetoken"
 	"github.com/latchauth/latch/authserver/dialect/keytoken"
 	"github.com/latchauth/latch/authserver/dialect/reactauth"
-	"github.com/latchauth/latch/authserver/metrics"
 	"github.com/latchauth/latch/authserver/socket"
-	"github.com/latchauth/latch/authserver/store"
 )
 
 // deps is what a dialect is built from.
 type deps struct {
-	Config  *config.Config
-	Core    *core.Service
-	Store   store.Store
-	Metrics *metrics.Metrics
-	Logger  *slog.Logger
-	Now     func() time.Time
+	Config *config.Config
+	Core   *core.Service
+	Logger *slog.Logger
+	Now    func() time.Time
 	// Hub is the process's socket hub, for dialects with live sockets.
 	Hub *socket.Hub
 }
@@ -33,13 +28,6 @@ type deps struct {
 // dialect is a built dialect: it mounts its routes under its prefix on the public mux.
 type dialect interface {
 	Mount(mux *http.ServeMux) error
-}
-
-// shutdowner is implemented by a dialect holding connections that http.Server.Shutdown does
-// not drain (hijacked WebSockets). Its Shutdown runs beside the drain of in-flight requests
-// and must close them without ending their sessions.
-type shutdowner interface {
-	Shutdown(ctx context.Context) error
 }
 
 // dialectEntry is one row of the dialect table.
@@ -50,9 +38,8 @@ type dialectEntry struct {
 	build  func(deps) dialect
 }
 
-// dialects is every dialect the server can speak, mounted in this order when enabled. Each
-// of the five dialects of docs/protocol.md gets one row here: reactAuth, deviseToken, bearerToken and
-// keyToken are added beside account as they are written.
+// dialects is every dialect the server can speak (the five of docs/protocol.md), mounted in
+// this order when enabled.
 var dialects = []dialectEntry{
 	{
 		name: reactauth.Name,

@@ -63,7 +63,6 @@ type instance struct {
 
 	public, admin     *http.Server
 	publicLn, adminLn net.Listener
-	shutdowners       []shutdowner
 	ready             atomic.Bool
 }
 
@@ -140,13 +139,9 @@ func newServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*i
 		s.closeBackends(context.Background())
 		return nil, err
 	}
-	// A *socket.Hub is a shutdowner: its sockets are hijacked, so the drain does not see them,
-	// and its Shutdown closes them with 1001 and ends no session.
-	s.shutdowners = append(s.shutdowners, s.hub)
-
 	mux := http.NewServeMux()
 	rootTaken := false
-	dd := deps{Config: cfg, Core: s.core, Store: s.store, Metrics: s.metrics, Logger: logger, Now: now, Hub: s.hub}
+	dd := deps{Config: cfg, Core: s.core, Logger: logger, Now: now, Hub: s.hub}
 	for _, d := range dialects {
 		prefix := d.prefix(cfg)
 		if prefix == "" {
@@ -157,9 +152,6 @@ func newServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*i
 		if err := built.Mount(mux); err != nil {
 			s.closeBackends(context.Background())
 			return nil, fmt.Errorf("protocols.%s: %w", d.name, err)
-		}
-		if sd, ok := built.(shutdowner); ok {
-			s.shutdowners = append(s.shutdowners, sd)
 		}
 		logger.Info("dialect enabled", "dialect", d.name, "prefix", prefix)
 	}
@@ -340,13 +332,13 @@ func (s *instance) shutdown() error {
 
 	var errs []error
 	var wg sync.WaitGroup
-	for _, sd := range s.shutdowners {
-		wg.Go(func() {
-			if err := sd.Shutdown(ctx); err != nil {
-				s.logger.Warn("dialect shutdown", "error", err)
-			}
-		})
-	}
+	// The hub's sockets are hijacked, so the drain below does not see them: its Shutdown
+	// closes them with 1001 and ends no session, beside the drain.
+	wg.Go(func() {
+		if err := s.hub.Shutdown(ctx); err != nil {
+			s.logger.Warn("socket hub shutdown", "error", err)
+		}
+	})
 	if err := s.public.Shutdown(ctx); err != nil {
 		s.logger.Error("in-flight requests did not finish in time; closing their connections", "error", err)
 		_ = s.public.Close()
