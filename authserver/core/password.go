@@ -8,6 +8,7 @@ import (
 
 	"github.com/latchauth/latch/authserver/mail"
 	"github.com/latchauth/latch/authserver/store"
+	"github.com/latchauth/latch/authserver/token"
 )
 
 // Forgot starts a password reset for login. Past the rate limits (rateLimits.forgot, per
@@ -105,8 +106,9 @@ func (s *Service) Reset(ctx context.Context, m Meta, userID, secret, newPassword
 
 // RedeemResetToken spends a reset token without setting a password and returns its user, for
 // dialects whose reset link signs the user in to choose a password next (devise's
-// password/edit). Like Reset, it lifts the login's lock, confirms a pending account and
-// cancels a waiting email change.
+// password/edit). Like Reset, it lifts the login's lock, confirms a pending account (whose
+// password it then voids and whose sessions it ends: see below) and cancels a waiting email
+// change.
 // The caller then issues a session with IssueSession.
 func (s *Service) RedeemResetToken(ctx context.Context, m Meta, userID, secret string) (_ store.User, err error) {
 	began, now := time.Now(), s.Now()
@@ -128,8 +130,26 @@ func (s *Service) RedeemResetToken(ctx context.Context, m Meta, userID, secret s
 	// The link proves the mailbox, as a reset does: lift the login's lock and drop an email
 	// change a session thief may have filed.
 	s.unlockLogin(ctx, m, u.Login)
-	if cur, ok := s.activatePending(ctx, m, u.ID, now); ok {
-		u = cur
+	if u.Status == store.StatusPending {
+		// Whoever registered the address may not own it (an account squatted with someone
+		// else's address, never confirmed). The link proves the owner: the account becomes
+		// theirs, the registrant's password stops working and every session of the account
+		// ends; the owner sets a password on the session the link opens.
+		if _, ok := s.activatePending(ctx, m, u.ID, now); !ok {
+			return store.User{}, internal("redeem reset token", errors.New("cannot activate the pending account"))
+		}
+		unusable, err := token.New()
+		if err != nil {
+			return store.User{}, internal("redeem reset token", err)
+		}
+		ended, err := s.setPassword(ctx, u.ID, unusable, "", now)
+		if err != nil {
+			return store.User{}, err
+		}
+		s.audit(ctx, m, "password.reset_link", u.ID, outcomeSuccess, slog.String("note", "pending account taken back"), sessionsEnded(ended))
+		if u, err = s.Store.GetUser(ctx, u.ID); err != nil {
+			return store.User{}, internal("redeem reset token", err)
+		}
 	}
 	if cur, ok := s.cancelEmailChange(ctx, m, u.ID, now); ok {
 		u = cur

@@ -156,3 +156,29 @@ func wantConfirmRedirect(t *testing.T, r response, target, success string) {
 		t.Fatalf("Location = %q, want %s?account_confirmation_success=%s", loc, target, success)
 	}
 }
+
+// The pre-hijack: an attacker registers the victim's address with a password of their own and
+// never confirms; the victim, who never registered, uses "forgot password" and follows the
+// link. The link proves the victim's mailbox and makes the account theirs: the attacker's
+// password no longer signs in, and the attacker's session (Optional gave one) is over.
+func TestResetLinkTakesASquattedAccountBack(t *testing.T) {
+	s := start(t, servertest.Options{}, withPublicURL, func(c *config.Config) {
+		c.Registration.EmailConfirmation = config.ConfirmationOptional
+	})
+	attacker := newClient(t, s)
+	_, squat := register(t, attacker, "victim@example.com")
+	wantValid(t, attacker.validate(squat))
+
+	victim := newClient(t, s)
+	const target = origin + "/new-password"
+	wantStatus(t, victim.post("/auth/password", map[string]string{"email": "victim@example.com", "redirect_url": target}), http.StatusOK)
+	q := apiLink(t, s.Mailbox.Wait(t, "victim@example.com", 2), "/auth/password/edit")
+	reset := wantRedirect(t, victim.get("/auth/password/edit?"+q.Encode()), target+"?")
+
+	wantError(t, attacker.post("/auth/sign_in", map[string]string{"email": "victim@example.com", "password": password}), http.StatusUnauthorized, msgBadCredentials)
+	wantError(t, attacker.validate(squat), http.StatusUnauthorized, msgInvalidToken)
+	// The victim sets a password on the link's session and signs in with it.
+	r := victim.do(http.MethodPut, "/auth/password", map[string]string{"password": newPassword, "password_confirmation": newPassword}, reset.headers()...)
+	wantStatus(t, r, http.StatusOK)
+	wantStatus(t, victim.post("/auth/sign_in", map[string]string{"email": "victim@example.com", "password": newPassword}), http.StatusOK)
+}

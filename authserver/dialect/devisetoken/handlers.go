@@ -305,6 +305,10 @@ func (h *Handler) editPassword(w http.ResponseWriter, r *http.Request) {
 		h.internalError(w, r, err)
 		return
 	}
+	if !h.Core.MayLogIn(u) {
+		h.internalError(w, r, errors.New("a redeemed reset link left the account unable to log in"))
+		return
+	}
 	opts := h.sessionOptions(config.EvictOldest, "")
 	// The user has forgotten the password: this session may set one without it, once.
 	opts.PasswordChangeWindow = h.settings.AllowPasswordChangeFor.Duration

@@ -190,8 +190,11 @@ func (w *failoverWatch) begin(event string) {
 		return
 	}
 	first := !w.active.Load()
-	if first {
+	if first || w.ended {
+		// A failover that begins after the last one ended gets its own time limit.
 		w.since = w.now()
+	}
+	if first {
 		w.count.Add(1)
 	}
 	w.ended = false
@@ -234,13 +237,13 @@ func (w *failoverWatch) resolve(ctx context.Context) {
 		case <-t.C:
 		}
 		w.mu.Lock()
-		active, ended, since := w.active.Load(), w.ended, w.since
+		active, ended, since, epoch := w.active.Load(), w.ended, w.since, w.epoch.Load()
 		w.mu.Unlock()
 		if !active {
 			continue
 		}
 		if w.now().Sub(since) > w.limit {
-			w.finish(ctx, "", "the failover did not end within the sentinels' failover-timeout: writes resume")
+			w.finish(ctx, "", "the failover did not end within the sentinels' failover-timeout: writes resume", epoch)
 			continue
 		}
 		if !ended {
@@ -256,7 +259,7 @@ func (w *failoverWatch) resolve(ctx context.Context) {
 		if err != nil || !sameAddr(reached, addr) {
 			continue // the client's sentinel lags, or the master does not answer yet: next tick
 		}
-		w.finish(ctx, addr, "")
+		w.finish(ctx, addr, "", epoch)
 	}
 }
 
@@ -313,11 +316,12 @@ func (w *failoverWatch) agreed(ctx context.Context) (string, bool) {
 	return agreed, agreed != ""
 }
 
-// finish ends the refusal, unless a new failover began meanwhile.
-func (w *failoverWatch) finish(ctx context.Context, addr, warning string) {
+// finish ends the refusal, unless a failover began after epoch (what resolve checked is
+// then about the earlier one).
+func (w *failoverWatch) finish(ctx context.Context, addr, warning string, epoch uint64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if !w.active.Load() || (warning == "" && !w.ended) {
+	if !w.active.Load() || w.epoch.Load() != epoch || (warning == "" && !w.ended) {
 		return
 	}
 	lasted := w.now().Sub(w.since).Round(time.Millisecond)
