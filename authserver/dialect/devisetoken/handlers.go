@@ -1,6 +1,7 @@
 package devisetoken
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/mail"
@@ -233,26 +234,36 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 // link is devise's, {publicURL}{prefix}/password/edit?reset_password_token=…&redirect_url=…
 // (editPassword); otherwise the realm's email.resetURL page.
 func (h *Handler) forgotPassword(w http.ResponseWriter, r *http.Request) {
+	h.mailRequest(w, r, http.StatusUnprocessableEntity, msgResetSent, h.Core.Forgot, func(to *url.URL) core.LinkFunc {
+		return h.apiLink("/password/edit", "reset_password_token", to.String())
+	})
+}
+
+// mailRequest is a request that mails the user a link, answered the same whatever the email:
+// POST password (a reset) and POST confirmation (a resend). A missing email is devise's
+// missing status; a redirect_url outside the allowed origins is 422; with an allowed one the
+// mail links to the API (linkTo), otherwise to the realm's page; past the rate limits 429.
+func (h *Handler) mailRequest(w http.ResponseWriter, r *http.Request, missing int, sent string,
+	send func(ctx context.Context, m core.Meta, email string, link core.LinkFunc) error, linkTo func(*url.URL) core.LinkFunc) {
 	b, ok := readBody(w, r, true)
 	if !ok {
 		return
 	}
 	email := strings.TrimSpace(str(b.Email))
 	if email == "" {
-		writeError(w, r, http.StatusUnprocessableEntity, msgMissingEmail)
+		writeError(w, r, missing, msgMissingEmail)
 		return
-	}
-	if b.RedirectURL != nil {
-		if _, ok := h.redirect.check(*b.RedirectURL); !ok {
-			writeError(w, r, http.StatusUnprocessableEntity, msgRedirectRefused)
-			return
-		}
 	}
 	var link core.LinkFunc
 	if b.RedirectURL != nil {
-		link = h.apiLink("/password/edit", "reset_password_token", *b.RedirectURL)
+		to, ok := h.redirect.check(*b.RedirectURL)
+		if !ok {
+			writeError(w, r, http.StatusUnprocessableEntity, msgRedirectRefused)
+			return
+		}
+		link = linkTo(to)
 	}
-	err := h.Core.Forgot(r.Context(), meta(r), email, link)
+	err := send(r.Context(), meta(r), email, link)
 	switch {
 	case errors.Is(err, core.ErrRateLimited):
 		writeError(w, r, http.StatusTooManyRequests, msgRateLimited)
@@ -264,7 +275,7 @@ func (h *Handler) forgotPassword(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, struct {
 		Success bool   `json:"success"`
 		Message string `json:"message"`
-	}{true, msgResetSent})
+	}{true, sent})
 }
 
 // editPassword: GET {prefix}/password/edit?reset_password_token=…&redirect_url=… spends the
@@ -498,35 +509,5 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 // {prefix}/confirmation when redirect_url is given). 401 without an email (devise's answer),
 // 422 for a refused redirect_url, 429 past rateLimits.confirmation.
 func (h *Handler) resendConfirmation(w http.ResponseWriter, r *http.Request) {
-	b, ok := readBody(w, r, true)
-	if !ok {
-		return
-	}
-	email := strings.TrimSpace(str(b.Email))
-	if email == "" {
-		writeError(w, r, http.StatusUnauthorized, msgMissingEmail)
-		return
-	}
-	var link core.LinkFunc
-	if b.RedirectURL != nil {
-		to, ok := h.redirect.check(*b.RedirectURL)
-		if !ok {
-			writeError(w, r, http.StatusUnprocessableEntity, msgRedirectRefused)
-			return
-		}
-		link = h.confirmLink(to)
-	}
-	err := h.Core.ResendConfirmation(r.Context(), meta(r), email, link)
-	switch {
-	case errors.Is(err, core.ErrRateLimited):
-		writeError(w, r, http.StatusTooManyRequests, msgRateLimited)
-		return
-	case err != nil:
-		h.internalError(w, r, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, struct {
-		Success bool   `json:"success"`
-		Message string `json:"message"`
-	}{true, msgConfirmSent})
+	h.mailRequest(w, r, http.StatusUnauthorized, msgConfirmSent, h.Core.ResendConfirmation, h.confirmLink)
 }
