@@ -41,7 +41,7 @@ verify: ## Fail when generated files are stale or code is unformatted.
 
 .PHONY: tools
 tools: ## Install every pinned tool (cached under ~/.cache/latch/tools).
-	@hack/tools.sh redis controller-gen envtest helm
+	@hack/tools.sh redis controller-gen envtest helm promtool
 
 .PHONY: test
 test: tools vet ## Run every test: unit, store conformance on real Redis, envtest, fuzz smoke.

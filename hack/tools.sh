@@ -3,7 +3,7 @@
 # outside the work tree under $LATCH_TOOLS (default ~/.cache/latch/tools), keyed by version,
 # so a second run takes seconds.
 #
-#   hack/tools.sh [tool...]     tools: redis etcd kube-apiserver controller-gen helm setup-envtest
+#   hack/tools.sh [tool...]     tools: redis etcd kube-apiserver envtest controller-gen helm promtool
 #   hack/tools.sh --print-env   print the variables the Makefile and tests read (after installing)
 #
 # Every tool comes from a registry this project may use: Debian packages (redis-server) or Go
@@ -14,6 +14,9 @@ ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
 KUBE_VERSION="${KUBE_VERSION:-v1.36.3}"
 CONTROLLER_TOOLS_VERSION="${CONTROLLER_TOOLS_VERSION:-v0.23.0}"
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
+# Prometheus tags its Go module v0.X.Y for release v3.X.Y; promtool checks and unit-tests the
+# chart's alerting rules.
+PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
 
 TOOLS="${LATCH_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/latch/tools}"
 mkdir -p "$TOOLS"
@@ -115,6 +118,7 @@ go_install() {
 
 install_controller_gen() { go_install controller-gen sigs.k8s.io/controller-tools/cmd/controller-gen "$CONTROLLER_TOOLS_VERSION"; }
 install_helm()           { go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION"; }
+install_promtool()       { go_install promtool github.com/prometheus/prometheus/cmd/promtool "$PROMETHEUS_VERSION"; }
 
 # assets links etcd and kube-apiserver into one directory, the layout envtest's
 # KUBEBUILDER_ASSETS expects.
@@ -131,13 +135,14 @@ print_env() {
   echo "KUBEBUILDER_ASSETS=$(assets_dir)"
   echo "CONTROLLER_GEN=$TOOLS/controller-gen-$CONTROLLER_TOOLS_VERSION/controller-gen"
   echo "HELM=$TOOLS/helm-$HELM_VERSION/helm"
+  echo "PROMTOOL=$TOOLS/promtool-$PROMETHEUS_VERSION/promtool"
   echo "REDIS_SERVER=$(command -v redis-server || true)"
 }
 
 main() {
   if [ "${1:-}" = "--print-env" ]; then print_env; return; fi
   local want=("$@")
-  [ ${#want[@]} -eq 0 ] && want=(redis controller-gen envtest helm)
+  [ ${#want[@]} -eq 0 ] && want=(redis controller-gen envtest helm promtool)
   for t in "${want[@]}"; do
     case "$t" in
       redis) install_redis ;;
@@ -146,7 +151,8 @@ main() {
       envtest) install_assets ;;
       controller-gen) install_controller_gen ;;
       helm) install_helm ;;
-      *) fail "unknown tool '$t' (known: redis etcd kube-apiserver envtest controller-gen helm)" ;;
+      promtool) install_promtool ;;
+      *) fail "unknown tool '$t' (known: redis etcd kube-apiserver envtest controller-gen helm promtool)" ;;
     esac
   done
 }
