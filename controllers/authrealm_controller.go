@@ -17,7 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -411,7 +410,7 @@ func (r *AuthRealmReconciler) kindInstalled(gvk schema.GroupVersionKind) (bool, 
 	return false, fmt.Errorf("discover %s: %w", gvk.Kind, err)
 }
 
-// updateStatus writes the status only when it changed, so a no-op reconcile writes nothing.
+// updateStatus computes the status from what the reconcile learned and writes it if it changed.
 func (r *AuthRealmReconciler) updateStatus(ctx context.Context, s *realmScope, reconcileErr error) error {
 	st := computeRealmStatus(realmObservation{
 		Realm:      s.realm,
@@ -423,15 +422,7 @@ func (r *AuthRealmReconciler) updateStatus(ctx context.Context, s *realmScope, r
 		Err:        reconcileErr,
 		Now:        metav1.NewTime(r.now()),
 	})
-	if equality.Semantic.DeepEqual(st, s.realm.Status) {
-		return nil
-	}
-	patch := client.MergeFrom(s.realm.DeepCopy())
-	s.realm.Status = st
-	if err := r.Client.Status().Patch(ctx, s.realm, patch); err != nil {
-		return fmt.Errorf("patch status: %w", err)
-	}
-	return nil
+	return patchStatus(ctx, r.Client, s.realm, &s.realm.Status, st)
 }
 
 func configHashIfComplete(s *realmScope) string {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -251,7 +250,7 @@ func (r *DeviceClientReconciler) connectRealm(ctx context.Context, s *clientScop
 	return nil
 }
 
-// updateStatus writes the status only when it changed, so a no-op reconcile writes nothing.
+// updateStatus computes the status from what the reconcile learned and writes it if it changed.
 func (r *DeviceClientReconciler) updateStatus(ctx context.Context, s *clientScope, reconcileErr error) error {
 	st := computeDeviceClientStatus(clientObservation{
 		Client:             s.dc,
@@ -264,19 +263,7 @@ func (r *DeviceClientReconciler) updateStatus(ctx context.Context, s *clientScop
 		Err:                reconcileErr,
 		Now:                s.now,
 	})
-	return r.patchStatus(ctx, s.dc, st)
-}
-
-func (r *DeviceClientReconciler) patchStatus(ctx context.Context, dc *authv1.DeviceClient, st authv1.DeviceClientStatus) error {
-	if equality.Semantic.DeepEqual(st, dc.Status) {
-		return nil
-	}
-	patch := client.MergeFrom(dc.DeepCopy())
-	dc.Status = st
-	if err := r.Client.Status().Patch(ctx, dc, patch); err != nil {
-		return fmt.Errorf("patch status: %w", err)
-	}
-	return nil
+	return patchStatus(ctx, r.Client, s.dc, &s.dc.Status, st)
 }
 
 func (r *DeviceClientReconciler) event(obj runtime.Object, eventType, reason, action, note string, args ...any) {

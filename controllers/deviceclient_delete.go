@@ -31,7 +31,7 @@ func (r *DeviceClientReconciler) reconcileDelete(ctx context.Context, dc *authv1
 	}
 	realmKey := realmKeyOf(dc)
 	if err := r.deregister(ctx, dc, realmKey); err != nil {
-		if statusErr := r.patchStatus(ctx, dc, deletionBlockedStatus(dc, realmKey, err, r.now())); statusErr != nil {
+		if statusErr := patchStatus(ctx, r.Client, dc, &dc.Status, deletionBlockedStatus(dc, realmKey, err, r.now())); statusErr != nil {
 			err = errors.Join(err, statusErr)
 		}
 		return ctrl.Result{}, err
