@@ -443,7 +443,7 @@ func checkEveryRender(t *testing.T, m manifest) {
 	for _, u := range m.objects {
 		gvk := u.GroupVersionKind()
 		if !scheme.Recognizes(gvk) {
-			if gvk.Kind != "ServiceMonitor" {
+			if gvk.Kind != "ServiceMonitor" && gvk.Kind != "PrometheusRule" {
 				t.Errorf("unexpected kind %s rendered (%s)", gvk, u.GetName())
 			}
 			continue
