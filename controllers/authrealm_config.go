@@ -25,6 +25,16 @@ type secretFile struct {
 type renderedConfig struct {
 	Config  *config.Config
 	Secrets []secretFile
+	// Access names, among Secrets, the ones the operator itself reads to reach the realm's
+	// store as its servers do.
+	Access accessSecrets
+}
+
+// accessSecrets are the Secret keys behind the settings a DeviceClient reconcile uses: the
+// Redis password and CA (nil when the realm sets none) and the token hash key.
+type accessSecrets struct {
+	RedisPassword, RedisCA *secretFile
+	TokenHashKey           secretFile
 }
 
 // renderConfig turns a realm spec into the server's own config type, so what the operator
@@ -36,6 +46,8 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 		out.Secrets = append(out.Secrets, secretFile{Secret: secret, Key: key, File: file, Field: field})
 		return config.Secret{File: path.Join(secretsDir, file)}
 	}
+	// mounted is the Secret key that mount added last.
+	mounted := func() *secretFile { f := out.Secrets[len(out.Secrets)-1]; return &f }
 
 	c := &config.Config{
 		Realm:     r.Namespace + "/" + r.Name,
@@ -50,6 +62,7 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 		Log:            config.Log{Level: string(s.LogLevel)},
 	}
 	c.TokenHashKey = mount(keysSecretName(r), keyTokenHashKey, keyTokenHashKey, "generated keys")
+	out.Access.TokenHashKey = *mounted()
 
 	switch {
 	case s.ExternalRedis() != nil:
@@ -76,11 +89,13 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 		}
 		if ref := e.PasswordSecretRef; ref != nil {
 			rc.Password = mount(ref.Name, ref.Key, "redis-password", "spec.redis.external.passwordSecretRef")
+			out.Access.RedisPassword = mounted()
 		}
 		if t := e.TLS; t != nil {
 			rc.TLS = &config.TLS{ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
 			if ref := t.CASecretRef; ref != nil {
 				rc.TLS.CAFile = mount(ref.Name, ref.Key, "redis-ca.pem", "spec.redis.external.tls.caSecretRef").File
+				out.Access.RedisCA = mounted()
 			}
 		}
 		c.Redis = rc
@@ -90,6 +105,7 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 			Addresses: []string{fmt.Sprintf("%s.%s.svc:%d", redisName(r), r.Namespace, redisPort)},
 			Password:  mount(keysSecretName(r), keyRedisPassword, "redis-password", "generated keys"),
 		}
+		out.Access.RedisPassword = mounted()
 	}
 
 	p := s.Protocols

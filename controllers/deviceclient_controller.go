@@ -18,6 +18,7 @@ import (
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/authserver/store"
 	"github.com/latchauth/latch/authserver/token"
+	"github.com/latchauth/latch/controllers/internal/realmstore"
 )
 
 // Indexes of DeviceClients: a realm, a Secret or another claimant of the same client id finds
@@ -56,7 +57,14 @@ type DeviceClientReconciler struct {
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 
-	registries realmRegistries
+	// registries holds one connection per realm, shared by its clients.
+	registries realmstore.Pool
+	// access holds what each realm's clients need to reach its store, derived once per
+	// generation of the realm and version of its Secrets.
+	access realmAccessCache
+	// secretMetadata reads Secrets' metadata: the manager's cache, set by SetupWithManager;
+	// nil reads it through Client.
+	secretMetadata client.Reader
 }
 
 // The finalizer and status are patched, never updated; deviceclients/finalizers lets the
@@ -130,7 +138,7 @@ type clientScope struct {
 	apply    *applier
 
 	realm    *authv1.AuthRealm
-	registry registry
+	registry clientRegistry
 	hasher   *token.Hasher
 
 	refsProblem, realmProblem, credentialsProblem *problem
@@ -220,15 +228,15 @@ func (r *DeviceClientReconciler) registrationHolder(ctx context.Context, realm *
 }
 
 func (r *DeviceClientReconciler) connectRealm(ctx context.Context, s *clientScope) error {
-	conn, p, err := resolveRealmConnection(ctx, r.Client, s.realm)
+	acc, err := r.realmAccess(ctx, s.realm)
 	if err != nil {
 		return err
 	}
-	if p != nil {
-		s.realmProblem, s.stopped = p, true
+	if acc.connProblem != nil {
+		s.realmProblem, s.stopped = acc.connProblem, true
 		return nil
 	}
-	if s.registry, err = r.registries.get(s.realmKey, conn); err != nil {
+	if s.registry, err = r.registries.Get(s.realmKey, acc.conn); err != nil {
 		if errors.Is(err, store.ErrUnavailable) {
 			return err
 		}
@@ -240,14 +248,24 @@ func (r *DeviceClientReconciler) connectRealm(ctx context.Context, s *clientScop
 	if !isDevice(s.dc) {
 		return nil
 	}
-	s.hasher, p, err = resolveTokenHasher(ctx, r.Client, s.realm)
-	if err != nil {
-		return err
+	if acc.hasherErr != nil {
+		return acc.hasherErr
 	}
-	if p != nil {
-		s.realmProblem, s.stopped = p, true
+	if acc.hasherProblem != nil {
+		s.realmProblem, s.stopped = acc.hasherProblem, true
+		return nil
 	}
+	s.hasher = acc.hasher
 	return nil
+}
+
+// realmAccess returns what the realm's clients need to reach its store.
+func (r *DeviceClientReconciler) realmAccess(ctx context.Context, realm *authv1.AuthRealm) (*realmAccess, error) {
+	versions := r.secretMetadata
+	if versions == nil {
+		versions = r.Client
+	}
+	return r.access.get(ctx, r.Client, versions, realm)
 }
 
 // updateStatus computes the status from what the reconcile learned and writes it if it changed.

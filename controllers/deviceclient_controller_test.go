@@ -317,7 +317,7 @@ func TestDeviceClientNoOpReconcileWritesNothing(t *testing.T) {
 	var writes atomic.Int64
 	events := &countingRecorder{}
 	counting := &DeviceClientReconciler{Client: countingCachedClient(&writes), Scheme: testScheme, Recorder: events, ResyncPeriod: testClientResync}
-	t.Cleanup(func() { _ = counting.registries.close() })
+	t.Cleanup(func() { _ = counting.registries.Close() })
 	req := ctrl.Request{NamespacedName: keyOf(dc)}
 	// The cache may still lag behind the manager's last writes; once it has them, nothing
 	// remains to write.

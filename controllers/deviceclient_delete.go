@@ -83,13 +83,13 @@ func (r *DeviceClientReconciler) deregister(ctx context.Context, dc *authv1.Devi
 		return nil
 	}
 	giveUp := !realm.DeletionTimestamp.IsZero()
-	conn, p, err := resolveRealmConnection(ctx, r.Client, realm)
-	if err == nil && p != nil {
-		err = errors.New(p.Message)
+	acc, err := r.realmAccess(ctx, realm)
+	if err == nil && acc.connProblem != nil {
+		err = errors.New(acc.connProblem.Message)
 	}
-	var reg registry
+	var reg clientRegistry
 	if err == nil {
-		reg, err = r.registries.get(realmKey, conn)
+		reg, err = r.registries.Get(realmKey, acc.conn)
 	}
 	if err == nil {
 		err = r.removeRegistration(ctx, dc, reg, realmKey)
@@ -107,7 +107,7 @@ func (r *DeviceClientReconciler) deregister(ctx context.Context, dc *authv1.Devi
 // existed, to remove the registration from an external Redis that outlives its realm. Failure
 // does not block the deletion: with the realm gone, nothing could ever make it succeed.
 func (r *DeviceClientReconciler) deregisterFromGoneRealm(ctx context.Context, dc *authv1.DeviceClient, realmKey types.NamespacedName) error {
-	reg := r.registries.lookup(realmKey)
+	reg := r.registries.Lookup(realmKey)
 	if reg == nil {
 		r.event(dc, corev1.EventTypeNormal, "DeregistrationSkipped", "Deregister",
 			"AuthRealm %s no longer exists: there is no Redis to deregister client %s from", realmKey, clientIDOf(dc))
@@ -135,10 +135,11 @@ func (r *DeviceClientReconciler) forgetRealmIfUnused(ctx context.Context, realmK
 			return
 		}
 	}
-	r.registries.forget(realmKey)
+	r.registries.Forget(realmKey)
+	r.access.forget(realmKey)
 }
 
-func (r *DeviceClientReconciler) removeRegistration(ctx context.Context, dc *authv1.DeviceClient, reg registry, realmKey types.NamespacedName) error {
+func (r *DeviceClientReconciler) removeRegistration(ctx context.Context, dc *authv1.DeviceClient, reg clientRegistry, realmKey types.NamespacedName) error {
 	id := clientIDOf(dc)
 	n, err := reg.DeleteAllDeviceTokens(ctx, id, r.now())
 	if err != nil {

@@ -1,8 +1,8 @@
 package controllers
 
 import (
-	"errors"
 	"os/exec"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -10,12 +10,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
-	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/store"
-	"github.com/latchauth/latch/authserver/store/redisstore"
 	"github.com/latchauth/latch/authserver/token"
 )
 
@@ -424,36 +421,9 @@ func TestRequeueAfter(t *testing.T) {
 	}
 }
 
-// TestRealmConnectionFingerprint: every setting that reaches the client changes the
-// fingerprint, so a cached client is replaced when any of them changes, and nothing else does.
-func TestRealmConnectionFingerprint(t *testing.T) {
-	base := realmConnection{
-		Redis:       config.Redis{Mode: config.RedisStandalone, Addresses: []string{"redis:6379"}, KeyPrefix: "latch:"},
-		Credentials: redisstore.Credentials{Password: "p", CA: []byte("ca")},
-	}
-	fp := base.fingerprint()
-	if base.fingerprint() != fp {
-		t.Fatal("the fingerprint is not deterministic")
-	}
-	for name, edit := range map[string]func(*realmConnection){
-		"address":  func(c *realmConnection) { c.Redis.Addresses = []string{"redis-2:6379"} },
-		"prefix":   func(c *realmConnection) { c.Redis.KeyPrefix = "other:" },
-		"password": func(c *realmConnection) { c.Credentials.Password = "q" },
-		"CA":       func(c *realmConnection) { c.Credentials.CA = []byte("other ca") },
-		"TLS":      func(c *realmConnection) { c.Redis.TLS = &config.TLS{ServerName: "redis"} },
-		"mode":     func(c *realmConnection) { c.Redis.Mode = config.RedisCluster },
-	} {
-		c := base
-		c.Redis.Addresses = slices.Clone(base.Redis.Addresses)
-		edit(&c)
-		if c.fingerprint() == fp {
-			t.Errorf("a change of the %s keeps the fingerprint", name)
-		}
-	}
-}
-
-// TestRenderedRealmMountsWhatTheOperatorReads: the connection is derived from the rendered
-// config by the files it reads, so every file it names must be a mounted Secret key.
+// TestRenderedRealmMountsWhatTheOperatorReads: every file the rendered config names for the
+// realm's Redis and token hash key is a mounted Secret key, and the operator reads the same
+// Secret keys to reach the store as the servers do.
 func TestRenderedRealmMountsWhatTheOperatorReads(t *testing.T) {
 	external := &authv1.AuthRealm{ObjectMeta: metav1.ObjectMeta{Name: "ext", Namespace: "auth"}, Spec: authv1.AuthRealmSpec{
 		Redis: &authv1.RedisSpec{External: &authv1.ExternalRedisSpec{
@@ -475,11 +445,18 @@ func TestRenderedRealmMountsWhatTheOperatorReads(t *testing.T) {
 		if tls := rendered.Config.Redis.TLS; tls != nil {
 			files["ca"] = tls.CAFile
 		}
+		reads := map[string]*secretFile{"password": rendered.Access.RedisPassword, "ca": rendered.Access.RedisCA, "key": &rendered.Access.TokenHashKey}
 		for what, want := range tc.want {
 			f, ok := mountedSecret(rendered, files[what])
 			if !ok || f.Secret+"/"+f.Key != want {
 				t.Errorf("%s: the %s file %q is mounted from %+v, want %s", tc.realm.Name, what, files[what], f, want)
 			}
+			if r := reads[what]; r == nil || *r != f {
+				t.Errorf("%s: the operator reads the %s from %+v, the servers from %+v", tc.realm.Name, what, r, f)
+			}
+		}
+		if tc.realm == managed && rendered.Access.RedisCA != nil {
+			t.Errorf("%s: the operator reads a CA the realm does not set: %+v", tc.realm.Name, rendered.Access.RedisCA)
 		}
 	}
 	if a := renderConfig(managed).Config.Redis.Addresses; len(a) != 1 || a[0] != "mgd-redis.auth.svc:6379" {
@@ -487,59 +464,12 @@ func TestRenderedRealmMountsWhatTheOperatorReads(t *testing.T) {
 	}
 }
 
-// TestRealmRegistriesCache: one store per realm, shared while the realm's connection settings
-// stay the same, replaced (and the old one closed) when they change, closed when forgotten.
-// Opening a store does not contact Redis, so no server is needed.
-func TestRealmRegistriesCache(t *testing.T) {
-	var regs realmRegistries
-	realmA := types.NamespacedName{Namespace: "auth", Name: "a"}
-	realmB := types.NamespacedName{Namespace: "auth", Name: "b"}
-	conn := realmConnection{Redis: config.Redis{Mode: config.RedisStandalone, Addresses: []string{"127.0.0.1:1"}, KeyPrefix: "a:"}}
-	ctx := t.Context()
-
-	first, err := regs.get(realmA, conn)
-	if err != nil {
-		t.Fatal(err)
+// mountedSecret finds the Secret key the rendered config mounts at file.
+func mountedSecret(rendered renderedConfig, file string) (secretFile, bool) {
+	for _, f := range rendered.Secrets {
+		if path.Join(secretsDir, f.File) == file {
+			return f, true
+		}
 	}
-	again, _ := regs.get(realmA, conn)
-	if again != first {
-		t.Error("the same settings opened a second store")
-	}
-	if _, err := regs.get(realmB, conn); err != nil || regs.size() != 2 {
-		t.Fatalf("a second realm: %v, %d stores", err, regs.size())
-	}
-
-	changed := conn
-	changed.Credentials.Password = "rotated"
-	replaced, _ := regs.get(realmA, changed)
-	if replaced == first || regs.size() != 2 {
-		t.Fatalf("a new password kept the old store (%d stores)", regs.size())
-	}
-	if _, err := first.ListDeviceTokens(ctx, "c", time.Now()); !errors.Is(err, store.ErrUnavailable) {
-		t.Errorf("the replaced store is still open: %v", err)
-	}
-	if regs.lookup(realmA) != replaced {
-		t.Error("lookup does not return the current store")
-	}
-
-	regs.forget(realmA)
-	if regs.lookup(realmA) != nil || regs.size() != 1 {
-		t.Errorf("forget left the store (%d stores)", regs.size())
-	}
-	if _, err := replaced.ListDeviceTokens(ctx, "c", time.Now()); !errors.Is(err, store.ErrUnavailable) {
-		t.Errorf("a forgotten store is still open: %v", err)
-	}
-	if err := regs.close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := regs.get(realmB, conn); !errors.Is(err, store.ErrUnavailable) || regs.size() != 0 {
-		t.Errorf("get after close: %v, %d stores", err, regs.size())
-	}
-}
-
-// size is the number of open stores (for the tests).
-func (r *realmRegistries) size() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.stores)
+	return secretFile{}, false
 }

@@ -46,10 +46,13 @@ func (r *DeviceClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if err := mgr.Add(manager.RunnableFunc(func(ctx context.Context) error {
 		<-ctx.Done()
-		return r.registries.close()
+		return r.registries.Close()
 	})); err != nil {
 		return fmt.Errorf("add Redis connection closer: %w", err)
 	}
+	// The Secrets a realm's access is read from are watched as metadata below: their
+	// versions are in the cache, their values are not.
+	r.secretMetadata = mgr.GetCache()
 	specChanged := predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, predicate.LabelChangedPredicate{})
 	// controller-runtime's default backoff grows to 16 minutes; capped at the resync period,
 	// a client whose Redis was down is verified again no later than a healthy one would be.
