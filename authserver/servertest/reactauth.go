@@ -41,9 +41,6 @@ func EnableReactAuth(c *config.Config) {
 	}
 }
 
-// PID returns the server process's ID (to read its memory from /proc, say).
-func (s *Server) PID() int { return s.cmd.Process.Pid }
-
 // ReactAuthSocketURL returns the ws:// URL of the server's reactAuth socket.
 func (s *Server) ReactAuthSocketURL(t testing.TB) string {
 	t.Helper()

@@ -1,29 +1,25 @@
 package servertest
 
 import (
-	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/latchauth/latch/authserver/childproc"
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/logsink"
 	"github.com/latchauth/latch/authserver/store/redistest"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // startTimeout bounds the wait for a started server to report ready.
@@ -57,10 +53,8 @@ type Server struct {
 
 	t          testing.TB
 	configFile string
-	cmd        *exec.Cmd
-	out        *syncBuffer
-	done       chan struct{}
-	err        error // the process's exit, valid once done is closed
+	proc       *childproc.Process
+	out        *childproc.Buffer
 
 	stopOnce sync.Once
 }
@@ -117,25 +111,24 @@ func (s *Server) SiblingWith(t testing.TB, edit func(*config.Config)) *Server {
 func (s *Server) launch(t testing.TB) {
 	t.Helper()
 	addrFile := filepath.Join(t.TempDir(), "addr.json")
-	s.out = &syncBuffer{}
-	s.cmd = exec.Command(Binary(t), "server", "--config", s.configFile, "--addr-file", addrFile)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	childproc.DieWithParent(s.cmd)
-	if err := s.cmd.Start(); err != nil {
+	s.out = &childproc.Buffer{}
+	p, err := childproc.Start(childproc.Spec{
+		Path: Binary(t), Args: []string{"server", "--config", s.configFile, "--addr-file", addrFile},
+		Stdout: s.out, Stderr: s.out,
+	})
+	if err != nil {
 		t.Fatalf("servertest: start latch: %v", err)
 	}
-	s.done = make(chan struct{})
-	go func() {
-		s.err = s.cmd.Wait()
-		close(s.done)
-	}()
+	s.proc = p
 	t.Cleanup(func() {
 		s.Stop()
 		if t.Failed() {
 			t.Logf("servertest: output of the server at %s:\n%s", s.PublicURL, s.Logs())
 		}
 	})
-	s.waitReady(t, addrFile)
+	if err := p.WaitReady(startTimeout, func(ctx context.Context) error { return s.ready(ctx, addrFile) }); err != nil {
+		t.Fatalf("servertest: latch: %v", err)
+	}
 }
 
 func (s *Server) baseConfig(t testing.TB, dir string) *config.Config {
@@ -188,45 +181,29 @@ func writeConfig(t testing.TB, path string, cfg *config.Config) *config.Config {
 	return eff
 }
 
-// waitReady reads the bound addresses and polls /readyz.
-func (s *Server) waitReady(t testing.TB, addrFile string) {
-	t.Helper()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		select {
-		case <-s.done:
-			t.Fatalf("servertest: latch exited during startup (%v); output:\n%s", s.err, s.Logs())
-		default:
+// ready reads the bound addresses once the server has written them, then asks /readyz.
+func (s *Server) ready(ctx context.Context, addrFile string) error {
+	if s.AdminURL == "" {
+		b, err := os.ReadFile(addrFile)
+		if err != nil {
+			return fmt.Errorf("no address file yet: %w", err)
 		}
-		if s.AdminURL == "" {
-			if b, err := os.ReadFile(addrFile); err == nil {
-				var addrs struct{ Public, Admin string }
-				if err := json.Unmarshal(b, &addrs); err != nil {
-					t.Fatalf("servertest: address file: %v", err)
-				}
-				s.PublicURL, s.AdminURL = "http://"+addrs.Public, "http://"+addrs.Admin
-			}
+		var addrs struct{ Public, Admin string }
+		if err := json.Unmarshal(b, &addrs); err != nil {
+			return fmt.Errorf("address file: %w", err)
 		}
-		if s.AdminURL != "" {
-			resp, err := http.Get(s.AdminURL + "/readyz")
-			if err == nil {
-				_ = resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("servertest: latch not ready after %s; output:\n%s", startTimeout, s.Logs())
-		}
-		time.Sleep(20 * time.Millisecond)
+		s.PublicURL, s.AdminURL = "http://"+addrs.Public, "http://"+addrs.Admin
 	}
+	return childproc.GetOK(ctx, s.AdminURL+"/readyz")
 }
+
+// PID returns the server process's ID (to read its memory from /proc, say).
+func (s *Server) PID() int { return s.proc.PID() }
 
 // Signal sends sig to the server process.
 func (s *Server) Signal(sig os.Signal) {
 	s.t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := s.proc.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		s.t.Fatalf("servertest: signal %v: %v", sig, err)
 	}
 }
@@ -234,13 +211,13 @@ func (s *Server) Signal(sig os.Signal) {
 // Wait waits for the process to exit and returns its exit error (nil for status 0).
 func (s *Server) Wait(timeout time.Duration) error {
 	select {
-	case <-s.done:
-		return s.err
+	case <-s.proc.Done():
+		return s.proc.Err()
 	default:
 	}
 	select {
-	case <-s.done:
-		return s.err
+	case <-s.proc.Done():
+		return s.proc.Err()
 	case <-time.After(timeout):
 		return fmt.Errorf("servertest: latch still running after %s", timeout)
 	}
@@ -251,15 +228,10 @@ func (s *Server) Wait(timeout time.Duration) error {
 func (s *Server) Stop() {
 	s.t.Helper()
 	s.stopOnce.Do(func() {
-		select {
-		case <-s.done:
-		default:
-			_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		}
 		grace := s.Config.Listen.ShutdownTimeout.Duration + 10*time.Second
-		if err := s.Wait(grace); err != nil {
-			_ = s.cmd.Process.Kill()
-			<-s.done
+		if s.proc.Stop(grace) {
+			s.t.Errorf("servertest: latch still running %s after SIGTERM; killed", grace)
+		} else if err := s.proc.Err(); err != nil {
 			s.t.Errorf("servertest: latch did not exit cleanly after SIGTERM: %v", err)
 		}
 	})
@@ -329,69 +301,9 @@ func Client() *http.Client {
 // every pair of labels.
 func (s *Server) Metric(t testing.TB, name string, labels map[string]string) float64 {
 	t.Helper()
-	resp, err := http.Get(s.AdminURL + "/metrics")
+	m, err := childproc.Scrape(context.Background(), s.AdminURL+"/metrics")
 	if err != nil {
-		t.Fatalf("servertest: GET /metrics: %v", err)
+		t.Fatalf("servertest: %v", err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("servertest: GET /metrics: %v", err)
-	}
-	var sum float64
-	for _, line := range strings.Split(string(body), "\n") {
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		series, value, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		metric, lbls, _ := strings.Cut(series, "{")
-		if metric != name {
-			continue
-		}
-		match := true
-		for k, v := range labels {
-			if !strings.Contains(lbls, k+"="+strconv.Quote(v)) {
-				match = false
-				break
-			}
-		}
-		if !match {
-			continue
-		}
-		// A sample line may end with a timestamp after the value.
-		value, _, _ = strings.Cut(value, " ")
-		f, err := strconv.ParseFloat(value, 64)
-		if err != nil {
-			t.Fatalf("servertest: metric %s: %v", line, err)
-		}
-		sum += f
-	}
-	return sum
-}
-
-// syncBuffer is a bytes.Buffer safe for the two writers of a process's output and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-func (b *syncBuffer) Len() int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Len()
+	return m.Sum(name, labels)
 }

@@ -88,18 +88,3 @@ func TestDiffCommandsCountsScriptsAndInnerCommands(t *testing.T) {
 		t.Errorf("diffCommands = %+v, want 2 scripts and 8 commands (the INFO call excluded)", d)
 	}
 }
-
-func TestPromSamplesSum(t *testing.T) {
-	s := promSamples{
-		{name: "latch_store_round_trips_total", value: 7},
-		{name: "x_total", labels: `dialect="account",route="session"`, value: 2},
-		{name: "x_total", labels: `dialect="account",route="login"`, value: 3},
-		{name: "x_total", labels: `dialect="bearerToken",route="auth"`, value: 5},
-	}
-	if got := s.sum("latch_store_round_trips_total"); got != 7 {
-		t.Errorf("sum = %v", got)
-	}
-	if got := s.sum("x_total", "dialect", "account"); got != 5 {
-		t.Errorf("sum by label = %v", got)
-	}
-}

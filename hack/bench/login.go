@@ -83,7 +83,7 @@ func (b *bench) loginSuite() error {
 		if err != nil {
 			return err
 		}
-		n := int(m.sum("latch_password_hash_workers"))
+		n := int(m.Sum("latch_password_hash_workers", nil))
 		if n < 1 {
 			return fmt.Errorf("the server reports %d hash workers", n)
 		}
@@ -113,14 +113,14 @@ func (b *bench) loginSuite() error {
 				var cpu0, cpu1 time.Duration
 				var cpuErr error
 				st := runClosedLoop(ws, o.warmup, o.loginWindow, func() {
-					cpu0, cpuErr = cpuTime(p.pid())
+					cpu0, cpuErr = cpuTime(p.PID())
 					if rep == 1 && o.profileDir != "" {
 						profDone = make(chan error, 1)
 						go func() { profDone <- b.cpuProfile(p, "login-"+set.name, o.loginWindow) }()
 					}
 				}, func() {
 					var err error
-					cpu1, err = cpuTime(p.pid())
+					cpu1, err = cpuTime(p.PID())
 					cpuErr = errors.Join(cpuErr, err)
 				})
 				if profDone != nil {
@@ -241,7 +241,7 @@ func (b *bench) loginFlood(rds *redisProc, rep int) (floodRun, error) {
 	if err != nil {
 		return floodRun{}, err
 	}
-	f := floodRun{workers: int(m.sum("latch_password_hash_workers"))}
+	f := floodRun{workers: int(m.Sum("latch_password_hash_workers", nil))}
 	logins, err := b.loginUsers("http://"+p.public, floodUsers, fmt.Sprintf("flood%d", rep))
 	if err != nil {
 		return floodRun{}, err
@@ -256,7 +256,7 @@ func (b *bench) loginFlood(rds *redisProc, rep int) (floodRun, error) {
 		}
 	}
 	time.Sleep(time.Second)
-	if f.before, err = readMemory(p.pid()); err != nil {
+	if f.before, err = readMemory(p.PID()); err != nil {
 		return floodRun{}, err
 	}
 
@@ -266,7 +266,7 @@ func (b *bench) loginFlood(rds *redisProc, rep int) (floodRun, error) {
 		t := time.NewTicker(5 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if m, err := readMemory(p.pid()); err == nil && m.RSS > f.peak.RSS {
+			if m, err := readMemory(p.PID()); err == nil && m.RSS > f.peak.RSS {
 				f.peak = m
 			}
 			select {
@@ -319,7 +319,7 @@ func (b *bench) loginFlood(rds *redisProc, rep int) (floodRun, error) {
 	time.Sleep(3 * time.Second)
 	close(stopSampling)
 	sampling.Wait()
-	if f.after, err = readMemory(p.pid()); err != nil {
+	if f.after, err = readMemory(p.PID()); err != nil {
 		return floodRun{}, err
 	}
 	f.hwm = f.after.HWM

@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,8 +20,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/latchauth/latch/authserver/childproc"
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // Startup and shutdown bounds of the processes the bench runs.
@@ -31,70 +31,24 @@ const (
 )
 
 // child is one process the bench started: a redis-server, a latch server or a ceiling
-// program. Its output goes to a file in the work directory, kept for a failed run.
-type child struct {
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	done    chan struct{}
-	err     error // the exit, valid once done is closed
-}
+// program. Its output goes to a file in the work directory, kept for a failed run; the child
+// writes it directly, so its logging costs the bench nothing. The kernel kills it if the bench
+// dies first, so no server outlives an interrupted run.
+type child struct{ *childproc.Process }
 
-// startChild starts bin with args. The kernel kills it if the bench dies first (Pdeathsig),
-// so no server outlives an interrupted run.
 func startChild(name, logPath string, env []string, bin string, args ...string) (*child, error) {
-	out, err := os.Create(logPath)
+	p, err := childproc.Start(childproc.Spec{Path: bin, Args: args, Env: append(os.Environ(), env...), LogFile: logPath})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = out, out
-	childproc.DieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	c := &child{name: name, cmd: cmd, logPath: logPath, done: make(chan struct{})}
-	go func() {
-		c.err = cmd.Wait()
-		out.Close()
-		close(c.done)
-	}()
-	return c, nil
-}
-
-func (c *child) pid() int { return c.cmd.Process.Pid }
-
-// exited reports whether the process has ended.
-func (c *child) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
-	}
+	return &child{p}, nil
 }
 
 // stop ends the process with SIGTERM, and SIGKILL after stopGrace.
 func (c *child) stop() {
-	if c == nil || c.exited() {
-		return
+	if c != nil {
+		c.Stop(stopGrace)
 	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(stopGrace):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
-}
-
-// logTail returns the last lines of the process's output, for error messages.
-func (c *child) logTail() string {
-	b, _ := os.ReadFile(c.logPath)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return strings.Join(lines[max(0, len(lines)-15):], "\n")
 }
 
 // memory is a process's resident memory from /proc/PID/status, in bytes.
@@ -128,16 +82,6 @@ func readMemory(pid int) (memory, error) {
 	return m, sc.Err()
 }
 
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
 // redisProc is a redis-server without persistence on a loopback port.
 type redisProc struct {
 	*child
@@ -157,7 +101,7 @@ func (b *bench) startRedis(name string) (*redisProc, error) {
 	var lastErr error
 	// A free port can be taken between choosing and binding it: try a few.
 	for range 5 {
-		port, err := freePort()
+		port, err := childproc.FreePort()
 		if err != nil {
 			return nil, err
 		}
@@ -167,7 +111,7 @@ func (b *bench) startRedis(name string) (*redisProc, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := &redisProc{child: c, addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}
+		r := &redisProc{child: c, addr: childproc.Loopback(port)}
 		r.client = redis.NewClient(&redis.Options{Addr: r.addr, MaxRetries: -1})
 		if lastErr = r.waitPing(); lastErr == nil {
 			b.cleanup(r.stop)
@@ -179,19 +123,11 @@ func (b *bench) startRedis(name string) (*redisProc, error) {
 }
 
 func (r *redisProc) waitPing() error {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		err := r.client.Ping(ctx).Err()
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if r.exited() || time.Now().After(deadline) {
-			return fmt.Errorf("redis-server did not answer PING: %w\n%s", err, r.logTail())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return r.WaitReady(15*time.Second, func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return r.client.Ping(ctx).Err()
+	})
 }
 
 func (r *redisProc) stop() {
@@ -291,7 +227,7 @@ func (b *bench) startLatch(name string, cfg *config.Config) (*latchProc, error) 
 		return nil, err
 	}
 	p := &latchProc{child: c, cfg: eff}
-	if err := p.waitReady(addrPath); err != nil {
+	if err := p.WaitReady(startTimeout, func(ctx context.Context) error { return p.ready(ctx, addrPath) }); err != nil {
 		c.stop()
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -299,40 +235,25 @@ func (b *bench) startLatch(name string, cfg *config.Config) (*latchProc, error) 
 	return p, nil
 }
 
-func (p *latchProc) waitReady(addrPath string) error {
-	deadline := time.Now().Add(startTimeout)
-	hc := &http.Client{Timeout: 2 * time.Second}
-	for {
-		if p.exited() {
-			return fmt.Errorf("latch exited during startup (%v):\n%s", p.err, p.logTail())
+// ready reads the bound addresses once the server has written them, then asks /readyz.
+func (p *latchProc) ready(ctx context.Context, addrPath string) error {
+	if p.admin == "" {
+		raw, err := os.ReadFile(addrPath)
+		if err != nil {
+			return fmt.Errorf("no address file yet: %w", err)
 		}
-		if p.admin == "" {
-			if raw, err := os.ReadFile(addrPath); err == nil {
-				var a struct{ Public, Admin string }
-				if err := json.Unmarshal(raw, &a); err != nil {
-					return fmt.Errorf("address file: %w", err)
-				}
-				p.public, p.admin = a.Public, a.Admin
-			}
+		var a struct{ Public, Admin string }
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return fmt.Errorf("address file: %w", err)
 		}
-		if p.admin != "" {
-			if resp, err := hc.Get("http://" + p.admin + "/readyz"); err == nil {
-				_ = resp.Body.Close()
-				if resp.StatusCode == http.StatusOK {
-					return nil
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready after %s:\n%s", startTimeout, p.logTail())
-		}
-		time.Sleep(20 * time.Millisecond)
+		p.public, p.admin = a.Public, a.Admin
 	}
+	return childproc.GetOK(ctx, "http://"+p.admin+"/readyz")
 }
 
 // metrics scrapes the admin port's /metrics.
-func (p *latchProc) metrics(ctx context.Context) (promSamples, error) {
-	return scrape(ctx, "http://"+p.admin+"/metrics")
+func (p *latchProc) metrics(ctx context.Context) (childproc.Metrics, error) {
+	return childproc.Scrape(ctx, "http://"+p.admin+"/metrics")
 }
 
 // forceGC makes the server collect garbage, through the heap profile's gc=1 (the admin port
@@ -351,7 +272,7 @@ func (p *latchProc) forceGC(ctx context.Context) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET /debug/pprof/heap: %s (is listen.pprof set?)", resp.Status)
 	}
-	_, err = drain(resp.Body)
+	_, err = io.Copy(io.Discard, resp.Body)
 	return err
 }
 
@@ -376,17 +297,17 @@ func (b *bench) startSessionCeiling(name, redisAddr string) (*ceilingProc, error
 		return nil, err
 	}
 	p := &ceilingProc{child: c}
-	deadline := time.Now().Add(startTimeout)
-	for p.addr == "" {
-		if raw, err := os.ReadFile(addrPath); err == nil && len(raw) > 0 {
-			p.addr = strings.TrimSpace(string(raw))
-			break
+	err = c.WaitReady(startTimeout, func(context.Context) error {
+		raw, err := os.ReadFile(addrPath)
+		if err != nil || len(raw) == 0 {
+			return fmt.Errorf("no address in %s yet", addrPath)
 		}
-		if c.exited() || time.Now().After(deadline) {
-			c.stop()
-			return nil, fmt.Errorf("%s did not start:\n%s", name, c.logTail())
-		}
-		time.Sleep(20 * time.Millisecond)
+		p.addr = strings.TrimSpace(string(raw))
+		return nil
+	})
+	if err != nil {
+		c.stop()
+		return nil, fmt.Errorf("%s did not start: %w", name, err)
 	}
 	b.cleanup(c.stop)
 	return p, nil

@@ -103,7 +103,7 @@ func (b *bench) sessionSuite() error {
 			return err
 		}
 		std[i], rot[i], ceil[i] = stdProcs[i].public, rotProcs[i].public, c.addr
-		stdPIDs[i], rotPIDs[i], ceilPIDs[i] = stdProcs[i].pid(), rotProcs[i].pid(), c.pid()
+		stdPIDs[i], rotPIDs[i], ceilPIDs[i] = stdProcs[i].PID(), rotProcs[i].PID(), c.PID()
 	}
 
 	users, err := b.sessionUsers(rds, "http://"+std[0], o.conns)
@@ -252,7 +252,7 @@ func (b *bench) runSessionRow(rds *redisProc, row sessionRow, replicas int, user
 			s.server += t
 		}
 		var err error
-		s.redis, err = cpuTime(rds.pid())
+		s.redis, err = cpuTime(rds.PID())
 		errs = append(errs, err)
 		s.self, err = cpuTime(os.Getpid())
 		errs = append(errs, err)
@@ -267,7 +267,7 @@ func (b *bench) runSessionRow(rds *redisProc, row sessionRow, replicas int, user
 			if err != nil && snapErr == nil {
 				snapErr = err
 			}
-			s.trips += m.sum("latch_store_round_trips_total")
+			s.trips += m.Sum("latch_store_round_trips_total", nil)
 		}
 		// The counters were read while requests completed: take the middle.
 		s.done = float64(d0+done.Load()) / 2

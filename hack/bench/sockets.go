@@ -341,13 +341,13 @@ func (b *bench) socketMemory(p *latchProc) (serverMemory, error) {
 	if err != nil {
 		return serverMemory{}, err
 	}
-	mem, err := readMemory(p.pid())
+	mem, err := readMemory(p.PID())
 	if err != nil {
 		return serverMemory{}, err
 	}
 	return serverMemory{
-		rss: mem.RSS, heap: m.sum("go_memstats_heap_inuse_bytes"), stack: m.sum("go_memstats_stack_inuse_bytes"),
-		goroutines: m.sum("go_goroutines"),
+		rss: mem.RSS, heap: m.Sum("go_memstats_heap_inuse_bytes", nil), stack: m.Sum("go_memstats_stack_inuse_bytes", nil),
+		goroutines: m.Sum("go_goroutines", nil),
 	}, nil
 }
 
@@ -359,7 +359,7 @@ func waitMetric(ctx context.Context, p *latchProc, name string, want float64, ti
 		if err != nil {
 			return 0, err
 		}
-		v := m.sum(name)
+		v := m.Sum(name, nil)
 		if v >= want {
 			return v, nil
 		}

@@ -111,10 +111,15 @@ func (p *Process) Exited() bool {
 // Done is closed.
 func (p *Process) Err() error { return p.err }
 
-// Signal sends sig to the child, or to its process group with Spec.Group.
-func (p *Process) Signal(sig syscall.Signal) error {
+// Signal sends sig to the child, or to its process group with Spec.Group (sig must then be a
+// syscall.Signal, as every signal is on Unix). The error is os.ErrProcessDone once the child
+// has exited and been reaped.
+func (p *Process) Signal(sig os.Signal) error {
 	if p.spec.Group {
-		return signalGroup(p.PID(), sig)
+		if p.Exited() {
+			return os.ErrProcessDone
+		}
+		return signalGroup(p.PID(), sig.(syscall.Signal))
 	}
 	return p.cmd.Process.Signal(sig)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/latchauth/latch/authserver/store"
 	"github.com/latchauth/latch/authserver/store/redisstore"
 	"github.com/latchauth/latch/authserver/store/redistest"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 func TestNewClientModes(t *testing.T) {
@@ -87,7 +88,7 @@ func TestOpenWithTLS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	caFile, certFile, keyFile := writeTestPKI(t, dir)
-	tlsPort, err := redistest.FreePort()
+	tlsPort, err := childproc.FreePort()
 	must(t, err)
 	srv := redistest.Start(t,
 		"--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile,
@@ -128,7 +129,7 @@ func TestOpenWithCredentials(t *testing.T) {
 	caFile, certFile, keyFile := writeTestPKI(t, dir)
 	caPEM, err := os.ReadFile(caFile)
 	must(t, err)
-	tlsPort, err := redistest.FreePort()
+	tlsPort, err := childproc.FreePort()
 	must(t, err)
 	redistest.Start(t, "--requirepass", "s3cret",
 		"--tls-port", strconv.Itoa(tlsPort), "--tls-cert-file", certFile, "--tls-key-file", keyFile,

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // clusterTimeout bounds cluster creation and convergence.
@@ -63,7 +65,7 @@ func StartClusterWith(t TB, o ClusterOptions) *Cluster {
 	cli := lookPath(t, "redis-cli")
 	c := &Cluster{}
 	for range o.Masters * (1 + o.ReplicasPerMaster) {
-		bus, err := FreePort()
+		bus, err := childproc.FreePort()
 		if err != nil {
 			t.Fatalf("redistest: %v", err)
 			return nil

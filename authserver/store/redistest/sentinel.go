@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // sentinelTimeout bounds the start of a Sentinel topology: replicas' first syncs and the
@@ -292,17 +294,10 @@ func replicaOf(ctx context.Context, d *Server, master string) error {
 
 // poll calls f until it returns nil or ctx ends, then returns f's last error.
 func poll(ctx context.Context, what string, f func() error) error {
-	for {
-		err := f()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("redistest: %s: %w (%w)", what, err, ctx.Err())
-		case <-time.After(pollInterval):
-		}
+	if err := childproc.Poll(ctx, pollInterval, func(context.Context) error { return f() }); err != nil {
+		return fmt.Errorf("redistest: %s: %w", what, err)
 	}
+	return nil
 }
 
 // Failover forces a failover (SENTINEL FAILOVER, which needs no agreement) and waits until it

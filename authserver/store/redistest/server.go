@@ -17,7 +17,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/latchauth/latch/authserver/childproc"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // TB is the part of testing.TB the helpers use. It is an interface of its own so that a
@@ -76,8 +76,7 @@ type Server struct {
 	password string
 
 	mu     sync.Mutex
-	cmd    *exec.Cmd
-	done   chan struct{} // closed when the process has exited
+	proc   *childproc.Process
 	paused bool
 }
 
@@ -103,7 +102,7 @@ func startServer(t TB, dir string, aof bool, sentinelConf string, args []string)
 	var lastErr error
 	// A free port can be taken between choosing it and binding it; try a few.
 	for range 5 {
-		port, err := FreePort()
+		port, err := childproc.FreePort()
 		if err != nil {
 			t.Fatalf("redistest: %v", err)
 			return nil
@@ -129,16 +128,6 @@ func lookPath(t TB, name string) string {
 		t.Fatalf("redistest: %s is not in PATH (%v); %s", name, err, installHint)
 	}
 	return p
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) logPath() string { return filepath.Join(s.dir, "redis.log") }
@@ -173,39 +162,23 @@ func (s *Server) commandLine() []string {
 }
 
 func (s *Server) start() error {
-	cmd := exec.Command(s.bin, s.commandLine()...)
-	childproc.DieWithParent(cmd)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", s.bin, err)
+	p, err := childproc.Start(childproc.Spec{Path: s.bin, Args: s.commandLine()})
+	if err != nil {
+		return err
 	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(done)
-	}()
 	s.mu.Lock()
-	s.cmd, s.done, s.paused = cmd, done, false
+	s.proc, s.paused = p, false
 	s.mu.Unlock()
 
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
 	c := redis.NewClient(s.options(200 * time.Millisecond))
 	defer c.Close()
-	for {
-		// A server loading its AOF or RDB answers PING with -LOADING, an error: it is not
-		// up until it serves data.
-		if err := c.Ping(ctx).Err(); err == nil {
-			return nil
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("redis-server on port %d exited during startup; log:\n%s", s.port, s.logTail())
-		case <-ctx.Done():
-			s.kill()
-			return fmt.Errorf("redis-server on port %d did not answer PING within %s; log:\n%s", s.port, startTimeout, s.logTail())
-		case <-time.After(20 * time.Millisecond):
-		}
+	// A server loading its AOF or RDB answers PING with -LOADING, an error: it is not up until
+	// it serves data.
+	if err := p.WaitReady(startTimeout, func(ctx context.Context) error { return c.Ping(ctx).Err() }); err != nil {
+		s.kill()
+		return fmt.Errorf("redis-server on port %d: %w; log:\n%s", s.port, err, s.logTail())
 	}
+	return nil
 }
 
 // options are the helper's own client options: no retries, the server's password.
@@ -221,11 +194,7 @@ func (s *Server) probe() *redis.Client {
 	return redis.NewClient(o)
 }
 
-func (s *Server) logTail() string {
-	b, _ := os.ReadFile(s.logPath())
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return strings.Join(lines[max(0, len(lines)-20):], "\n")
-}
+func (s *Server) logTail() string { return childproc.TailFile(s.logPath(), 20) }
 
 // Client returns a client of the server, closed at cleanup.
 func (s *Server) Client() *redis.Client {
@@ -242,31 +211,23 @@ func (s *Server) ConfigSet(ctx context.Context, key, value string) error {
 	return c.ConfigSet(ctx, key, value).Err()
 }
 
-// state returns the current process and its exit channel.
-func (s *Server) state() (*exec.Cmd, chan struct{}, bool) {
+// state returns the current process and whether it is paused.
+func (s *Server) state() (*childproc.Process, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cmd, s.done, s.paused
+	return s.proc, s.paused
 }
 
 // Running reports whether the process is alive; a paused server is running.
 func (s *Server) Running() bool {
-	cmd, done, _ := s.state()
-	if cmd == nil {
-		return false
-	}
-	select {
-	case <-done:
-		return false
-	default:
-		return true
-	}
+	p, _ := s.state()
+	return p != nil && !p.Exited()
 }
 
 // paused reports whether the server was paused and not resumed since.
 func (s *Server) isPaused() bool {
-	_, _, p := s.state()
-	return p
+	_, paused := s.state()
+	return paused
 }
 
 // answering reports whether the server should answer commands: running and not paused.
@@ -274,11 +235,11 @@ func (s *Server) answering() bool { return s.Running() && !s.isPaused() }
 
 // PID is the process id of the current (or last) process, 0 before the first start.
 func (s *Server) PID() int {
-	cmd, _, _ := s.state()
-	if cmd == nil {
+	p, _ := s.state()
+	if p == nil {
 		return 0
 	}
-	return cmd.Process.Pid
+	return p.PID()
 }
 
 // Stop shuts the server down, saving its data set to its directory first (SHUTDOWN SAVE), so
@@ -293,9 +254,9 @@ func (s *Server) Stop() {
 	defer cancel()
 	// The server closes the connection instead of replying, so an error here is the norm.
 	_ = c.ShutdownSave(ctx).Err()
-	_, done, _ := s.state()
+	p, _ := s.state()
 	select {
-	case <-done:
+	case <-p.Done():
 	case <-ctx.Done():
 		s.t.Fatalf("redistest: redis-server on %s did not shut down; log:\n%s", s.Addr, s.logTail())
 	}
@@ -309,17 +270,17 @@ func (s *Server) Kill() { s.kill() }
 // RDB only if save points were configured) and exits. It returns once the process has exited,
 // killing it if it has not within exitTimeout.
 func (s *Server) Terminate() {
-	cmd, done, paused := s.state()
+	p, paused := s.state()
 	if !s.Running() {
 		return
 	}
-	s.signal(cmd, syscall.SIGTERM)
+	s.signal(p, syscall.SIGTERM)
 	if paused {
 		// A stopped process keeps SIGTERM pending until it is continued.
-		s.signal(cmd, syscall.SIGCONT)
+		s.signal(p, syscall.SIGCONT)
 	}
 	select {
-	case <-done:
+	case <-p.Done():
 	case <-time.After(exitTimeout):
 		s.t.Logf("redistest: redis-server on %s ignored SIGTERM for %s; killing it; log:\n%s", s.Addr, exitTimeout, s.logTail())
 		s.kill()
@@ -330,32 +291,32 @@ func (s *Server) Terminate() {
 // answers, as with a VM freeze or a long GC pause elsewhere. It returns once the kernel reports
 // the process stopped.
 func (s *Server) Pause() {
-	cmd, _, _ := s.state()
+	p, _ := s.state()
 	if !s.Running() {
 		return
 	}
 	s.mu.Lock()
 	s.paused = true
 	s.mu.Unlock()
-	s.signal(cmd, syscall.SIGSTOP)
-	s.waitProcState(cmd, func(st byte) bool { return st == 'T' })
+	s.signal(p, syscall.SIGSTOP)
+	s.waitProcState(p, func(st byte) bool { return st == 'T' })
 }
 
 // Resume continues a paused process (SIGCONT) and returns once it runs again.
 func (s *Server) Resume() {
-	cmd, _, paused := s.state()
+	p, paused := s.state()
 	if !paused || !s.Running() {
 		return
 	}
-	s.signal(cmd, syscall.SIGCONT)
-	s.waitProcState(cmd, func(st byte) bool { return st != 'T' })
+	s.signal(p, syscall.SIGCONT)
+	s.waitProcState(p, func(st byte) bool { return st != 'T' })
 	s.mu.Lock()
 	s.paused = false
 	s.mu.Unlock()
 }
 
-func (s *Server) signal(cmd *exec.Cmd, sig os.Signal) {
-	if err := cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+func (s *Server) signal(p *childproc.Process, sig os.Signal) {
+	if err := p.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		s.t.Logf("redistest: signal %v to redis-server on %s: %v", sig, s.Addr, err)
 	}
 }
@@ -363,8 +324,8 @@ func (s *Server) signal(cmd *exec.Cmd, sig os.Signal) {
 // waitProcState waits until /proc reports the process in a state ok accepts: a signal is
 // delivered asynchronously, and a test asserting on a pause must not race it. Where there is
 // no /proc (not Linux), or the process has gone, it returns at once.
-func (s *Server) waitProcState(cmd *exec.Cmd, ok func(state byte) bool) {
-	path := fmt.Sprintf("/proc/%d/stat", cmd.Process.Pid)
+func (s *Server) waitProcState(p *childproc.Process, ok func(state byte) bool) {
+	path := fmt.Sprintf("/proc/%d/stat", p.PID())
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		b, err := os.ReadFile(path)
@@ -404,20 +365,11 @@ func (s *Server) Restart() {
 
 // kill ends the process without saving (Kill, and cleanup).
 func (s *Server) kill() {
-	cmd, done, _ := s.state()
-	if cmd == nil {
+	p, _ := s.state()
+	if p == nil || p.Exited() {
 		return
 	}
-	select {
-	case <-done:
-		return
-	default:
-	}
-	// SIGKILL ends a stopped process too.
-	if err := cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		s.t.Logf("redistest: kill redis-server: %v", err)
-	}
-	<-done
+	p.Kill()
 	s.mu.Lock()
 	s.paused = false
 	s.mu.Unlock()
