@@ -176,9 +176,11 @@ func prune(m map[string]any) map[string]any {
 	delete(om, "kind")
 	delete(om, "apiVersion")
 	if md, ok := om["metadata"].(map[string]any); ok {
-		// The object's key is not a managed field; it is equal by construction.
+		// The object's key is not a managed field; it is equal by construction. A desired
+		// object's resourceVersion is a precondition of its write, not a field.
 		delete(md, "name")
 		delete(md, "namespace")
+		delete(md, "resourceVersion")
 	}
 	return om
 }

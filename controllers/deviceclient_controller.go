@@ -143,7 +143,9 @@ type clientScope struct {
 
 	refsProblem, realmProblem, credentialsProblem *problem
 	credentialsOK                                 bool
-	registration                                  *registrationState
+	// credentialsVersion is the resourceVersion of the operator's credentials Secret as read.
+	credentialsVersion string
+	registration       *registrationState
 	// stopped ends the reconcile after a step that reported a problem or a wait.
 	stopped bool
 	// deadlines are times at which the client needs a reconcile before the next resync.

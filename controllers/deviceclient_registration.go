@@ -128,7 +128,12 @@ func (r *DeviceClientReconciler) reconcileDeviceTokens(ctx context.Context, s *c
 		}
 	}
 	if createsCredentials(dc) {
-		if err := s.apply.apply(ctx, buildCredentialsSecret(dc, creds)); err != nil {
+		sec := buildCredentialsSecret(dc, creds)
+		// Written only over the Secret the credentials were read from: a token written into it
+		// since then (by hand) fails the apply with a conflict, and the retry registers that
+		// token, instead of this reconcile writing back the one it read.
+		sec.ResourceVersion = s.credentialsVersion
+		if err := s.apply.apply(ctx, sec); err != nil {
 			return err
 		}
 	}
@@ -205,6 +210,7 @@ func (r *DeviceClientReconciler) operatorCredentials(ctx context.Context, s *cli
 			fmt.Sprintf("Secret %s exists and was not written by this DeviceClient: delete it, set spec.credentials.secretName to another name, or set spec.credentials.create to Never to register the token it holds", key)}
 		return c, 0, false, nil
 	default:
+		s.credentialsVersion = sec.ResourceVersion
 		parsed, p := parseCredentials(sec, id, true)
 		if p == nil && parsed.Current.ExpiresAt.IsZero() {
 			p = &problem{authv1.ReasonInvalidCredentials, fmt.Sprintf("Secret %s has no key %q", key, credKeyExpires)}
