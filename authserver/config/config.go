@@ -195,6 +195,51 @@ type Protocols struct {
 	KeyToken    *KeyToken    `json:"keyToken,omitempty"`
 }
 
+// Protocol is one enabled dialect as the server mounts it.
+type Protocol struct {
+	// Name is the dialect's key under protocols ("reactAuth", "deviseToken", ...), which is
+	// also its name in sessions, logs and metrics.
+	Name string
+	// Prefix is where its routes are mounted.
+	Prefix string
+	// Settings is the dialect's own section: a *ReactAuth, *DeviseToken, *Account,
+	// *BearerToken or *KeyToken of this Protocols.
+	Settings any
+}
+
+// Enabled lists the dialects this config enables, in a fixed order (the order above). It is
+// the one place that maps the typed sections to names and prefixes: validation and the
+// server read it rather than each asking the five fields again.
+func (p Protocols) Enabled() []Protocol {
+	var out []Protocol
+	if p.ReactAuth != nil {
+		out = append(out, Protocol{Name: "reactAuth", Prefix: p.ReactAuth.Prefix, Settings: p.ReactAuth})
+	}
+	if p.DeviseToken != nil {
+		out = append(out, Protocol{Name: "deviseToken", Prefix: p.DeviseToken.Prefix, Settings: p.DeviseToken})
+	}
+	if p.Account != nil {
+		out = append(out, Protocol{Name: "account", Prefix: p.Account.Prefix, Settings: p.Account})
+	}
+	if p.BearerToken != nil {
+		out = append(out, Protocol{Name: "bearerToken", Prefix: p.BearerToken.Prefix, Settings: p.BearerToken})
+	}
+	if p.KeyToken != nil {
+		out = append(out, Protocol{Name: "keyToken", Prefix: p.KeyToken.Prefix, Settings: p.KeyToken})
+	}
+	return out
+}
+
+// Lookup returns the enabled dialect called name.
+func (p Protocols) Lookup(name string) (Protocol, bool) {
+	for _, e := range p.Enabled() {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Protocol{}, false
+}
+
 // ReactAuth is the @fantaptik/react-auth dialect (docs/protocol.md#reactauth).
 type ReactAuth struct {
 	// Prefix is the path prefix (default "/react-auth").

@@ -82,14 +82,14 @@ func (c *Config) Validate() error {
 		prefixes[p] = dialect
 	}
 	p := c.Protocols
-	if p.ReactAuth == nil && p.DeviseToken == nil && p.Account == nil && p.BearerToken == nil && p.KeyToken == nil {
+	enabled := p.Enabled()
+	if len(enabled) == 0 {
 		bad("protocols", "enable at least one dialect")
 	}
-	if p.ReactAuth != nil {
-		prefix("reactAuth", p.ReactAuth.Prefix)
+	for _, e := range enabled {
+		prefix(e.Name, e.Prefix)
 	}
 	if d := p.DeviseToken; d != nil {
-		prefix("deviseToken", d.Prefix)
 		positive("protocols.deviseToken.tokenLifespan", d.TokenLifespan)
 		positive("protocols.deviseToken.batchRequestBuffer", d.BatchRequestBuffer)
 		if d.BatchRequestBuffer.Duration >= d.TokenLifespan.Duration {
@@ -105,15 +105,10 @@ func (c *Config) Validate() error {
 			bad("protocols.deviseToken.allowPasswordChangeFor", "must be a positive duration of at most 24h, got %s", w)
 		}
 	}
-	if p.Account != nil {
-		prefix("account", p.Account.Prefix)
-	}
 	if b := p.BearerToken; b != nil {
-		prefix("bearerToken", b.Prefix)
 		positive("protocols.bearerToken.tokenLifespan", b.TokenLifespan)
 	}
 	if k := p.KeyToken; k != nil {
-		prefix("keyToken", k.Prefix)
 		positive("protocols.keyToken.accessTokenLifespan", k.AccessTokenLifespan)
 		positive("protocols.keyToken.refreshTokenLifespan", k.RefreshTokenLifespan)
 	}

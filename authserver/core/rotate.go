@@ -10,26 +10,25 @@ import (
 	"github.com/latchauth/latch/authserver/token"
 )
 
-// Rotate authenticates a session token and rotates it in one atomic store step (devise's
-// token rotation, DESIGN.md): inside buffer after the last rotation the presented token is
-// echoed, otherwise it is replaced by its successor, and a token replaced inside the buffer
-// by a racing request is answered with that successor. The returned Auth.Token is the token
-// the client holds from now on, never a blank one. A token that does not authenticate is
-// ErrInvalidToken.
-func (s *Service) Rotate(ctx context.Context, m Meta, raw string, buffer time.Duration) (_ Auth, _ store.RotationOutcome, err error) {
+// Rotate authenticates a session token of m's dialect and rotates it in one atomic store step
+// (devise's token rotation, DESIGN.md): inside buffer after the last rotation the presented
+// token is echoed, otherwise it is replaced by its successor, and a token replaced inside the
+// buffer by a racing request is answered with that successor. The returned Auth.Token is the
+// token the client holds from now on, never a blank one. A token that does not authenticate,
+// or that belongs to another dialect's session (refused in the same step, before anything
+// changes), is ErrInvalidToken. The caller has parsed tok: it checks what it can without the
+// store first.
+func (s *Service) Rotate(ctx context.Context, m Meta, tok token.SessionToken, buffer time.Duration) (_ Auth, _ store.RotationOutcome, err error) {
 	began, now := time.Now(), s.Now()
 	defer func() { s.observe(m, "rotate", began, err) }()
 
-	tok, err := token.ParseSessionToken(raw)
-	if err != nil {
-		return Auth{}, 0, ErrInvalidToken
-	}
 	successor := s.Hasher.Successor(tok.Secret)
 	res, err := s.Store.RotateSession(ctx, store.Rotation{
 		Ref:           store.SessionRef{UserID: tok.UserID, SessionID: tok.SessionID},
 		PresentedHash: s.Hasher.Hash(tok.Secret),
 		SuccessorHash: s.Hasher.Hash(successor),
 		Buffer:        buffer,
+		Dialect:       m.Dialect,
 		Now:           now,
 	})
 	switch {

@@ -16,33 +16,39 @@ func TestRotate(t *testing.T) {
 		t.Fatal(err)
 	}
 	const buffer = 5 * time.Second
-	first := is.Token.String()
+	first := is.Token
 
 	// Inside the buffer after issue: echoed.
 	a, out, err := f.Rotate(t.Context(), f.meta, first, buffer)
-	if err != nil || out != store.Echoed || a.Token.String() != first {
+	if err != nil || out != store.Echoed || a.Token != first {
 		t.Fatalf("Rotate inside the buffer = %v %v %v, want the token echoed", a.Token, out, err)
 	}
 	f.clock.Advance(buffer + time.Second)
 	a, out, err = f.Rotate(t.Context(), f.meta, first, buffer)
-	if err != nil || out != store.Rotated || a.Token.String() == first {
+	if err != nil || out != store.Rotated || a.Token == first {
 		t.Fatalf("Rotate after the buffer = %v %v, want a new token", out, err)
 	}
-	second := a.Token.String()
+	second := a.Token
 	// A racing request with the old token, inside the buffer: the same successor.
 	b, out, err := f.Rotate(t.Context(), f.meta, first, buffer)
-	if err != nil || out != store.PreviousInBuffer || b.Token.String() != second {
+	if err != nil || out != store.PreviousInBuffer || b.Token != second {
 		t.Fatalf("racing Rotate = %v %v, want the successor %s", out, err, second)
 	}
-	if _, err := f.Authenticate(t.Context(), f.meta, second); err != nil {
+	if _, err := f.Authenticate(t.Context(), f.meta, second.String()); err != nil {
 		t.Errorf("the successor does not authenticate: %v", err)
 	}
 	// After the buffer the previous token is dead.
 	f.clock.Advance(buffer + time.Second)
 	_, _, err = f.Rotate(t.Context(), f.meta, first, buffer)
 	wantErr(t, err, core.ErrInvalidToken)
-	_, _, err = f.Rotate(t.Context(), f.meta, "garbage", buffer)
+	// Another dialect's session is refused, and left as it was.
+	other := f.meta
+	other.Dialect = "another"
+	_, _, err = f.Rotate(t.Context(), other, second, buffer)
 	wantErr(t, err, core.ErrInvalidToken)
+	if a, out, err := f.Rotate(t.Context(), f.meta, second, buffer); err != nil || out != store.Rotated {
+		t.Fatalf("Rotate after another dialect's attempt = %v %v %v, want the session rotated by its own", a.Token, out, err)
+	}
 }
 
 func TestRefresh(t *testing.T) {

@@ -60,6 +60,14 @@ func DialectName(ctx context.Context) string {
 	return ""
 }
 
+// RouteName returns the name of the route serving ctx's request (SetRoute), or "".
+func RouteName(ctx context.Context) string {
+	if i := FromContext(ctx); i != nil {
+		return i.route
+	}
+	return ""
+}
+
 // SetRoute names the route serving r, for the access log and the metrics. Route names must be
 // constants, never client input: they become metric labels.
 func SetRoute(r *http.Request, name string) {

@@ -1,104 +1,62 @@
 package server
 
 import (
-	"log/slog"
+	"bytes"
+	"fmt"
 	"net/http"
-	"time"
+	"slices"
 
 	"github.com/latchauth/latch/authserver/config"
-	"github.com/latchauth/latch/authserver/core"
+	"github.com/latchauth/latch/authserver/dialect"
 	"github.com/latchauth/latch/authserver/dialect/account"
 	"github.com/latchauth/latch/authserver/dialect/bearertoken"
 	"github.com/latchauth/latch/authserver/dialect/devisetoken"
 	"github.com/latchauth/latch/authserver/dialect/keytoken"
 	"github.com/latchauth/latch/authserver/dialect/reactauth"
-	"github.com/latchauth/latch/authserver/socket"
 )
 
-// deps is what a dialect is built from.
-type deps struct {
-	Config *config.Config
-	Core   *core.Service
-	Logger *slog.Logger
-	Now    func() time.Time
-	// Hub is the process's socket hub, for dialects with live sockets.
-	Hub *socket.Hub
+// dialects is every dialect the server can speak (the five of docs/protocol.md). A new dialect
+// is its package, its section in config.Protocols, and one line here.
+var dialects = []dialect.Definition{
+	reactauth.Definition,
+	devisetoken.Definition,
+	account.Definition,
+	bearertoken.Definition,
+	keytoken.Definition,
 }
 
-// dialect is a built dialect: it mounts its routes under its prefix on the public mux.
-type dialect interface {
-	Mount(mux *http.ServeMux) error
+// enabledDialects returns the definitions of the dialects cfg enables, in the config's order,
+// and the socket push of the one that holds live sockets (nil when none does).
+func enabledDialects(cfg *config.Config) ([]dialect.Definition, []byte, error) {
+	var defs []dialect.Definition
+	var push []byte
+	for _, p := range cfg.Protocols.Enabled() {
+		i := slices.IndexFunc(dialects, func(d dialect.Definition) bool { return d.Name == p.Name })
+		if i < 0 {
+			return nil, nil, fmt.Errorf("protocols.%s: the server has no such dialect", p.Name)
+		}
+		d := dialects[i]
+		if d.ClosePush != nil {
+			// One hub serves every socket of the process, with one push message.
+			if push != nil && !bytes.Equal(push, d.ClosePush) {
+				return nil, nil, fmt.Errorf("protocols.%s: a second dialect with sockets needs its own hub", p.Name)
+			}
+			push = d.ClosePush
+		}
+		defs = append(defs, d)
+	}
+	return defs, push, nil
 }
 
-// dialectEntry is one row of the dialect table.
-type dialectEntry struct {
-	name string
-	// prefix returns the dialect's prefix, or "" when the config does not enable it.
-	prefix func(*config.Config) string
-	build  func(deps) dialect
-}
-
-// dialects is every dialect the server can speak (the five of docs/protocol.md), mounted in
-// this order when enabled.
-var dialects = []dialectEntry{
-	{
-		name: reactauth.Name,
-		prefix: func(c *config.Config) string {
-			if c.Protocols.ReactAuth == nil {
-				return ""
-			}
-			return c.Protocols.ReactAuth.Prefix
-		},
-		build: func(d deps) dialect {
-			return &reactauth.Handler{Core: d.Core, Config: d.Config, Hub: d.Hub, Logger: d.Logger.With("dialect", reactauth.Name), Now: d.Now}
-		},
-	},
-	{
-		name: devisetoken.Name,
-		prefix: func(c *config.Config) string {
-			if c.Protocols.DeviseToken == nil {
-				return ""
-			}
-			return c.Protocols.DeviseToken.Prefix
-		},
-		build: func(d deps) dialect {
-			return &devisetoken.Handler{Core: d.Core, Config: d.Config, Logger: d.Logger.With("dialect", devisetoken.Name)}
-		},
-	},
-	{
-		name: account.Name,
-		prefix: func(c *config.Config) string {
-			if c.Protocols.Account == nil {
-				return ""
-			}
-			return c.Protocols.Account.Prefix
-		},
-		build: func(d deps) dialect {
-			return &account.Handler{Core: d.Core, Config: d.Config, Logger: d.Logger.With("dialect", account.Name), Now: d.Now}
-		},
-	},
-	{
-		name: bearertoken.Name,
-		prefix: func(c *config.Config) string {
-			if c.Protocols.BearerToken == nil {
-				return ""
-			}
-			return c.Protocols.BearerToken.Prefix
-		},
-		build: func(d deps) dialect {
-			return &bearertoken.Handler{Core: d.Core, Config: d.Config, Logger: d.Logger.With("dialect", bearertoken.Name)}
-		},
-	},
-	{
-		name: keytoken.Name,
-		prefix: func(c *config.Config) string {
-			if c.Protocols.KeyToken == nil {
-				return ""
-			}
-			return c.Protocols.KeyToken.Prefix
-		},
-		build: func(d deps) dialect {
-			return &keytoken.Handler{Core: d.Core, Config: d.Config, Logger: d.Logger.With("dialect", keytoken.Name)}
-		},
-	},
+// mountDialects mounts every enabled dialect on mux and reports whether one took the root.
+func (s *instance) mountDialects(mux *http.ServeMux, defs []dialect.Definition, deps dialect.Deps) (rootTaken bool, err error) {
+	for _, d := range defs {
+		p, _ := s.cfg.Protocols.Lookup(d.Name)
+		if err := d.Mount(mux, deps); err != nil {
+			return false, fmt.Errorf("protocols.%w", err)
+		}
+		rootTaken = rootTaken || p.Prefix == "/"
+		s.logger.Info("dialect enabled", "dialect", d.Name, "prefix", p.Prefix)
+	}
+	return rootTaken, nil
 }

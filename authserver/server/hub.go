@@ -5,20 +5,19 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/latchauth/latch/authserver/dialect/reactauth"
 	"github.com/latchauth/latch/authserver/metrics"
 	"github.com/latchauth/latch/authserver/socket"
 	"github.com/latchauth/latch/authserver/store"
 )
 
-// newHub builds the process's one socket hub, which holds the live sockets of every dialect
-// that has them (reactAuth) and closes them when their session ends on any replica. Its
-// Stats are exported on the server's registry. Listening and shutdown are the caller's:
-// Listen before serving, Shutdown beside the drain.
-func newHub(st store.Store, m *metrics.Metrics, logger *slog.Logger) (*socket.Hub, error) {
+// newHub builds the process's one socket hub, which holds the live sockets of the dialect
+// that has them and pushes them that dialect's push message when their session ends on any
+// replica. Its Stats are exported on the server's registry. Listening and shutdown are the
+// caller's: Listen before serving, Shutdown beside the drain.
+func newHub(st store.Store, m *metrics.Metrics, push []byte, logger *slog.Logger) (*socket.Hub, error) {
 	hub, err := socket.New(socket.Config{
 		Sessions:  st,
-		ClosePush: []byte(reactauth.ClosePush),
+		ClosePush: push,
 		Logger:    logger.With("component", "socket"),
 	})
 	if err != nil {

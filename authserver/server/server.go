@@ -16,6 +16,7 @@ import (
 
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/core"
+	"github.com/latchauth/latch/authserver/dialect"
 	"github.com/latchauth/latch/authserver/httpx"
 	"github.com/latchauth/latch/authserver/mail"
 	"github.com/latchauth/latch/authserver/metrics"
@@ -56,7 +57,7 @@ type instance struct {
 	metrics *metrics.Metrics
 	core    *core.Service
 	// hub holds the process's live sockets; it listens to the cluster's revocations while
-	// the server serves.
+	// the server serves. Nil when no enabled dialect has sockets.
 	hub *socket.Hub
 	// stopListening ends the hub's revocation subscription and waits for it.
 	stopListening func()
@@ -135,25 +136,23 @@ func newServer(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*i
 		return nil, err
 	}
 	warnIncomplete(cfg, logger)
-	if s.hub, err = newHub(s.store, s.metrics, logger); err != nil {
+	defs, push, err := enabledDialects(cfg)
+	if err != nil {
 		s.closeBackends(context.Background())
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	rootTaken := false
-	dd := deps{Config: cfg, Core: s.core, Logger: logger, Now: now, Hub: s.hub}
-	for _, d := range dialects {
-		prefix := d.prefix(cfg)
-		if prefix == "" {
-			continue
-		}
-		rootTaken = rootTaken || prefix == "/"
-		built := d.build(dd)
-		if err := built.Mount(mux); err != nil {
+	// The hub exists only when a dialect holds live sockets.
+	if push != nil {
+		if s.hub, err = newHub(s.store, s.metrics, push, logger); err != nil {
 			s.closeBackends(context.Background())
-			return nil, fmt.Errorf("protocols.%s: %w", d.name, err)
+			return nil, err
 		}
-		logger.Info("dialect enabled", "dialect", d.name, "prefix", prefix)
+	}
+	mux := http.NewServeMux()
+	rootTaken, err := s.mountDialects(mux, defs, dialect.Deps{Config: cfg, Core: s.core, Logger: logger, Now: now, Hub: s.hub})
+	if err != nil {
+		s.closeBackends(context.Background())
+		return nil, err
 	}
 	if !rootTaken {
 		mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -289,12 +288,15 @@ func (s *instance) serve(ctx context.Context) error {
 
 	// The hub hears revocations before the first socket can bind. A socket bound before the
 	// subscription is in place is still covered: each subscription starts a resync.
-	listenCtx, cancelListen := context.WithCancel(base)
-	var listening sync.WaitGroup
-	listening.Go(func() { _ = s.hub.Listen(listenCtx, s.store) })
-	s.stopListening = func() {
-		cancelListen()
-		listening.Wait()
+	s.stopListening = func() {}
+	if s.hub != nil {
+		listenCtx, cancelListen := context.WithCancel(base)
+		var listening sync.WaitGroup
+		listening.Go(func() { _ = s.hub.Listen(listenCtx, s.store) })
+		s.stopListening = func() {
+			cancelListen()
+			listening.Wait()
+		}
 	}
 
 	failed := make(chan error, 2)
@@ -334,11 +336,13 @@ func (s *instance) shutdown() error {
 	var wg sync.WaitGroup
 	// The hub's sockets are hijacked, so the drain below does not see them: its Shutdown
 	// closes them with 1001 and ends no session, beside the drain.
-	wg.Go(func() {
-		if err := s.hub.Shutdown(ctx); err != nil {
-			s.logger.Warn("socket hub shutdown", "error", err)
-		}
-	})
+	if s.hub != nil {
+		wg.Go(func() {
+			if err := s.hub.Shutdown(ctx); err != nil {
+				s.logger.Warn("socket hub shutdown", "error", err)
+			}
+		})
+	}
 	if err := s.public.Shutdown(ctx); err != nil {
 		s.logger.Error("in-flight requests did not finish in time; closing their connections", "error", err)
 		_ = s.public.Close()

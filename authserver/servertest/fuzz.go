@@ -1,6 +1,7 @@
 package servertest
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -12,9 +13,11 @@ import (
 
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/core"
+	"github.com/latchauth/latch/authserver/dialect"
 	"github.com/latchauth/latch/authserver/httpx"
 	"github.com/latchauth/latch/authserver/mail"
 	"github.com/latchauth/latch/authserver/password"
+	"github.com/latchauth/latch/authserver/socket"
 	"github.com/latchauth/latch/authserver/store/memory"
 	"github.com/latchauth/latch/authserver/token"
 )
@@ -25,10 +28,9 @@ import (
 // take. Nothing it builds is shared, so each target starts from an empty store.
 //
 // edit enables the dialect (and sets whatever else it needs) on a minimal config, with cheap
-// argon2id parameters, before the defaults are applied; mount builds the dialect's handler on
-// svc (svc.Config and svc.Logger are the config and the discarding logger) and registers its
-// routes on mux.
-func FuzzHandler(tb testing.TB, edit func(*config.Config), mount func(svc *core.Service, mux *http.ServeMux) error) http.Handler {
+// argon2id parameters, before the defaults are applied; def is mounted as the server mounts it
+// (dialect.Definition.Mount), with a socket hub of its own when it has sockets.
+func FuzzHandler(tb testing.TB, edit func(*config.Config), def dialect.Definition) http.Handler {
 	tb.Helper()
 	cfg := &config.Config{
 		Realm: "fuzz", TokenHashKey: config.Secret{Env: "UNUSED"},
@@ -59,8 +61,21 @@ func FuzzHandler(tb testing.TB, edit func(*config.Config), mount func(svc *core.
 	}
 	svc := &core.Service{Store: memory.New(), Hasher: hasher, Passwords: pool, Mailer: mailer, Composer: composer,
 		Config: cfg, Logger: logger, Now: time.Now}
+	deps := dialect.Deps{Config: cfg, Core: svc, Logger: logger, Now: time.Now}
+	if def.ClosePush != nil {
+		hub, err := socket.New(socket.Config{Sessions: svc.Store, ClosePush: def.ClosePush, Logger: logger})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = hub.Shutdown(ctx)
+		})
+		deps.Hub = hub
+	}
 	mux := http.NewServeMux()
-	if err := mount(svc, mux); err != nil {
+	if err := def.Mount(mux, deps); err != nil {
 		tb.Fatal(err)
 	}
 	return (&httpx.Middleware{Logger: logger}).Wrap(mux)

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/latchauth/latch/authserver/config"
-	"github.com/latchauth/latch/authserver/core"
+	"github.com/latchauth/latch/authserver/dialect"
 	"github.com/latchauth/latch/authserver/servertest"
 )
 
@@ -43,21 +43,35 @@ func fatalOf(t *testing.T, do func(tb testing.TB)) string {
 	return tb.msg
 }
 
-// fuzzHandler mounts test routes through FuzzHandler: /echo answers what it got, /empty 204,
-// /text a body that is not JSON, /panic panics.
+// fuzzHandler mounts test routes through FuzzHandler, as a dialect at the root: /echo answers
+// what it got, /empty 204, /text a body that is not JSON, /panic panics.
 func fuzzHandler(t *testing.T) http.Handler {
-	return servertest.FuzzHandler(t, func(c *config.Config) { c.Realm = "edited" }, func(svc *core.Service, mux *http.ServeMux) error {
-		mux.HandleFunc("POST /echo", func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			_ = json.NewEncoder(w).Encode(map[string]string{
-				"realm": svc.Config.Realm, "query": r.URL.RawQuery, "auth": r.Header.Get("Authorization"), "body": string(body),
-			})
-		})
-		mux.HandleFunc("POST /empty", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-		mux.HandleFunc("POST /text", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "not JSON") })
-		mux.HandleFunc("POST /panic", func(http.ResponseWriter, *http.Request) { panic("boom") })
-		return nil
-	})
+	def := dialect.Definition{Name: "account", New: func(d dialect.Deps, _ config.Protocol) (dialect.Spec, error) {
+		route := func(path string, f http.HandlerFunc) dialect.Route {
+			return dialect.Route{Method: http.MethodPost, Path: path, Name: strings.TrimPrefix(path, "/"), Handler: f}
+		}
+		return dialect.Spec{
+			Errors: func(w http.ResponseWriter, _ *http.Request, status int, msg string) {
+				w.WriteHeader(status)
+				_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+			},
+			Routes: []dialect.Route{
+				route("/echo", func(w http.ResponseWriter, r *http.Request) {
+					body, _ := io.ReadAll(r.Body)
+					_ = json.NewEncoder(w).Encode(map[string]string{
+						"realm": d.Config.Realm, "query": r.URL.RawQuery, "auth": r.Header.Get("Authorization"), "body": string(body),
+					})
+				}),
+				route("/empty", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }),
+				route("/text", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "not JSON") }),
+				route("/panic", func(http.ResponseWriter, *http.Request) { panic("boom") }),
+			},
+		}, nil
+	}}
+	return servertest.FuzzHandler(t, func(c *config.Config) {
+		c.Realm = "edited"
+		c.Protocols.Account = &config.Account{Prefix: "/"}
+	}, def)
 }
 
 func TestServeFuzz(t *testing.T) {

@@ -164,7 +164,11 @@ type Rotation struct {
 	// Buffer is the batch-request window: inside it the current token is echoed instead of
 	// rotated, and the previous token still authenticates.
 	Buffer time.Duration
-	Now    time.Time
+	// Dialect, when set, is the only dialect whose sessions this rotation may touch: a session
+	// of another dialect is refused (ErrInvalidToken) in the same step, unchanged, so a token
+	// presented to the wrong dialect is never rotated under its holder.
+	Dialect string
+	Now     time.Time
 }
 
 // RotationOutcome says which token the caller hands back.

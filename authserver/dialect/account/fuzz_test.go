@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/latchauth/latch/authserver/config"
-	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/servertest"
 )
 
@@ -16,9 +15,7 @@ func FuzzRequestBodies(f *testing.F) {
 	h := servertest.FuzzHandler(f, func(c *config.Config) {
 		c.Protocols.Account = &config.Account{}
 		c.Email.ResetURL = "https://app.example/reset"
-	}, func(svc *core.Service, mux *http.ServeMux) error {
-		return (&Handler{Core: svc, Config: svc.Config, Logger: svc.Logger, Now: svc.Now}).Mount(mux)
-	})
+	}, Definition)
 	routes := []servertest.FuzzRoute{
 		{Method: http.MethodPost, Path: "/account/login", Allowed: []int{200, 400, 401, 413}},
 		{Method: http.MethodPost, Path: "/account/register", Allowed: []int{200, 400, 401, 413}},

@@ -17,17 +17,17 @@ const (
 
 // session: GET {prefix}/session → 200 User, or 401.
 func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
-	raw := h.sessionToken(r)
+	raw := h.SessionToken(r)
 	if raw == "" {
 		writeError(w, r, http.StatusUnauthorized, msgNotAuthorized)
 		return
 	}
-	a, err := h.Core.Authenticate(r.Context(), meta(r), raw)
+	a, err := h.Core.Authenticate(r.Context(), h.Meta(r), raw)
 	switch {
 	case errors.Is(err, core.ErrInvalidToken):
 		writeError(w, r, http.StatusUnauthorized, msgNotAuthorized)
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 	default:
 		httpx.WriteJSON(w, http.StatusOK, userOf(a.User))
 	}
@@ -36,10 +36,10 @@ func (h *Handler) session(w http.ResponseWriter, r *http.Request) {
 // login: POST {prefix}/login {login,password} → 200 User + cookie, or 401.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
-	if !decode(w, r, &req) {
+	if !h.Decode(w, r, &req) {
 		return
 	}
-	m := meta(r)
+	m := h.Meta(r)
 	m.Device = httpx.DeviceCookie(r, h.Config)
 	u, issued, err := h.Core.Login(r.Context(), m, core.LoginRequest{Login: req.Login, Password: req.Password})
 	switch {
@@ -47,32 +47,32 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnauthorized, msgInvalidCredentials)
 		return
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	// The browser is switching sessions: end the one it held, if it still authenticates.
-	if old := h.sessionToken(r); old != "" {
+	if old := h.SessionToken(r); old != "" {
 		if err := h.Core.Logout(r.Context(), m, old); err != nil && !errors.Is(err, core.ErrInvalidToken) {
 			h.Logger.WarnContext(r.Context(), "cannot end the session replaced by a login",
 				"request_id", m.RequestID, "error", err)
 		}
 	}
-	h.setSession(w, issued)
+	h.SetSession(w, issued.Token.String(), issued.Session.ExpiresAt)
 	httpx.SetDeviceCookie(w, h.Config, issued.Device)
 	httpx.WriteJSON(w, http.StatusOK, userOf(u))
 }
 
 // logout: POST {prefix}/logout → 204 and the cookie cleared, with or without a session.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	if raw := h.sessionToken(r); raw != "" {
-		err := h.Core.Logout(r.Context(), meta(r), raw)
+	if raw := h.SessionToken(r); raw != "" {
+		err := h.Core.Logout(r.Context(), h.Meta(r), raw)
 		if err != nil && !errors.Is(err, core.ErrInvalidToken) {
 			// The session may still be live: do not tell the client it is gone.
-			h.internalError(w, r, err)
+			h.InternalError(w, r, err)
 			return
 		}
 	}
-	h.clearSession(w)
+	h.ClearSession(w)
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -81,10 +81,10 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 // 400 for a malformed field, 401 for a refusal, 429 past the rate limits.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	var req registerRequest
-	if !decode(w, r, &req) {
+	if !h.Decode(w, r, &req) {
 		return
 	}
-	m := meta(r)
+	m := h.Meta(r)
 	u, err := h.Core.Register(r.Context(), m, core.Registration{
 		Login: req.Login, Password: req.Password, FirstName: req.FirstName, LastName: req.LastName,
 	})
@@ -100,7 +100,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusTooManyRequests, err.Error())
 		return
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	if h.Core.MayLogIn(u) {
@@ -108,10 +108,10 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		issued, err := h.Core.IssueSession(r.Context(), m, u, core.SessionOptions{})
 		if err != nil {
 			// The account exists; the client can log in once the store answers again.
-			h.internalError(w, r, err)
+			h.InternalError(w, r, err)
 			return
 		}
-		h.setSession(w, issued)
+		h.SetSession(w, issued.Token.String(), issued.Session.ExpiresAt)
 	}
 	httpx.WriteJSON(w, http.StatusOK, userOf(u))
 }
@@ -119,16 +119,16 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 // forgot: POST {prefix}/forgot {login} → 204 for any login; 429 past the rate limits.
 func (h *Handler) forgot(w http.ResponseWriter, r *http.Request) {
 	var req forgotRequest
-	if !decode(w, r, &req) {
+	if !h.Decode(w, r, &req) {
 		return
 	}
-	err := h.Core.Forgot(r.Context(), meta(r), req.Login, nil)
+	err := h.Core.Forgot(r.Context(), h.Meta(r), req.Login, nil)
 	switch {
 	case errors.Is(err, core.ErrRateLimited):
 		writeError(w, r, http.StatusTooManyRequests, err.Error())
 		return
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -138,20 +138,20 @@ func (h *Handler) forgot(w http.ResponseWriter, r *http.Request) {
 // contract) except a body that cannot be a reset request (400).
 func (h *Handler) reset(w http.ResponseWriter, r *http.Request) {
 	var req resetRequest
-	if !decode(w, r, &req) || !validLink(w, r, req.ID, req.Token) {
+	if !h.Decode(w, r, &req) || !validLink(w, r, req.ID, req.Token) {
 		return
 	}
-	err := h.Core.Reset(r.Context(), meta(r), req.ID, req.Token, req.Password)
+	err := h.Core.Reset(r.Context(), h.Meta(r), req.ID, req.Token, req.Password)
 	h.linkResult(w, r, err)
 }
 
 // confirm: POST {prefix}/confirm {id,token} → 204; every failure is 500 but a malformed body.
 func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	var req confirmRequest
-	if !decode(w, r, &req) || !validLink(w, r, req.ID, req.Token) {
+	if !h.Decode(w, r, &req) || !validLink(w, r, req.ID, req.Token) {
 		return
 	}
-	_, err := h.Core.Confirm(r.Context(), meta(r), req.ID, req.Token)
+	_, err := h.Core.Confirm(r.Context(), h.Meta(r), req.ID, req.Token)
 	h.linkResult(w, r, err)
 }
 
@@ -182,6 +182,6 @@ func (h *Handler) linkResult(w http.ResponseWriter, r *http.Request, err error) 
 		// A confirmed email change whose address another account took meanwhile: nothing moved.
 		writeError(w, r, http.StatusInternalServerError, "the new email address is taken by another account")
 	default:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 	}
 }

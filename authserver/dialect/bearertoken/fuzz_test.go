@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/latchauth/latch/authserver/config"
-	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/httpx"
 	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/token"
@@ -104,9 +103,7 @@ func FuzzRequests(f *testing.F) {
 	// The dialect as the server mounts it, in process over the in-memory store.
 	h := servertest.FuzzHandler(f, func(c *config.Config) {
 		c.Protocols.BearerToken = &config.BearerToken{}
-	}, func(svc *core.Service, mux *http.ServeMux) error {
-		return (&Handler{Core: svc, Config: svc.Config, Logger: svc.Logger}).Mount(mux)
-	})
+	}, Definition)
 	routes := []servertest.FuzzRoute{
 		{Method: http.MethodPost, Path: "/api/auth", Allowed: []int{200, 400, 401, 413}},
 		{Method: http.MethodGet, Path: "/api/auth", Allowed: []int{401}}, // nothing is registered in the fuzz store

@@ -13,16 +13,16 @@ import (
 // login: POST {prefix}/auth {login,password} → 200 content {token,created,expires};
 // 401 INVALID_CREDENTIALS for every failure; 500 AUTH_FAILED.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
+	body, ok := h.ReadBody(w, r)
 	if !ok {
 		return
 	}
 	var req loginRequest
 	if err := httpx.ParseJSON(body, &req); err != nil {
-		badBody(w, r, err)
+		h.BadBody(w, r, err)
 		return
 	}
-	m := meta(r)
+	m := h.Meta(r)
 	m.Device = httpx.DeviceCookie(r, h.Config)
 	_, issued, err := h.Core.Login(r.Context(), m, core.LoginRequest{
 		Login:    req.Login,
@@ -34,7 +34,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusUnauthorized, codeInvalidCredentials, msgInvalidCredentials)
 		return
 	case err != nil:
-		h.internalError(w, r, "auth", err, codeAuthFailed, msgAuthFailed)
+		h.internalError(w, r, err, codeAuthFailed, msgAuthFailed)
 		return
 	}
 	httpx.SetDeviceCookie(w, h.Config, issued.Device)
@@ -100,12 +100,12 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 		if _, ok := h.authenticateUser(w, r, raw); !ok {
 			return
 		}
-		err := h.Core.Logout(r.Context(), meta(r), raw)
+		err := h.Core.Logout(r.Context(), h.Meta(r), raw)
 		switch {
 		case errors.Is(err, core.ErrInvalidToken):
 			invalidToken(w) // ended by a racing request meanwhile
 		case err != nil:
-			h.internalError(w, r, "auth", err, codeAuthFailed, msgAuthFailed)
+			h.internalError(w, r, err, codeAuthFailed, msgAuthFailed)
 		default:
 			httpx.WriteJSON(w, http.StatusOK, envelope{Status: statusOK})
 		}
@@ -122,7 +122,7 @@ func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 // activate: POST {prefix}/users/activate {activation_token} (or wrapped in content) → 200
 // {login,email,active:true}; 400 INVALID_TOKEN; 500 ACTIVATION_FAILED.
 func (h *Handler) activate(w http.ResponseWriter, r *http.Request) {
-	body, ok := readBody(w, r)
+	body, ok := h.ReadBody(w, r)
 	if !ok {
 		return
 	}
@@ -132,7 +132,7 @@ func (h *Handler) activate(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusBadRequest, codeInvalidToken, msgInvalidToken)
 		return
 	case err != nil:
-		badBody(w, r, err)
+		h.BadBody(w, r, err)
 		return
 	}
 	tok, err := token.ParseUserToken(raw)
@@ -140,7 +140,7 @@ func (h *Handler) activate(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusBadRequest, codeInvalidToken, msgInvalidToken)
 		return
 	}
-	u, err := h.Core.Confirm(r.Context(), meta(r), tok.UserID, tok.Secret)
+	u, err := h.Core.Confirm(r.Context(), h.Meta(r), tok.UserID, tok.Secret)
 	switch {
 	case errors.Is(err, core.ErrInvalidToken):
 		writeStatus(w, http.StatusBadRequest, codeInvalidToken, msgInvalidToken)
@@ -151,7 +151,7 @@ func (h *Handler) activate(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusInternalServerError, codeActivationFailed, msgActivationTaken)
 		return
 	case err != nil:
-		h.internalError(w, r, "activate", err, codeActivationFailed, msgActivationFailed)
+		h.internalError(w, r, err, codeActivationFailed, msgActivationFailed)
 		return
 	case u.Status != store.StatusActive:
 		// A disabled account stays disabled (core.Confirm): nothing was activated.
@@ -176,12 +176,12 @@ func credentials(r *http.Request) (string, tokenKind) {
 // other dialects' sessions have other lifetimes (a cookie session lives for weeks), and a
 // service introspecting a bearer token must not be handed one of them.
 func (h *Handler) authenticateUser(w http.ResponseWriter, r *http.Request, raw string) (core.Auth, bool) {
-	a, err := h.Core.Authenticate(r.Context(), meta(r), raw)
+	a, err := h.Core.Authenticate(r.Context(), h.Meta(r), raw)
 	switch {
 	case errors.Is(err, core.ErrInvalidToken):
 		invalidToken(w)
 	case err != nil:
-		h.internalError(w, r, "auth", err, codeAuthFailed, msgAuthFailed)
+		h.internalError(w, r, err, codeAuthFailed, msgAuthFailed)
 	case a.Session.Dialect != Name:
 		invalidToken(w)
 	default:
@@ -193,12 +193,12 @@ func (h *Handler) authenticateUser(w http.ResponseWriter, r *http.Request, raw s
 // authenticateDevice checks a device token against the operator's registrations, answering
 // the client itself when it does not authenticate (401) or the store fails (500).
 func (h *Handler) authenticateDevice(w http.ResponseWriter, r *http.Request, raw string) (store.DeviceToken, bool) {
-	dt, err := h.Core.AuthenticateDevice(r.Context(), meta(r), raw)
+	dt, err := h.Core.AuthenticateDevice(r.Context(), h.Meta(r), raw)
 	switch {
 	case errors.Is(err, core.ErrInvalidToken):
 		invalidToken(w)
 	case err != nil:
-		h.internalError(w, r, "auth", err, codeAuthFailed, msgAuthFailed)
+		h.internalError(w, r, err, codeAuthFailed, msgAuthFailed)
 	default:
 		return dt, true
 	}

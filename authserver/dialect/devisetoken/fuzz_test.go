@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/latchauth/latch/authserver/config"
-	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/servertest"
 )
 
@@ -18,9 +17,7 @@ func FuzzRequests(f *testing.F) {
 		c.Protocols.DeviseToken = &config.DeviseToken{}
 		c.Email.ResetURL = "https://app.example/reset"
 		c.AllowedOrigins = []string{"https://app.example"}
-	}, func(svc *core.Service, mux *http.ServeMux) error {
-		return (&Handler{Core: svc, Config: svc.Config, Logger: svc.Logger}).Mount(mux)
-	})
+	}, Definition)
 	routes := []servertest.FuzzRoute{
 		{Method: http.MethodPost, Path: "/auth", Allowed: []int{200, 400, 413, 422}},
 		{Method: http.MethodPost, Path: "/auth/sign_in", Allowed: []int{200, 400, 401, 413}},

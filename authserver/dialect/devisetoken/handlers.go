@@ -75,7 +75,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	m := meta(r)
+	m := h.Meta(r)
 	u, err := h.Core.Register(r.Context(), m, core.Registration{
 		Login: email, Email: email, Password: pw, FirstName: first, LastName: last,
 		ConfirmLink: h.confirmLink(confirmTo),
@@ -94,7 +94,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusTooManyRequests, msgRateLimited)
 		return
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	if !errs.empty() {
@@ -105,7 +105,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		is, err := h.Core.IssueSession(r.Context(), m, u, h.sessionOptions(h.settings.DevicePolicy, ""))
 		if err != nil {
 			// The account exists; the client can sign in once the store answers again.
-			h.internalError(w, r, err)
+			h.InternalError(w, r, err)
 			return
 		}
 		setAuthHeaders(w, authOf(u, is))
@@ -159,7 +159,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 	if c := requestCredentials(r, &b); token.ValidID(c.Client) {
 		replaces = c.Client
 	}
-	m := meta(r)
+	m := h.Meta(r)
 	m.Device = httpx.DeviceCookie(r, h.Config)
 	u, is, err := h.Core.Login(r.Context(), m, core.LoginRequest{
 		Login: str(b.Email), Password: str(b.Password),
@@ -173,7 +173,7 @@ func (h *Handler) signIn(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnauthorized, msgDeviceLimit)
 		return
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	setAuthHeaders(w, authOf(u, is))
@@ -192,7 +192,7 @@ func (h *Handler) validateToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnauthorized, msgInvalidToken)
 		return
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	setAuthHeaders(w, a)
@@ -215,13 +215,13 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusNotFound, msgNotSignedIn)
 		return
 	}
-	err = h.Core.Logout(r.Context(), meta(r), c.AccessToken)
+	err = h.Core.Logout(r.Context(), h.Meta(r), c.AccessToken)
 	switch {
 	case errors.Is(err, core.ErrInvalidToken):
 		writeError(w, r, http.StatusNotFound, msgNotSignedIn)
 	case err != nil:
 		// The session may still be live: do not tell the client it is gone.
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 	default:
 		httpx.WriteJSON(w, http.StatusOK, struct {
 			Success bool `json:"success"`
@@ -263,13 +263,13 @@ func (h *Handler) mailRequest(w http.ResponseWriter, r *http.Request, missing in
 		}
 		link = linkTo(to)
 	}
-	err := send(r.Context(), meta(r), email, link)
+	err := send(r.Context(), h.Meta(r), email, link)
 	switch {
 	case errors.Is(err, core.ErrRateLimited):
 		writeError(w, r, http.StatusTooManyRequests, msgRateLimited)
 		return
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, struct {
@@ -306,18 +306,18 @@ func (h *Handler) editPassword(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnauthorized, msgResetInvalid)
 		return
 	}
-	m := meta(r)
+	m := h.Meta(r)
 	u, err := h.Core.RedeemResetToken(r.Context(), m, reset.UserID, reset.Secret)
 	switch {
 	case errors.Is(err, core.ErrInvalidToken):
 		writeError(w, r, http.StatusUnauthorized, msgResetInvalid)
 		return
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	if !h.Core.MayLogIn(u) {
-		h.internalError(w, r, errors.New("a redeemed reset link left the account unable to log in"))
+		h.InternalError(w, r, errors.New("a redeemed reset link left the account unable to log in"))
 		return
 	}
 	opts := h.sessionOptions(config.EvictOldest, "")
@@ -325,7 +325,7 @@ func (h *Handler) editPassword(w http.ResponseWriter, r *http.Request) {
 	opts.PasswordChangeWindow = h.settings.AllowPasswordChangeFor.Duration
 	is, err := h.Core.IssueSession(r.Context(), m, u, opts)
 	if err != nil {
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	a := authOf(u, is)
@@ -375,7 +375,7 @@ func (h *Handler) updatePassword(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnauthorized, msgUnauthorized)
 		return
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	setAuthHeaders(w, a)
@@ -401,7 +401,7 @@ func (h *Handler) updatePassword(w http.ResponseWriter, r *http.Request) {
 	if errs.empty() {
 		// A wrong current password is judged like a sign-in: from a device that signed in
 		// before, by that device's own counter.
-		m := meta(r)
+		m := h.Meta(r)
 		m.Device = httpx.DeviceCookie(r, h.Config)
 		err = h.Core.ChangePassword(r.Context(), m, a, core.PasswordChange{
 			Current: current, SessionSuffices: h.settings.CurrentPasswordOptional, New: pw,
@@ -420,7 +420,7 @@ func (h *Handler) updatePassword(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, http.StatusUnauthorized, msgUnauthorized)
 			return
 		case err != nil:
-			h.internalError(w, r, err)
+			h.InternalError(w, r, err)
 			return
 		}
 	}
@@ -482,11 +482,11 @@ func (h *Handler) confirm(w http.ResponseWriter, r *http.Request) {
 	}
 	err = core.ErrInvalidToken
 	if t, perr := token.ParseUserToken(q.Get("confirmation_token")); perr == nil {
-		_, err = h.Core.Confirm(r.Context(), meta(r), t.UserID, t.Secret)
+		_, err = h.Core.Confirm(r.Context(), h.Meta(r), t.UserID, t.Secret)
 	}
 	confirmed := err == nil
 	if err != nil && !errors.Is(err, core.ErrInvalidToken) && !errors.Is(err, core.ErrLoginTaken) {
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	switch {

@@ -2,6 +2,7 @@ package devisetoken_test
 
 import (
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,5 +147,38 @@ func TestConcurrentValidate(t *testing.T) {
 	}
 	for tok := range tokens {
 		wantValid(t, c.validate(creds{Token: tok, Client: cr.Client, UID: cr.UID}))
+	}
+}
+
+// A session of another dialect presented to validate_token is refused before anything about
+// it changes. The attacker holds a victim's account cookie (a shared machine, a leaked log)
+// and sends it to deviseToken with the session's id as client, hoping the rotation replaces
+// the token under the victim: were it rotated and then refused, the victim's cookie would
+// stop working one buffer later, a logout by a third party. The victim's session must go on.
+func TestForeignSessionIsNotRotated(t *testing.T) {
+	t.Parallel() // mostly waiting out the buffer
+	s := start(t, servertest.Options{}, withBuffer)
+	c := newClient(t, s)
+	_, cr := register(t, c, "victim@example.com")
+	r := c.post("/account/login", map[string]string{"login": "victim@example.com", "password": password})
+	var cookie string
+	for _, ck := range r.Cookies() {
+		if ck.Name == "latch_session" {
+			cookie = ck.Value
+		}
+	}
+	if cookie == "" {
+		t.Fatalf("account login set no cookie: %d %s", r.StatusCode, r.Body)
+	}
+	sid := strings.Split(cookie, ".")[1]
+
+	// The attacker waits out the buffer since the login, so a rotation would not be an echo.
+	time.Sleep(buffer + 100*time.Millisecond)
+	wantError(t, c.validate(creds{Token: cookie, Client: sid, UID: cr.UID}), http.StatusUnauthorized, msgInvalidToken)
+
+	// The victim, one buffer later, is still signed in with the cookie they hold.
+	time.Sleep(buffer + 100*time.Millisecond)
+	if r := c.get("/account/session", "Cookie", "latch_session="+cookie); r.StatusCode != http.StatusOK {
+		t.Fatalf("the victim's account session after the attack: %d %s, want 200", r.StatusCode, r.Body)
 	}
 }

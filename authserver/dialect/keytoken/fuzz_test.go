@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/latchauth/latch/authserver/config"
-	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/token"
 )
@@ -85,9 +84,7 @@ func FuzzRequests(f *testing.F) {
 	// The dialect as the server mounts it, in process over the in-memory store.
 	h := servertest.FuzzHandler(f, func(c *config.Config) {
 		c.Protocols.KeyToken = &config.KeyToken{}
-	}, func(svc *core.Service, mux *http.ServeMux) error {
-		return (&Handler{Core: svc, Config: svc.Config, Logger: svc.Logger}).Mount(mux)
-	})
+	}, Definition)
 	routes := []servertest.FuzzRoute{
 		{Method: http.MethodPost, Path: "/users", Allowed: []int{201, 400, 401, 409, 413, 422}},
 		{Method: http.MethodPost, Path: "/users/token", Allowed: []int{200, 400, 401, 413}},

@@ -29,10 +29,10 @@ const (
 // weak password, 403 registration closed, 429 past the rate limits.
 func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	var req registerRequest
-	if !decode(w, r, &req, false) || !h.client(w, r, "users", req.Client) {
+	if !h.Decode(w, r, &req) || !h.client(w, r, req.Client) {
 		return
 	}
-	m := meta(r)
+	m := h.Meta(r)
 	u, err := h.Core.Register(r.Context(), m, core.Registration{
 		Login: req.Email, Email: req.Email, Password: req.Password, FirstName: req.FirstName, LastName: req.LastName,
 	})
@@ -58,7 +58,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusTooManyRequests, err.Error())
 		return
 	case err != nil:
-		h.internalError(w, r, "users", err)
+		h.InternalError(w, r, err)
 		return
 	}
 	if !h.Core.MayLogIn(u) {
@@ -76,7 +76,7 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		// The account exists; the client can log in once the store answers again.
-		h.internalError(w, r, "users", err)
+		h.InternalError(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusCreated, credentialsOf(u, issued))
@@ -86,10 +86,10 @@ func (h *Handler) register(w http.ResponseWriter, r *http.Request) {
 // {role,key,token,refresh,expires}; 401.
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	var req loginRequest
-	if !decode(w, r, &req, false) || !h.client(w, r, "token", req.Client) {
+	if !h.Decode(w, r, &req) || !h.client(w, r, req.Client) {
 		return
 	}
-	m := meta(r)
+	m := h.Meta(r)
 	m.Device = httpx.DeviceCookie(r, h.Config)
 	u, issued, err := h.Core.Login(r.Context(), m, core.LoginRequest{
 		Login: req.Email, Password: req.Password, Session: h.sessionOptions(req.Client),
@@ -102,7 +102,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnauthorized, msgUnknownClient)
 		return
 	case err != nil:
-		h.internalError(w, r, "token", err)
+		h.InternalError(w, r, err)
 		return
 	}
 	httpx.SetDeviceCookie(w, h.Config, issued.Device)
@@ -114,7 +114,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 // the session (the store's reuse detection).
 func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 	var req refreshRequest
-	if !decode(w, r, &req, false) || !h.client(w, r, "refresh", req.Client) {
+	if !h.Decode(w, r, &req) || !h.client(w, r, req.Client) {
 		return
 	}
 	ref, ok := parseKey(req.Key)
@@ -130,19 +130,19 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, http.StatusUnauthorized, msgInvalidRefresh)
 		return
 	case err != nil:
-		h.internalError(w, r, "refresh", err)
+		h.InternalError(w, r, err)
 		return
 	case sess.Dialect != Name || sess.ClientName != req.Client:
 		writeError(w, r, http.StatusUnauthorized, msgInvalidRefresh)
 		return
 	}
-	res, err := h.Core.Refresh(r.Context(), meta(r), ref, req.Refresh, h.Config.Protocols.KeyToken.AccessTokenLifespan.Duration)
+	res, err := h.Core.Refresh(r.Context(), h.Meta(r), ref, req.Refresh, h.settings.AccessTokenLifespan.Duration)
 	switch {
 	case errors.Is(err, core.ErrInvalidToken):
 		writeError(w, r, http.StatusUnauthorized, msgInvalidRefresh)
 		return
 	case err != nil:
-		h.internalError(w, r, "refresh", err)
+		h.InternalError(w, r, err)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, refreshed{
@@ -157,20 +157,20 @@ func (h *Handler) refresh(w http.ResponseWriter, r *http.Request) {
 // (a malformed body is 400) but not checked: the key and token name the session and prove
 // its possession, and its holder may always end it.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
-	a, ok := h.authenticate(w, r, "token")
+	a, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
 	var req logoutRequest
-	if !decode(w, r, &req, true) {
+	if !h.DecodeOptional(w, r, &req) {
 		return
 	}
-	err := h.Core.Logout(r.Context(), meta(r), a.Token.String())
+	err := h.Core.Logout(r.Context(), h.Meta(r), a.Token.String())
 	switch {
 	case errors.Is(err, core.ErrInvalidToken):
 		writeError(w, r, http.StatusUnauthorized, msgInvalidToken) // ended meanwhile
 	case err != nil:
-		h.internalError(w, r, "token", err)
+		h.InternalError(w, r, err)
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}
@@ -178,7 +178,7 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 
 // me: GET {prefix}users (Basic) → 200 user; 401.
 func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
-	a, ok := h.authenticate(w, r, "users")
+	a, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
@@ -190,12 +190,12 @@ func (h *Handler) me(w http.ResponseWriter, r *http.Request) {
 // email needs the current password (401 when wrong, counted like a failed login) and waits for
 // confirmation from a mail sent to it (the user's unconfirmedEmail); the login moves then.
 func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
-	a, ok := h.authenticate(w, r, "users")
+	a, ok := h.authenticate(w, r)
 	if !ok {
 		return
 	}
 	var req updateRequest
-	if !decode(w, r, &req, false) {
+	if !h.Decode(w, r, &req) {
 		return
 	}
 	switch {
@@ -212,7 +212,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 	}
 	// A wrong password is judged like a login: from a device that signed in before, by that
 	// device's own counter.
-	m := meta(r)
+	m := h.Meta(r)
 	m.Device = httpx.DeviceCookie(r, h.Config)
 	u, err := h.Core.UpdateProfile(r.Context(), m, a.User.ID, c)
 	var field *core.FieldError
@@ -230,7 +230,7 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, core.ErrInvalidToken):
 		writeError(w, r, http.StatusUnauthorized, msgInvalidToken) // the user is gone
 	case err != nil:
-		h.internalError(w, r, "users", err)
+		h.InternalError(w, r, err)
 	default:
 		httpx.WriteJSON(w, http.StatusOK, userOf(u))
 	}
@@ -238,13 +238,13 @@ func (h *Handler) update(w http.ResponseWriter, r *http.Request) {
 
 // client answers 401 (or 500) unless client is acceptable (checkClient), and reports
 // whether the handler may go on.
-func (h *Handler) client(w http.ResponseWriter, r *http.Request, route, client string) bool {
+func (h *Handler) client(w http.ResponseWriter, r *http.Request, client string) bool {
 	err := h.checkClient(r.Context(), client)
 	switch {
 	case errors.Is(err, errUnknownClient):
 		writeError(w, r, http.StatusUnauthorized, msgUnknownClient)
 	case err != nil:
-		h.internalError(w, r, route, err)
+		h.InternalError(w, r, err)
 	default:
 		return true
 	}
@@ -256,18 +256,18 @@ func (h *Handler) client(w http.ResponseWriter, r *http.Request, route, client s
 // their access token expires after accessTokenLifespan, and other dialects' tokens (a cookie
 // session of weeks) would bypass it. No WWW-Authenticate challenge is sent: with Basic it
 // makes browsers prompt for a password over a single-page app.
-func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, route string) (core.Auth, bool) {
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (core.Auth, bool) {
 	tok, ok := basicCredentials(r.Header.Values("Authorization"))
 	if !ok {
 		writeError(w, r, http.StatusUnauthorized, msgInvalidToken)
 		return core.Auth{}, false
 	}
-	a, err := h.Core.Authenticate(r.Context(), meta(r), tok.String())
+	a, err := h.Core.Authenticate(r.Context(), h.Meta(r), tok.String())
 	switch {
 	case errors.Is(err, core.ErrInvalidToken):
 		writeError(w, r, http.StatusUnauthorized, msgInvalidToken)
 	case err != nil:
-		h.internalError(w, r, route, err)
+		h.InternalError(w, r, err)
 	case a.Session.Dialect != Name:
 		writeError(w, r, http.StatusUnauthorized, msgInvalidToken)
 	default:

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/core"
-	"github.com/latchauth/latch/authserver/httpx"
+	"github.com/latchauth/latch/authserver/dialect"
+	"github.com/latchauth/latch/authserver/dialect/internal/kit"
 	"github.com/latchauth/latch/authserver/store"
 )
 
@@ -23,50 +23,38 @@ const Name = "keyToken"
 // without bound. Ten matches deviseToken's default maxDevices.
 const MaxSessions = 10
 
-// Handler serves the dialect. Set its fields, then Mount it.
+// Definition is the dialect's row in the server's table.
+var Definition = dialect.Definition{Name: Name, New: New}
+
+// Handler serves the dialect; app clients are read from its core's store's client registry.
 type Handler struct {
-	// Core is the shared service; app clients are read from its store's client registry.
-	Core *core.Service
-	// Config supplies the prefix, the token lifespans, the client rule, the read timeout and
-	// the origins.
-	Config *config.Config
-	// Logger receives internal errors.
-	Logger *slog.Logger
+	kit.Base
+	settings config.KeyToken
 }
 
-// Mount serves the dialect at its prefix on mux.
-func (h *Handler) Mount(mux *http.ServeMux) error {
-	kt := h.Config.Protocols.KeyToken
-	if kt == nil {
-		return errors.New("keyToken: the dialect is not enabled in the config")
-	}
-	if kt.RefreshTokenLifespan.Duration > h.Config.Sessions.AbsoluteTimeout.Duration {
+// New builds the dialect: its routes under the prefix, in its error shape.
+func New(d dialect.Deps, p config.Protocol) (dialect.Spec, error) {
+	h := &Handler{Base: kit.NewBase(Name, d, writeError), settings: *p.Settings.(*config.KeyToken)}
+	if h.settings.RefreshTokenLifespan.Duration > h.Config.Sessions.AbsoluteTimeout.Duration {
 		h.Logger.Warn("protocols.keyToken.refreshTokenLifespan is longer than sessions.absoluteTimeout: sessions end at the absolute timeout",
-			"refreshTokenLifespan", kt.RefreshTokenLifespan.String(), "absoluteTimeout", h.Config.Sessions.AbsoluteTimeout.String())
+			"refreshTokenLifespan", h.settings.RefreshTokenLifespan.String(), "absoluteTimeout", h.Config.Sessions.AbsoluteTimeout.String())
 	}
-	prefix := kt.Prefix
-
-	var rt httpx.Router
-	users, tok := httpx.Join(prefix, "/users"), httpx.Join(prefix, "/users/token")
-	rt.HandleFunc(http.MethodPost, users, "users", h.register)
-	rt.HandleFunc(http.MethodGet, users, "users", h.me)
-	rt.HandleFunc(http.MethodPatch, users, "users", h.update)
-	rt.HandleFunc(http.MethodPost, tok, "token", h.login)
-	rt.HandleFunc(http.MethodDelete, tok, "token", h.logout)
-	rt.HandleFunc(http.MethodPost, httpx.Join(prefix, "/users/token/refresh"), "refresh", h.refresh)
-
-	d := &httpx.Dialect{
-		Name:   Name,
-		Errors: writeError,
-		CORS: httpx.CORS{
-			AllowedOrigins: h.Config.AllowedOrigins,
-			AllowMethods:   []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
-			AllowHeaders:   []string{"Authorization", "Content-Type", "X-Request-Id"},
-			ExposeHeaders:  []string{"X-Request-Id"},
+	route := func(method, path, name string, f http.HandlerFunc) dialect.Route {
+		return dialect.Route{Method: method, Path: path, Name: name, Handler: f}
+	}
+	return dialect.Spec{
+		Errors:        writeError,
+		AllowHeaders:  []string{"Authorization", "Content-Type", "X-Request-Id"},
+		ExposeHeaders: []string{"X-Request-Id"},
+		Routes: []dialect.Route{
+			route(http.MethodPost, "/users", "users", h.register),
+			route(http.MethodGet, "/users", "users", h.me),
+			route(http.MethodPatch, "/users", "users", h.update),
+			route(http.MethodPost, "/users/token", "token", h.login),
+			route(http.MethodDelete, "/users/token", "token", h.logout),
+			route(http.MethodPost, "/users/token/refresh", "refresh", h.refresh),
 		},
-		ReadTimeout: h.Config.Listen.ReadTimeout.Duration,
-	}
-	return d.Mount(mux, prefix, &rt)
+	}, nil
 }
 
 // sessionOptions shape the sessions this dialect issues for client: a short access token
@@ -75,7 +63,7 @@ func (h *Handler) Mount(mux *http.ServeMux) error {
 // the realm's absolute timeout, and at most MaxSessions per user. Each is filed under its
 // client, so deleting the app client's DeviceClient ends it.
 func (h *Handler) sessionOptions(client string) core.SessionOptions {
-	kt := h.Config.Protocols.KeyToken
+	kt := h.settings
 	return core.SessionOptions{
 		ClientName:  client,
 		TrackClient: true,
@@ -122,38 +110,4 @@ func (h *Handler) checkClient(ctx context.Context, client string) error {
 		return fmt.Errorf("check app client: %w", err)
 	}
 	return nil
-}
-
-// meta describes the request to the core.
-func meta(r *http.Request) core.Meta {
-	ctx := r.Context()
-	return core.Meta{Dialect: Name, ClientIP: httpx.ClientIP(ctx), RequestID: httpx.RequestID(ctx)}
-}
-
-// internalError logs err and answers 500.
-func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, route string, err error) {
-	// A store outage is reported once by the store's health monitor, not per request.
-	if !errors.Is(err, store.ErrUnavailable) {
-		h.Logger.ErrorContext(r.Context(), "keyToken request failed",
-			"request_id", httpx.RequestID(r.Context()), "route", route, "error", err)
-	}
-	writeError(w, r, http.StatusInternalServerError, "internal error")
-}
-
-// decode reads a JSON body into dst, answering the client itself when it cannot: 400, 408 or
-// 413 with the reason. With optional set, an empty body leaves dst as it is. It reports
-// whether the handler may go on.
-func decode(w http.ResponseWriter, r *http.Request, dst any, optional bool) bool {
-	b, err := httpx.ReadBody(r, httpx.MaxBodyBytes)
-	if err == nil && optional && len(b) == 0 {
-		return true
-	}
-	if err == nil {
-		err = httpx.ParseJSON(b, dst)
-	}
-	if err == nil {
-		return true
-	}
-	httpx.WriteBodyError(w, r, err, writeError)
-	return false
 }

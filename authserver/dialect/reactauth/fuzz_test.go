@@ -2,18 +2,14 @@ package reactauth
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"testing"
-	"time"
 	"unicode/utf8"
 
-	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/httpx"
 	"github.com/latchauth/latch/authserver/servertest"
-	"github.com/latchauth/latch/authserver/socket"
 )
 
 // FuzzParseMessage: any socket message parses or fails with ErrMalformed, never panics, and
@@ -120,18 +116,7 @@ func FuzzParsePost(f *testing.F) {
 // it: the answer is always the failure body (no user exists), with 400 exactly when the body
 // does not decode (parsePost fails) and 200 otherwise; never a panic or a 500.
 func FuzzPostBodies(f *testing.F) {
-	h := servertest.FuzzHandler(f, servertest.EnableReactAuth, func(svc *core.Service, mux *http.ServeMux) error {
-		hub, err := socket.New(socket.Config{Sessions: svc.Store, ClosePush: []byte(ClosePush), Logger: svc.Logger})
-		if err != nil {
-			return err
-		}
-		f.Cleanup(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = hub.Shutdown(ctx)
-		})
-		return (&Handler{Core: svc, Config: svc.Config, Hub: hub, Logger: svc.Logger, Now: svc.Now}).Mount(mux)
-	})
+	h := servertest.FuzzHandler(f, servertest.EnableReactAuth, Definition)
 	route := servertest.FuzzRoute{Method: http.MethodPost, Path: "/react-auth", Allowed: []int{200, 400, 413}}
 	for _, seed := range []struct{ ct, body string }{
 		{"application/x-www-form-urlencoded", "type=fantaptik%2Freact-auth%2Fauthenticate&username=a%40example.com&password=p%20w"},

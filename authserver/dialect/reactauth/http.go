@@ -6,7 +6,6 @@ import (
 
 	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/httpx"
-	"github.com/latchauth/latch/authserver/store"
 )
 
 // post: POST {prefix}, dispatched on type. A failed credential, or a well-formed request of no
@@ -21,9 +20,9 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		switch status := httpx.StatusOf(err); status {
 		case http.StatusBadRequest, http.StatusRequestTimeout, http.StatusRequestEntityTooLarge:
-			httpx.WriteBodyError(w, r, err, writeError)
+			h.BadBody(w, r, err)
 		default:
-			h.internalError(w, r, err)
+			h.InternalError(w, r, err)
 		}
 		return
 	}
@@ -39,7 +38,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 
 // authenticate: {type, username, password} → 200 success with the session and its cookie.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, req postRequest) {
-	m := meta(r)
+	m := h.Meta(r)
 	m.Device = httpx.DeviceCookie(r, h.Config)
 	u, issued, err := h.Core.Login(r.Context(), m, core.LoginRequest{Login: req.Username, Password: req.Password})
 	switch {
@@ -47,11 +46,11 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, req postR
 		httpx.WriteJSON(w, http.StatusOK, failure)
 		return
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 		return
 	}
 	raw := issued.Token.String()
-	h.setSession(w, raw, issued.Session.ExpiresAt)
+	h.SetSession(w, raw, issued.Session.ExpiresAt)
 	httpx.SetDeviceCookie(w, h.Config, issued.Device)
 	httpx.WriteJSON(w, http.StatusOK, authResponse{Success: true, Session: raw, User: userOf(u)})
 }
@@ -59,31 +58,20 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, req postR
 // resume: {type} with the session cookie → the same response as authenticate, for the
 // cookie's session (created by any dialect of the realm).
 func (h *Handler) resume(w http.ResponseWriter, r *http.Request) {
-	raw := h.sessionToken(r)
+	raw := h.SessionToken(r)
 	if raw == "" {
 		httpx.WriteJSON(w, http.StatusOK, failure)
 		return
 	}
-	a, err := h.Core.Authenticate(r.Context(), meta(r), raw)
+	a, err := h.Core.Authenticate(r.Context(), h.Meta(r), raw)
 	switch {
 	case errors.Is(err, core.ErrInvalidToken):
 		// The cookie names a session that is over: drop it, so the browser stops sending it.
-		h.clearSession(w)
+		h.ClearSession(w)
 		httpx.WriteJSON(w, http.StatusOK, failure)
 	case err != nil:
-		h.internalError(w, r, err)
+		h.InternalError(w, r, err)
 	default:
 		httpx.WriteJSON(w, http.StatusOK, authResponse{Success: true, Session: raw, User: userOf(a.User)})
 	}
-}
-
-// internalError logs err and answers 500 with the failure body: the client takes any non-2xx
-// for a failure, and nothing here may look like a success.
-func (h *Handler) internalError(w http.ResponseWriter, r *http.Request, err error) {
-	// A store outage is reported once by the store's health monitor, not per request.
-	if !errors.Is(err, store.ErrUnavailable) {
-		h.Logger.ErrorContext(r.Context(), "reactAuth request failed",
-			"request_id", httpx.RequestID(r.Context()), "path", r.URL.Path, "error", err)
-	}
-	writeError(w, r, http.StatusInternalServerError, "internal error")
 }

@@ -1,14 +1,11 @@
 package reactauth
 
 import (
-	"errors"
-	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/latchauth/latch/authserver/config"
-	"github.com/latchauth/latch/authserver/core"
-	"github.com/latchauth/latch/authserver/httpx"
+	"github.com/latchauth/latch/authserver/dialect"
+	"github.com/latchauth/latch/authserver/dialect/internal/kit"
 	"github.com/latchauth/latch/authserver/socket"
 )
 
@@ -20,51 +17,27 @@ const Name = "reactAuth"
 // unwraps data and sees it there. The socket hub is configured with it.
 const ClosePush = `{"type":"` + typeClose + `","data":{"type":"` + typeClose + `"}}`
 
-// Handler serves the dialect. Set its fields, then Mount it.
+// Definition is the dialect's row in the server's table: it holds live sockets, which get
+// ClosePush when their session ends.
+var Definition = dialect.Definition{Name: Name, ClosePush: []byte(ClosePush), New: New}
+
+// Handler serves the dialect.
 type Handler struct {
-	// Core is the shared service.
-	Core *core.Service
-	// Config supplies the prefix, the cookie settings, the read timeout and the origins.
-	Config *config.Config
-	// Hub holds the process's live sockets; it must push ClosePush (socket.Config.ClosePush).
+	kit.Base
+	// Hub holds the process's live sockets; it pushes ClosePush.
 	Hub *socket.Hub
-	// Logger receives internal errors.
-	Logger *slog.Logger
-	// Now is the clock cookies' expiry is computed with.
-	Now func() time.Time
 }
 
-// Mount serves the dialect at its prefix on mux: POST {prefix} and the WebSocket at
-// GET {prefix}/socket.
-func (h *Handler) Mount(mux *http.ServeMux) error {
-	switch {
-	case h.Config.Protocols.ReactAuth == nil:
-		return errors.New("reactAuth: the dialect is not enabled in the config")
-	case h.Hub == nil:
-		return errors.New("reactAuth: no socket hub")
-	}
-	prefix := h.Config.Protocols.ReactAuth.Prefix
-
-	var rt httpx.Router
-	rt.HandleFunc(http.MethodPost, prefix, "post", h.post)
-	rt.Handle(http.MethodGet, httpx.Join(prefix, "/socket"), "socket", h.socketHandler())
-
-	d := &httpx.Dialect{
-		Name:   Name,
-		Errors: writeError,
-		CORS: httpx.CORS{
-			AllowedOrigins: h.Config.AllowedOrigins,
-			AllowMethods:   []string{http.MethodGet, http.MethodPost},
-			AllowHeaders:   []string{"Content-Type", "X-Request-Id"},
-			ExposeHeaders:  []string{"X-Request-Id"},
+// New builds the dialect: POST {prefix} and the WebSocket at GET {prefix}/socket.
+func New(d dialect.Deps, _ config.Protocol) (dialect.Spec, error) {
+	h := &Handler{Base: kit.NewBase(Name, d, writeError), Hub: d.Hub}
+	return dialect.Spec{
+		Errors:        writeError,
+		AllowHeaders:  []string{"Content-Type", "X-Request-Id"},
+		ExposeHeaders: []string{"X-Request-Id"},
+		Routes: []dialect.Route{
+			{Method: http.MethodPost, Path: "", Name: "post", Handler: http.HandlerFunc(h.post)},
+			{Method: http.MethodGet, Path: "/socket", Name: "socket", Handler: h.socketHandler()},
 		},
-		ReadTimeout: h.Config.Listen.ReadTimeout.Duration,
-	}
-	return d.Mount(mux, prefix, &rt)
-}
-
-// meta describes an HTTP request (or a socket's handshake) to the core.
-func meta(r *http.Request) core.Meta {
-	ctx := r.Context()
-	return core.Meta{Dialect: Name, ClientIP: httpx.ClientIP(ctx), RequestID: httpx.RequestID(ctx)}
+	}, nil
 }

@@ -28,7 +28,7 @@ func (h *Handler) socketHandler() http.Handler {
 		}
 		// The handshake's request ends here; its id and client address label the socket's
 		// audit events and metrics for as long as it lives.
-		if _, err := h.Hub.Serve(ws, &conn{h: h, meta: meta(r)}); err != nil && !errors.Is(err, socket.ErrHubClosed) {
+		if _, err := h.Hub.Serve(ws, &conn{h: h, meta: h.Meta(r)}); err != nil && !errors.Is(err, socket.ErrHubClosed) {
 			h.Logger.Error("reactAuth: cannot serve socket", "error", err)
 		}
 	})

@@ -295,6 +295,20 @@ func testRotateSession(t *testing.T, f *fixture) {
 	wantErr(t, err, store.ErrInvalidArgument, "rotate with a negative buffer")
 	_, err = f.s.RotateSession(f.ctx, store.Rotation{Ref: s.Ref(), PresentedHash: hashOf(t1Secret), SuccessorHash: hashOf("x"), Buffer: buffer})
 	wantErr(t, err, store.ErrInvalidArgument, "rotate without now")
+
+	// A rotation for another dialect is refused in its step and changes nothing: the session's
+	// own dialect then rotates the same token as if it had not happened.
+	t2Secret, later := successorOf(t1Secret), afterBuffer.Add(time.Second+buffer+time.Second)
+	own := store.Rotation{Ref: s.Ref(), PresentedHash: hashOf(t2Secret), SuccessorHash: hashOf(successorOf(t2Secret)), Buffer: buffer, Dialect: s.Dialect, Now: later}
+	foreign := own
+	foreign.Dialect = "not" + s.Dialect
+	_, err = f.s.RotateSession(f.ctx, foreign)
+	wantErr(t, err, store.ErrInvalidToken, "rotate another dialect's session")
+	if got, err := f.s.GetSession(f.ctx, s.Ref(), later); err != nil || got.TokenHash != hashOf(t2Secret) || !got.LastSeenAt.Before(later) {
+		t.Errorf("after a refused foreign rotation: %v, current token changed %v, last seen %s; want it untouched", err, got.TokenHash != hashOf(t2Secret), got.LastSeenAt)
+	}
+	res, err = f.s.RotateSession(f.ctx, own)
+	expect("rotation by the session's own dialect", res, err, store.Rotated, successorOf(t2Secret))
 }
 
 // testConcurrentRotation: 50 requests carrying one token race, in two successive buffer

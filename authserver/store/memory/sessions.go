@@ -182,7 +182,7 @@ func (s *Store) RotateSession(_ context.Context, req store.Rotation) (store.Rota
 	defer s.mu.Unlock()
 	now := ms(req.Now)
 	sess, ok := s.live(req.Ref, now)
-	if !ok || !authenticates(sess, req.PresentedHash, now) {
+	if !ok || !authenticates(sess, req.PresentedHash, now) || (req.Dialect != "" && sess.Dialect != req.Dialect) {
 		return store.RotationResult{}, store.ErrInvalidToken
 	}
 	u, ok := s.users[req.Ref.UserID]

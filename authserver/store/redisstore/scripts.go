@@ -245,8 +245,10 @@ return {'ok', s, u}
 // rotate to the caller-derived successor outside it, accept the previous token inside the
 // buffer by answering with its successor, which is current.
 //
-// KEYS: session, index, user. ARGV: now, presented hash, successor hash, buffer (ms).
+// KEYS: session, index, user. ARGV: now, presented hash, successor hash, buffer (ms),
+// dialect ('' for any).
 var rotateSessionScript = script(checkSessionLua + `
+if ARGV[5] ~= '' and s[@s.dialect@] ~= ARGV[5] then return {'invalid'} end
 local outcome
 if h == s[@s.tok@] then
   if now - (tonumber(s[@s.rot@]) or 0) < tonumber(ARGV[4]) then

@@ -174,7 +174,7 @@ func (s *Store) RotateSession(ctx context.Context, req store.Rotation) (store.Ro
 		return store.RotationResult{}, store.ErrInvalidToken
 	}
 	res, err := s.write(ctx, "rotate session", rotateSessionScript, s.sessionKeys(req.Ref),
-		msString(req.Now), req.PresentedHash, req.SuccessorHash, req.Buffer.Milliseconds())
+		msString(req.Now), req.PresentedHash, req.SuccessorHash, req.Buffer.Milliseconds(), req.Dialect)
 	if err != nil {
 		return store.RotationResult{}, err
 	}
