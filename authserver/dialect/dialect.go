@@ -61,6 +61,11 @@ type Route struct {
 	Handler http.Handler
 }
 
+// HandleFunc is the Route of a handler function.
+func HandleFunc(method, path, name string, f http.HandlerFunc) Route {
+	return Route{Method: method, Path: path, Name: name, Handler: f}
+}
+
 // methodOrder is the order allowed methods are listed in a CORS preflight answer.
 var methodOrder = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 

@@ -27,13 +27,13 @@ func New(d dialect.Deps, _ config.Protocol) (dialect.Spec, error) {
 		AllowHeaders:  []string{"Content-Type", "X-Request-Id"},
 		ExposeHeaders: []string{"X-Request-Id"},
 		Routes: []dialect.Route{
-			{Method: http.MethodGet, Path: "/session", Name: "session", Handler: http.HandlerFunc(h.session)},
-			{Method: http.MethodPost, Path: "/login", Name: "login", Handler: http.HandlerFunc(h.login)},
-			{Method: http.MethodPost, Path: "/logout", Name: "logout", Handler: http.HandlerFunc(h.logout)},
-			{Method: http.MethodPost, Path: "/register", Name: "register", Handler: http.HandlerFunc(h.register)},
-			{Method: http.MethodPost, Path: "/forgot", Name: "forgot", Handler: http.HandlerFunc(h.forgot)},
-			{Method: http.MethodPost, Path: "/reset", Name: "reset", Handler: http.HandlerFunc(h.reset)},
-			{Method: http.MethodPost, Path: "/confirm", Name: "confirm", Handler: http.HandlerFunc(h.confirm)},
+			dialect.HandleFunc(http.MethodGet, "/session", "session", h.session),
+			dialect.HandleFunc(http.MethodPost, "/login", "login", h.login),
+			dialect.HandleFunc(http.MethodPost, "/logout", "logout", h.logout),
+			dialect.HandleFunc(http.MethodPost, "/register", "register", h.register),
+			dialect.HandleFunc(http.MethodPost, "/forgot", "forgot", h.forgot),
+			dialect.HandleFunc(http.MethodPost, "/reset", "reset", h.reset),
+			dialect.HandleFunc(http.MethodPost, "/confirm", "confirm", h.confirm),
 		},
 	}, nil
 }

@@ -36,10 +36,10 @@ func New(d dialect.Deps, p config.Protocol) (dialect.Spec, error) {
 		AllowHeaders:  []string{"Authorization", "Content-Type", "X-Request-Id"},
 		ExposeHeaders: []string{"X-Request-Id", "WWW-Authenticate"},
 		Routes: []dialect.Route{
-			{Method: http.MethodPost, Path: "/auth", Name: "auth", Handler: http.HandlerFunc(h.login)},
-			{Method: http.MethodGet, Path: "/auth", Name: "auth", Handler: http.HandlerFunc(h.introspect)},
-			{Method: http.MethodDelete, Path: "/auth", Name: "auth", Handler: http.HandlerFunc(h.revoke)},
-			{Method: http.MethodPost, Path: "/users/activate", Name: "activate", Handler: http.HandlerFunc(h.activate)},
+			dialect.HandleFunc(http.MethodPost, "/auth", "auth", h.login),
+			dialect.HandleFunc(http.MethodGet, "/auth", "auth", h.introspect),
+			dialect.HandleFunc(http.MethodDelete, "/auth", "auth", h.revoke),
+			dialect.HandleFunc(http.MethodPost, "/users/activate", "activate", h.activate),
 		},
 	}, nil
 }

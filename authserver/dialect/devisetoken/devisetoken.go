@@ -34,9 +34,6 @@ func New(d dialect.Deps, p config.Protocol) (dialect.Spec, error) {
 	if h.redirect, err = newRedirectPolicy(h.Config.AllowedOrigins, h.Config.Email.ResetURL); err != nil {
 		return dialect.Spec{}, err
 	}
-	route := func(method, path, name string, f http.HandlerFunc) dialect.Route {
-		return dialect.Route{Method: method, Path: path, Name: name, Handler: f}
-	}
 	authHeaders := []string{keyAccessToken, keyTokenType, keyClient, keyExpiry, keyUID}
 	return dialect.Spec{
 		Errors: writeError,
@@ -44,17 +41,17 @@ func New(d dialect.Deps, p config.Protocol) (dialect.Spec, error) {
 		AllowHeaders:  append([]string{"Content-Type", "Authorization", "If-Modified-Since", "X-Request-Id"}, authHeaders...),
 		ExposeHeaders: authHeaders,
 		Routes: []dialect.Route{
-			route(http.MethodPost, "", "register", h.register),
-			route(http.MethodPost, "/sign_in", "sign_in", h.signIn),
-			route(http.MethodGet, "/validate_token", "validate_token", h.validateToken),
-			route(http.MethodDelete, "/sign_out", "sign_out", h.signOut),
-			route(http.MethodPost, "/password", "password", h.forgotPassword),
+			dialect.HandleFunc(http.MethodPost, "", "register", h.register),
+			dialect.HandleFunc(http.MethodPost, "/sign_in", "sign_in", h.signIn),
+			dialect.HandleFunc(http.MethodGet, "/validate_token", "validate_token", h.validateToken),
+			dialect.HandleFunc(http.MethodDelete, "/sign_out", "sign_out", h.signOut),
+			dialect.HandleFunc(http.MethodPost, "/password", "password", h.forgotPassword),
 			// Rails routes a resource's update as both PUT and PATCH; ng-token-auth uses PUT.
-			route(http.MethodPut, "/password", "password", h.updatePassword),
-			route(http.MethodPatch, "/password", "password", h.updatePassword),
-			route(http.MethodGet, "/password/edit", "password_edit", h.editPassword),
-			route(http.MethodGet, "/confirmation", "confirmation", h.confirm),
-			route(http.MethodPost, "/confirmation", "confirmation", h.resendConfirmation),
+			dialect.HandleFunc(http.MethodPut, "/password", "password", h.updatePassword),
+			dialect.HandleFunc(http.MethodPatch, "/password", "password", h.updatePassword),
+			dialect.HandleFunc(http.MethodGet, "/password/edit", "password_edit", h.editPassword),
+			dialect.HandleFunc(http.MethodGet, "/confirmation", "confirmation", h.confirm),
+			dialect.HandleFunc(http.MethodPost, "/confirmation", "confirmation", h.resendConfirmation),
 		},
 	}, nil
 }

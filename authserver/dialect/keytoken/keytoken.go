@@ -39,20 +39,17 @@ func New(d dialect.Deps, p config.Protocol) (dialect.Spec, error) {
 		h.Logger.Warn("protocols.keyToken.refreshTokenLifespan is longer than sessions.absoluteTimeout: sessions end at the absolute timeout",
 			"refreshTokenLifespan", h.settings.RefreshTokenLifespan.String(), "absoluteTimeout", h.Config.Sessions.AbsoluteTimeout.String())
 	}
-	route := func(method, path, name string, f http.HandlerFunc) dialect.Route {
-		return dialect.Route{Method: method, Path: path, Name: name, Handler: f}
-	}
 	return dialect.Spec{
 		Errors:        writeError,
 		AllowHeaders:  []string{"Authorization", "Content-Type", "X-Request-Id"},
 		ExposeHeaders: []string{"X-Request-Id"},
 		Routes: []dialect.Route{
-			route(http.MethodPost, "/users", "users", h.register),
-			route(http.MethodGet, "/users", "users", h.me),
-			route(http.MethodPatch, "/users", "users", h.update),
-			route(http.MethodPost, "/users/token", "token", h.login),
-			route(http.MethodDelete, "/users/token", "token", h.logout),
-			route(http.MethodPost, "/users/token/refresh", "refresh", h.refresh),
+			dialect.HandleFunc(http.MethodPost, "/users", "users", h.register),
+			dialect.HandleFunc(http.MethodGet, "/users", "users", h.me),
+			dialect.HandleFunc(http.MethodPatch, "/users", "users", h.update),
+			dialect.HandleFunc(http.MethodPost, "/users/token", "token", h.login),
+			dialect.HandleFunc(http.MethodDelete, "/users/token", "token", h.logout),
+			dialect.HandleFunc(http.MethodPost, "/users/token/refresh", "refresh", h.refresh),
 		},
 	}, nil
 }

@@ -36,7 +36,7 @@ func New(d dialect.Deps, _ config.Protocol) (dialect.Spec, error) {
 		AllowHeaders:  []string{"Content-Type", "X-Request-Id"},
 		ExposeHeaders: []string{"X-Request-Id"},
 		Routes: []dialect.Route{
-			{Method: http.MethodPost, Path: "", Name: "post", Handler: http.HandlerFunc(h.post)},
+			dialect.HandleFunc(http.MethodPost, "", "post", h.post),
 			{Method: http.MethodGet, Path: "/socket", Name: "socket", Handler: h.socketHandler()},
 		},
 	}, nil
