@@ -8,6 +8,8 @@ import (
 	"syscall"
 
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // guardScript waits for SIGTERM, which the kernel sends it when the stack dies (its parent-
@@ -21,7 +23,7 @@ const guardScript = `trap 'kill -KILL $GROUPS; rm -rf -- "$@"; exit 0' TERM; whi
 // binary's timeout) would leave them running. The guard, a shell with the signal, kills
 // their process groups then, and removes dirs: the control plane's data and certificates,
 // and the stack's work directory when the stack made it.
-func startGuard(env *envtest.Environment, dirs []string, log *syncWriter) (*process, error) {
+func startGuard(env *envtest.Environment, dirs []string, log *syncWriter) (*childproc.Process, error) {
 	groups, err := controlPlaneGroups(env)
 	if err != nil {
 		return nil, err
@@ -40,7 +42,10 @@ func startGuard(env *envtest.Environment, dirs []string, log *syncWriter) (*proc
 		Args: append([]string{"-c", guardScript, "devstack-guard"}, dirs...),
 		Env:  []string{"GROUPS=" + strings.Join(neg, " "), "PATH=/usr/bin:/bin"},
 	}
-	return startProcessWith(cmd, newLineWriter(log, cmd.Name), &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM})
+	spec := cmd.spec(newLineWriter(log, cmd.Name))
+	// SIGTERM, which the script traps, rather than SIGKILL, which it could not.
+	spec.DeathSignal = syscall.SIGTERM
+	return childproc.Start(spec)
 }
 
 // controlPlaneGroups finds the process groups of the control plane's etcd and kube-apiserver

@@ -35,13 +35,13 @@ func runToEnd(ctx context.Context, c command, log *syncWriter) error {
 		return err
 	}
 	select {
-	case <-p.done:
+	case <-p.Done():
 	case <-ctx.Done():
-		p.stop(5 * time.Second)
+		p.Stop(5 * time.Second)
 		return fmt.Errorf("%s: %w", c.Name, ctx.Err())
 	}
-	if p.err != nil {
-		return fmt.Errorf("%s %s: %w (its output is above)", c.Name, strings.Join(c.Args, " "), p.err)
+	if err := p.Err(); err != nil {
+		return fmt.Errorf("%s %s: %w (its output is above)", c.Name, strings.Join(c.Args, " "), err)
 	}
 	return nil
 }

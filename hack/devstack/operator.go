@@ -3,8 +3,9 @@ package devstack
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // startOperator runs `latch manager` against the control plane, as the chart's
@@ -23,38 +24,31 @@ func (s *Stack) startOperator(ctx, bg context.Context) error {
 			t.keepFresh(bg, s.log)
 		}()
 	}
-	metrics, err := freePort()
+	metrics, err := childproc.FreePort()
 	if err != nil {
 		return err
 	}
-	health, err := freePort()
+	health, err := childproc.FreePort()
 	if err != nil {
 		return err
 	}
 	// Metrics are served as the chart serves them: HTTPS, to callers the API server
 	// authenticates and authorizes (bound to the chart's latch-metrics-reader ClusterRole).
-	s.OperatorMetricsURL = "https://" + loopback(metrics) + "/metrics"
-	s.OperatorHealthURL = "http://" + loopback(health) + "/readyz"
+	s.OperatorMetricsURL = "https://" + childproc.Loopback(metrics) + "/metrics"
+	s.OperatorHealthURL = "http://" + childproc.Loopback(health) + "/readyz"
 	// `latch manager` reads its kubeconfig the controller-runtime way: KUBECONFIG.
 	env := append(filteredEnv("KUBECONFIG"), "KUBECONFIG="+kubeconfig)
 	s.operator = supervise(command{Name: "operator", Path: s.opts.LatchBinary, Env: env, Dir: s.WorkDir, Args: []string{
 		"manager",
-		"--metrics-bind-address=" + loopback(metrics),
-		"--health-probe-bind-address=" + loopback(health),
+		"--metrics-bind-address=" + childproc.Loopback(metrics),
+		"--health-probe-bind-address=" + childproc.Loopback(health),
 		"--operator-namespace=" + OperatorNamespace,
 		"--zap-encoder=console",
 	}}, s.log, 15*time.Second, nil)
-	hc := &http.Client{Timeout: 2 * time.Second}
-	return poll(ctx, 100*time.Millisecond, func() (bool, string) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.OperatorHealthURL, nil)
-		if err != nil {
-			return false, err.Error()
+	return childproc.Poll(ctx, 100*time.Millisecond, func(ctx context.Context) error {
+		if err := childproc.GetOK(ctx, s.OperatorHealthURL); err != nil {
+			return fmt.Errorf("operator: %w (its output is above)", err)
 		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			return false, fmt.Sprintf("operator %s: %v (its output is above)", s.OperatorHealthURL, err)
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, fmt.Sprintf("operator %s: %s", s.OperatorHealthURL, resp.Status)
+		return nil
 	})
 }

@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // Starting one replica: what a kubelet does between "schedule this pod" and "the container
@@ -62,7 +64,7 @@ func (k *kubelet) start(ctx context.Context, d *appsv1.Deployment, hash string, 
 	if err != nil {
 		return nil, err
 	}
-	rewritten, err := rewriteConfig(raw, layout.Mounts, podDir, loopback(ports.Public), loopback(ports.Admin))
+	rewritten, err := rewriteConfig(raw, layout.Mounts, podDir, childproc.Loopback(ports.Public), childproc.Loopback(ports.Admin))
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +113,7 @@ func (k *kubelet) start(ctx context.Context, d *appsv1.Deployment, hash string, 
 		probe(pctx, probeURL, failures, &in.ready, k.kick)
 	}()
 	k.log.logf("%s: replica %d started from config hash %s: public http://%s admin http://%s",
-		key, index, shortHash(in.configHash), loopback(ports.Public), loopback(ports.Admin))
+		key, index, shortHash(in.configHash), childproc.Loopback(ports.Public), childproc.Loopback(ports.Admin))
 	return in, nil
 }
 

@@ -2,9 +2,9 @@ package devstack
 
 import (
 	"fmt"
-	"net"
-	"strconv"
 	"sync"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // portPlan gives each replica its loopback ports for the life of the stack: the same replica
@@ -38,8 +38,8 @@ func (p *portPlan) ports(key string) (replicaPorts, error) {
 	var r replicaPorts
 	var err error
 	if p.publicBase == 0 || p.adminBase == 0 {
-		if r.Public, err = freePort(); err == nil {
-			r.Admin, err = freePort()
+		if r.Public, err = childproc.FreePort(); err == nil {
+			r.Admin, err = childproc.FreePort()
 		}
 		if err != nil {
 			return replicaPorts{}, err
@@ -51,7 +51,7 @@ func (p *portPlan) ports(key string) (replicaPorts, error) {
 			}
 			r = replicaPorts{Public: p.publicBase + p.next, Admin: p.adminBase + p.next}
 			p.next++
-			if portFree(r.Public) && portFree(r.Admin) && !p.taken(r) {
+			if childproc.PortFree(r.Public) && childproc.PortFree(r.Admin) && !p.taken(r) {
 				break
 			}
 			p.log.logf("port %d or %d is in use; giving %s the next pair", r.Public, r.Admin, key)
@@ -71,26 +71,3 @@ func (p *portPlan) taken(r replicaPorts) bool {
 	}
 	return false
 }
-
-// freePort asks the kernel for a free loopback port. Another program could take it before
-// the child binds it; on loopback, in a dev stack, that is rare enough to accept (the child
-// would then fail to start, and be restarted on the same port).
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-func portFree(port int) bool {
-	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return false
-	}
-	_ = l.Close()
-	return true
-}
-
-func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // readinessProbe is the URL and failure threshold of the container's HTTP readiness probe,
@@ -14,7 +16,7 @@ import (
 func readinessProbe(c *corev1.Container, portMap map[int32]int, ports replicaPorts) (string, int) {
 	p := c.ReadinessProbe
 	if p == nil || p.HTTPGet == nil {
-		return "http://" + loopback(ports.Admin) + "/readyz", 3
+		return "http://" + childproc.Loopback(ports.Admin) + "/readyz", 3
 	}
 	port := ports.Admin
 	var containerPort int32
@@ -34,7 +36,7 @@ func readinessProbe(c *corev1.Container, portMap map[int32]int, ports replicaPor
 	if failures <= 0 {
 		failures = 3
 	}
-	return "http://" + loopback(port) + p.HTTPGet.Path, failures
+	return "http://" + childproc.Loopback(port) + p.HTTPGet.Path, failures
 }
 
 // probe polls url until ctx ends: ready after a success, not ready after failures in a row.

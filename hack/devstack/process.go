@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // command is a child process to start.
@@ -22,89 +22,36 @@ type command struct {
 	Dir string
 }
 
-// process is one running child, the leader of its own process group. The group is what is
-// signalled, so anything the child starts goes with it, and a Ctrl-C at the terminal (which
-// signals the terminal's foreground group) reaches only the stack, which then stops its
-// children in order instead of all of them at once.
-type process struct {
-	cmd  *exec.Cmd
-	out  *lineWriter
-	done chan struct{}
-	err  error // the exit status, valid once done is closed
-}
-
-// waitDelay bounds how long Wait keeps copying output after the child exited, should
+// waitDelay bounds how long the output is still copied after the child exited, should
 // something it started hold its stdout open.
 const waitDelay = 2 * time.Second
 
-func startProcess(c command, out *lineWriter) (*process, error) {
-	return startProcessWith(c, out, childAttrs())
-}
-
-func startProcessWith(c command, out *lineWriter, attrs *syscall.SysProcAttr) (*process, error) {
-	cmd := exec.Command(c.Path, c.Args...)
-	cmd.Env, cmd.Dir = c.Env, c.Dir
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = waitDelay
-	cmd.SysProcAttr = attrs
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", c.Name, err)
+// startProcess starts c with its output on out. Every child leads its own process group. The
+// group is what is signalled, so anything the child starts goes with it, and a Ctrl-C at the
+// terminal (which signals the terminal's foreground group) reaches only the stack, which then
+// stops its children in order instead of all of them at once.
+func startProcess(c command, out *lineWriter) (*childproc.Process, error) {
+	p, err := childproc.Start(c.spec(out))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Name, err)
 	}
-	p := &process{cmd: cmd, out: out, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		out.Flush()
-		close(p.done)
-	}()
 	return p, nil
 }
 
-func (p *process) pid() int { return p.cmd.Process.Pid }
-
-// exited reports whether the process has exited.
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
+func (c command) spec(out *lineWriter) childproc.Spec {
+	return childproc.Spec{
+		Path: c.Path, Args: c.Args, Env: c.Env, Dir: c.Dir,
+		Stdout: out, Stderr: out, Group: true, WaitDelay: waitDelay,
 	}
 }
 
-// stop sends SIGTERM to the process group, waits up to grace for the leader to exit, then
-// kills the group. It returns once the leader has been reaped; the exit status of a process
-// stopped this way is not an error.
-func (p *process) stop(grace time.Duration) {
-	pgid := p.pid()
-	if !p.exited() {
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		t := time.NewTimer(grace)
-		select {
-		case <-p.done:
-		case <-t.C:
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-p.done
-		}
-		t.Stop()
-	}
-	// Whatever the leader left behind in its group goes too. The leader's pid cannot have
-	// been reused for another group while members of this one remain, and an empty group
-	// answers ESRCH.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-}
-
-// kill kills the process group at once and waits for the leader.
-func (p *process) kill() {
-	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
-	<-p.done
-}
-
-// exitError describes how the process ended.
-func (p *process) exitError() error {
-	if p.err == nil {
+// exitError describes how the process ended; the exit status of a process stopped by the
+// stack is not an error, so this is for the supervisor's log line.
+func exitError(p *childproc.Process) error {
+	if p.Err() == nil {
 		return errors.New("exited with status 0")
 	}
-	return p.err
+	return p.Err()
 }
 
 // lineWriter writes each complete line of a child's output to out, prefixed with the child's

@@ -4,35 +4,36 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // TestStopKillsTheWholeGroup starts a shell that leaves a child behind in its group and
 // ignores SIGTERM: stop must still leave nothing running.
 func TestStopKillsTheWholeGroup(t *testing.T) {
-	var out syncBuffer
+	var out childproc.Buffer
 	log := &syncWriter{w: &out}
 	p, err := startProcess(command{Name: "sh", Path: "/bin/sh", Args: []string{"-c", `trap '' TERM; sleep 300 & echo "child $!"; wait`}}, newLineWriter(log, "sh"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	child := waitForChild(t, &out)
-	if pgid, err := syscall.Getpgid(p.pid()); err != nil || pgid != p.pid() {
+	if pgid, err := syscall.Getpgid(p.PID()); err != nil || pgid != p.PID() {
 		t.Fatalf("the process does not lead its own group: pgid %d, %v", pgid, err)
 	}
-	if pgid, _ := syscall.Getpgid(child); pgid != p.pid() {
-		t.Fatalf("the child %d is not in the group %d (it is in %d)", child, p.pid(), pgid)
+	if pgid, _ := syscall.Getpgid(child); pgid != p.PID() {
+		t.Fatalf("the child %d is not in the group %d (it is in %d)", child, p.PID(), pgid)
 	}
 	start := time.Now()
-	p.stop(300 * time.Millisecond)
+	p.Stop(300 * time.Millisecond)
 	if time.Since(start) > 10*time.Second {
 		t.Errorf("stop took %s", time.Since(start))
 	}
-	if alive(p.pid()) {
-		t.Errorf("the leader %d survived", p.pid())
+	if alive(p.PID()) {
+		t.Errorf("the leader %d survived", p.PID())
 	}
 	// The grandchild is no child of ours: it is reparented and reaped by init, so wait a moment
 	// for it to be gone.
@@ -45,7 +46,7 @@ func TestStopKillsTheWholeGroup(t *testing.T) {
 	}
 }
 
-func waitForChild(t *testing.T, out *syncBuffer) int {
+func waitForChild(t *testing.T, out *childproc.Buffer) int {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -68,7 +69,7 @@ func alive(pid int) bool {
 }
 
 func TestSupervisorRestartsWithBackoffUntilStopped(t *testing.T) {
-	var out syncBuffer
+	var out childproc.Buffer
 	log := &syncWriter{w: &out}
 	exits := make(chan struct{}, 10)
 	s := supervise(command{Name: "flaky", Path: "/bin/sh", Args: []string{"-c", "echo up; exit 3"}}, log, time.Second, func() {
@@ -113,22 +114,4 @@ func TestLineWriterKeepsLinesWhole(t *testing.T) {
 	if out.String() != want {
 		t.Errorf("output:\n%q\nwant\n%q", out.String(), want)
 	}
-}
-
-// syncBuffer is a bytes.Buffer for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

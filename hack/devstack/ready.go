@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -15,24 +16,18 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // poll calls check every period until it reports done or ctx ends; the error then carries
 // check's last word on what it waits for.
 func poll(ctx context.Context, period time.Duration, check func() (bool, string)) error {
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		ok, why := check()
-		if ok {
-			return nil
+	return childproc.Poll(ctx, period, func(context.Context) error {
+		if ok, why := check(); !ok {
+			return errors.New(why)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w waiting: %s", ctx.Err(), why)
-		case <-t.C:
-		}
-	}
+		return nil
+	})
 }
 
 // WaitReady waits until the dev realm is Ready at its current generation with the config

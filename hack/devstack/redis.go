@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 const redisStartTimeout = 30 * time.Second
@@ -19,7 +21,7 @@ const redisStartTimeout = 30 * time.Second
 // crash restarts it (empty; the operator re-registers device clients on its next resync).
 func startRedis(ctx context.Context, bin, dir string, port int, log *syncWriter) (sup *supervisor, addr, password string, err error) {
 	if port == 0 {
-		if port, err = freePort(); err != nil {
+		if port, err = childproc.FreePort(); err != nil {
 			return nil, "", "", err
 		}
 	}
@@ -30,7 +32,7 @@ func startRedis(ctx context.Context, bin, dir string, port int, log *syncWriter)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, "", "", fmt.Errorf("create the redis directory: %w", err)
 	}
-	addr = loopback(port)
+	addr = childproc.Loopback(port)
 	logPath := filepath.Join(dir, "redis.log")
 	// The password goes in a file, not on the command line every local user can read.
 	conf := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %q\nsave \"\"\nappendonly no\ndaemonize no\nlogfile %q\nrequirepass %q\n",
@@ -45,18 +47,12 @@ func startRedis(ctx context.Context, bin, dir string, port int, log *syncWriter)
 	defer c.Close()
 	wait, cancel := context.WithTimeout(ctx, redisStartTimeout)
 	defer cancel()
-	for {
-		if err := c.Ping(wait).Err(); err == nil {
-			return sup, addr, password, nil
-		}
-		select {
-		case <-wait.Done():
-			sup.Stop()
-			tail, _ := os.ReadFile(logPath)
-			return nil, "", "", fmt.Errorf("redis-server on %s did not answer PING within %s (%w); log %s:\n%s", addr, redisStartTimeout, wait.Err(), logPath, lastLines(string(tail), 20))
-		case <-time.After(50 * time.Millisecond):
-		}
+	ping := func(ctx context.Context) error { return c.Ping(ctx).Err() }
+	if err := childproc.Poll(wait, 50*time.Millisecond, ping); err != nil {
+		sup.Stop()
+		return nil, "", "", fmt.Errorf("redis-server on %s did not answer PING within %s (%w); log %s:\n%s", addr, redisStartTimeout, err, logPath, childproc.TailFile(logPath, 20))
 	}
+	return sup, addr, password, nil
 }
 
 func randomSecret() (string, error) {

@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // Replica is one auth-server process of a Deployment.
@@ -35,8 +36,8 @@ func (k *kubelet) replicas(key types.NamespacedName) []Replica {
 		out = append(out, Replica{
 			Deployment:   key,
 			Index:        in.index,
-			PublicURL:    "http://" + loopback(in.ports.Public),
-			AdminURL:     "http://" + loopback(in.ports.Admin),
+			PublicURL:    "http://" + childproc.Loopback(in.ports.Public),
+			AdminURL:     "http://" + childproc.Loopback(in.ports.Admin),
 			TemplateHash: in.templateHash,
 			ConfigHash:   in.configHash,
 			PID:          in.sup.PID(),

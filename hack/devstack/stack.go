@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // The chart's release: its namespace, and the ServiceAccount the operator runs as.
@@ -90,7 +90,7 @@ type Stack struct {
 	manifest []*unstructured.Unstructured
 
 	env      *envtest.Environment
-	guard    *process
+	guard    *childproc.Process
 	admin    *rest.Config
 	client   client.WithWatch
 	redis    *supervisor
@@ -235,7 +235,7 @@ func (s *Stack) start(ctx context.Context) error {
 
 	step = s.step("applying the dev realm and its clients (hack/devstack/manifests)")
 	vars := map[string]string{"REDIS_ADDRESS": s.RedisAddr, "REDIS_PASSWORD": s.RedisPassword,
-		"PUBLIC_URL": "http://" + loopback(first.Public)}
+		"PUBLIC_URL": "http://" + childproc.Loopback(first.Public)}
 	if s.manifest, err = devManifests(vars); err != nil {
 		return err
 	}
@@ -335,7 +335,7 @@ func (s *Stack) stop() error {
 		s.operator.Stop()
 	}
 	if s.guard != nil {
-		s.guard.kill() // before the control plane stops, so it can never hit a reused group
+		s.guard.Kill() // before the control plane stops, so it can never hit a reused group
 	}
 	if s.env != nil {
 		if err := s.env.Stop(); err != nil {
@@ -367,9 +367,4 @@ func (s *Stack) Kill() {
 	if s.redis != nil {
 		s.redis.Kill()
 	}
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

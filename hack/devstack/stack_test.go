@@ -20,6 +20,7 @@ import (
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/authserver/servertest"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 func TestMain(m *testing.M) { servertest.Main(m) }
@@ -45,7 +46,7 @@ func startTestStack(t *testing.T, ctx context.Context) (*Stack, string) {
 		_ = logFile.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(logPath)
-			t.Logf("last lines of the stack's output:\n%s", lastLines(string(b), 150))
+			t.Logf("last lines of the stack's output:\n%s", childproc.LastLines(string(b), 150))
 		}
 	})
 	latch := servertest.Binary(t)

@@ -3,6 +3,8 @@ package devstack
 import (
 	"sync"
 	"time"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // Restart backoff, as a kubelet's CrashLoopBackOff: doubling from restartBackoffMin up to
@@ -28,7 +30,7 @@ type supervisor struct {
 	ended    chan struct{}
 
 	mu       sync.Mutex
-	cur      *process
+	cur      *childproc.Process
 	restarts int
 }
 
@@ -59,9 +61,9 @@ func (s *supervisor) loop() {
 			s.cur = p
 			s.mu.Unlock()
 			select {
-			case <-p.done:
+			case <-p.Done():
 			case <-s.stopCh:
-				p.stop(s.grace)
+				p.Stop(s.grace)
 				return
 			}
 			s.mu.Lock()
@@ -76,7 +78,7 @@ func (s *supervisor) loop() {
 		}
 		why := "could not start"
 		if p != nil {
-			why = p.exitError().Error()
+			why = exitError(p).Error()
 		}
 		s.log.logf("%s: %s; restarting in %s", s.cmd.Name, why, backoff)
 		t := time.NewTimer(backoff)
@@ -107,7 +109,7 @@ func (s *supervisor) Kill() {
 	p := s.cur
 	s.mu.Unlock()
 	if p != nil {
-		p.kill()
+		p.Kill()
 	}
 	<-s.ended
 }
@@ -119,7 +121,7 @@ func (s *supervisor) PID() int {
 	if s.cur == nil {
 		return 0
 	}
-	return s.cur.pid()
+	return s.cur.PID()
 }
 
 // Restarts counts the restarts after exits.

@@ -17,6 +17,7 @@ import (
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/hack/devstack"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 func TestMain(m *testing.M) { servertest.Main(m) }
@@ -166,7 +167,7 @@ func startStack(t *testing.T, origin string) *devstack.Stack {
 			t.Error("a process of the stack reported a data race (see its output below)")
 		}
 		if t.Failed() {
-			t.Logf("last lines of the stack's output:\n%s", lastLines(string(b), 200))
+			t.Logf("last lines of the stack's output:\n%s", childproc.LastLines(string(b), 200))
 		}
 	})
 	latch := servertest.Binary(t)

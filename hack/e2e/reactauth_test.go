@@ -14,7 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
-	"github.com/latchauth/latch/authserver/servertest"
+	"github.com/latchauth/latch/authserver/dialect/reactauth/reactauthtest"
 )
 
 // What browser.mjs reports.
@@ -141,7 +141,7 @@ func testReactAuthAcrossRealmEdit(t *testing.T, e *env) {
 
 	// The server agrees: the session is over on both replicas.
 	for r := range e.urls {
-		rs, resp, err := servertest.DialReactAuthURL(t, e.wsURL(r), nil)
+		rs, resp, err := reactauthtest.DialURL(t, e.wsURL(r), nil)
 		if err != nil {
 			t.Fatalf("socket on replica %d: %v (%v)", r, err, resp)
 		}

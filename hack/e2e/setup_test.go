@@ -16,10 +16,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // chromiumPath is where Debian's chromium package puts its launcher; browser.mjs runs it.
@@ -46,11 +46,13 @@ func progressf(format string, args ...any) {
 }
 
 // runSlow runs a command to its end, printing a heartbeat while it runs and its output's last
-// lines if it fails.
+// lines if it fails. It runs apt-get and npm as exec.Cmds, not childproc's children: those
+// must not die with the test (the kernel's parent-death signal), as a package manager killed
+// halfway leaves the machine's packages or node_modules half installed.
 func runSlow(ctx context.Context, what string, timeout time.Duration, cmd *exec.Cmd) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var out syncBuffer
+	var out childproc.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = 5 * time.Second
 	progressf("%s...", what)
@@ -66,7 +68,7 @@ func runSlow(ctx context.Context, what string, timeout time.Duration, cmd *exec.
 		select {
 		case err := <-done:
 			if err != nil {
-				return fmt.Errorf("%s: %w; its output ends:\n%s", what, err, lastLines(out.String(), 30))
+				return fmt.Errorf("%s: %w; its output ends:\n%s", what, err, childproc.LastLines(out.String(), 30))
 			}
 			progressf("%s: done in %.0fs", what, time.Since(start).Seconds())
 			return nil
@@ -75,7 +77,7 @@ func runSlow(ctx context.Context, what string, timeout time.Duration, cmd *exec.
 		case <-ctx.Done():
 			_ = cmd.Process.Kill()
 			<-done
-			return fmt.Errorf("%s: not done after %s; its output ends:\n%s", what, timeout, lastLines(out.String(), 30))
+			return fmt.Errorf("%s: not done after %s; its output ends:\n%s", what, timeout, childproc.LastLines(out.String(), 30))
 		}
 	}
 }
@@ -229,58 +231,73 @@ func runScript(ctx context.Context, dir, script string, arg any) ([]byte, error)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, "node", script, string(a))
-	cmd.Dir = dir
-	cmd.SysProcAttr = childAttrs()
-	cmd.WaitDelay = 5 * time.Second
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	var stdout, stderr bytes.Buffer
+	p, err := childproc.Start(childproc.Spec{
+		Path: "node", Args: []string{script, string(a)}, Dir: dir,
+		Stdout: &stdout, Stderr: &stderr, Group: true, WaitDelay: 5 * time.Second,
+	})
 	if err != nil {
-		return out, fmt.Errorf("node %s: %w\nstdout:\n%s\nstderr:\n%s", script, err, out, stderr.String())
+		return nil, err
 	}
-	return out, nil
+	select {
+	case <-p.Done():
+		err = p.Err()
+	case <-ctx.Done():
+		p.Kill()
+		err = ctx.Err()
+	}
+	if err != nil {
+		return stdout.Bytes(), fmt.Errorf("node %s: %w\nstdout:\n%s\nstderr:\n%s", script, err, stdout.Bytes(), stderr.String())
+	}
+	return stdout.Bytes(), nil
 }
 
 // scriptProcess is a long-running node script that talks in JSON lines: events on its stdout,
 // commands on its stdin.
 type scriptProcess struct {
 	name   string
-	cmd    *exec.Cmd
+	proc   *childproc.Process
 	stdin  io.WriteCloser
 	events chan json.RawMessage
-	stderr syncBuffer
-	done   chan struct{}
-	err    error // the exit status, valid once done is closed
+	stderr childproc.Buffer
 }
 
-// startScript starts `node script arg` in dir. At cleanup it asks the script to stop (SIGTERM:
-// playwright then closes its browser) and kills it if it does not.
+// startScript starts `node script arg` in dir, leading its own process group so that a stop
+// reaches the browser it starts. At cleanup it asks the script to stop (SIGTERM: playwright
+// then closes its browser) and kills the group if it does not.
 func startScript(t *testing.T, dir, script string, arg any) *scriptProcess {
 	t.Helper()
 	a, err := json.Marshal(arg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &scriptProcess{name: script, events: make(chan json.RawMessage, 16), done: make(chan struct{})}
-	p.cmd = exec.Command("node", script, string(a))
-	p.cmd.Dir = dir
-	p.cmd.SysProcAttr = childAttrs()
-	p.cmd.WaitDelay = 5 * time.Second
-	p.cmd.Stderr = &p.stderr
-	stdout, err := p.cmd.StdoutPipe()
+	p := &scriptProcess{name: script, events: make(chan json.RawMessage, 16)}
+	// Pipes of our own, as exec's StdoutPipe may not be read once Wait has been called, and
+	// childproc waits at once.
+	stdout, stdoutW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+	stdinR, stdin, err := os.Pipe()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.cmd.Start(); err != nil {
+	p.proc, err = childproc.Start(childproc.Spec{
+		Path: "node", Args: []string{script, string(a)}, Dir: dir,
+		Stdin: stdinR, Stdout: stdoutW, Stderr: &p.stderr, Group: true, WaitDelay: 5 * time.Second,
+	})
+	_ = stdoutW.Close() // the child has its own copies
+	_ = stdinR.Close()
+	if err != nil {
+		_ = stdout.Close()
+		_ = stdin.Close()
 		t.Fatalf("start node %s: %v", script, err)
 	}
-	// The reader ends at EOF, which comes when the script exits; done closes after it, so a
-	// reader of events that finds the channel closed can look at err.
+	p.stdin = stdin
+	// The reader ends at EOF, which comes when the script exits; a reader of events that finds
+	// the channel closed waits for the exit and looks at its status.
 	go func() {
+		defer stdout.Close()
 		sc := bufio.NewScanner(stdout)
 		sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 		for sc.Scan() {
@@ -292,22 +309,10 @@ func startScript(t *testing.T, dir, script string, arg any) *scriptProcess {
 			}
 		}
 		close(p.events)
-		p.err = p.cmd.Wait()
-		close(p.done)
 	}()
 	t.Cleanup(func() {
 		_ = p.stdin.Close()
-		select {
-		case <-p.done:
-			return
-		default:
-		}
-		_ = signalGroup(p.cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(15 * time.Second):
-			_ = signalGroup(p.cmd.Process.Pid, syscall.SIGKILL)
-			<-p.done
+		if p.proc.Stop(15 * time.Second) {
 			t.Errorf("node %s did not stop within 15s of SIGTERM; killed", script)
 		}
 	})
@@ -326,8 +331,8 @@ func (p *scriptProcess) next(t *testing.T, d time.Duration, want string, v any) 
 		t.Fatalf("node %s: no %q event within %s; its stderr:\n%s", p.name, want, d, p.stderr.String())
 	}
 	if !ok {
-		<-p.done
-		t.Fatalf("node %s exited (%v) before its %q event; its stderr:\n%s", p.name, p.err, want, p.stderr.String())
+		<-p.proc.Done()
+		t.Fatalf("node %s exited (%v) before its %q event; its stderr:\n%s", p.name, p.proc.Err(), want, p.stderr.String())
 	}
 	var head struct {
 		Event   string `json:"event"`
@@ -360,12 +365,12 @@ func (p *scriptProcess) send(t *testing.T, cmd any) {
 func (p *scriptProcess) wait(t *testing.T, d time.Duration) {
 	t.Helper()
 	select {
-	case <-p.done:
+	case <-p.proc.Done():
 	case <-time.After(d):
 		t.Fatalf("node %s still running %s after its last event", p.name, d)
 	}
-	if p.err != nil {
-		t.Fatalf("node %s: %v; its stderr:\n%s", p.name, p.err, p.stderr.String())
+	if err := p.proc.Err(); err != nil {
+		t.Fatalf("node %s: %v; its stderr:\n%s", p.name, err, p.stderr.String())
 	}
 }
 
@@ -375,27 +380,4 @@ func indentJSON(raw []byte) string {
 		return string(raw)
 	}
 	return b.String()
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

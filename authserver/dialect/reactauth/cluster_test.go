@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/dialect/reactauth/reactauthtest"
 	"github.com/latchauth/latch/authserver/servertest"
 )
 
@@ -45,7 +46,7 @@ var sessionEnds = []sessionEnd{
 	{"reactAuth close", func(t *testing.T, s *servertest.Server, a account) (string, func()) {
 		tok := login(t, s, a)
 		return tok, func() {
-			if !s.DialReactAuth(t, nil).End(tok) {
+			if !reactauthtest.Dial(t, s, nil).End(tok) {
 				t.Fatal("close replied failure")
 			}
 		}
@@ -141,18 +142,18 @@ func TestSessionEndReachesOtherReplica(t *testing.T) {
 		c.Protocols.KeyToken = &config.KeyToken{}
 	})
 	b := a.Sibling(t)
-	bystander := a.BindReactAuth(t, login(t, a, newUser(t, a)))
+	bystander := reactauthtest.Bind(t, a, login(t, a, newUser(t, a)))
 	for _, tc := range sessionEnds {
 		t.Run(tc.name, func(t *testing.T) {
 			u := newUser(t, b)
 			tok, end := tc.open(t, b, u)
-			onA := a.BindReactAuth(t, tok)
+			onA := reactauthtest.Bind(t, a, tok)
 			began := time.Now()
 			end()
 			at := onA.WaitClose(crossReplicaBudget)
 			t.Logf("ended on B, close on A after %s", at.Sub(began).Round(time.Microsecond))
 			bystander.ExpectSilence(silence)
-			if a.DialReactAuth(t, nil).Resume(tok) {
+			if reactauthtest.Dial(t, a, nil).Resume(tok) {
 				t.Error("the ended session still resumes on A")
 			}
 		})
@@ -166,18 +167,18 @@ func TestTabs(t *testing.T) {
 	a, b := replicas(t)
 	u := newUser(t, a)
 	tok, other := login(t, a, u), login(t, b, u)
-	var tabs, others []*servertest.ReactAuthSocket
+	var tabs, others []*reactauthtest.Socket
 	for i := range 8 {
 		s := a
 		if i%2 == 1 {
 			s = b
 		}
-		tabs = append(tabs, s.BindReactAuth(t, tok))
+		tabs = append(tabs, reactauthtest.Bind(t, s, tok))
 		if i < 4 {
-			others = append(others, s.BindReactAuth(t, other))
+			others = append(others, reactauthtest.Bind(t, s, other))
 		}
 	}
-	unbound := a.DialReactAuth(t, nil)
+	unbound := reactauthtest.Dial(t, a, nil)
 
 	logoutAccount(t, b, tok)
 	for _, tab := range tabs {
@@ -209,7 +210,7 @@ func TestPubSubKillRecovered(t *testing.T) {
 	a, b := replicas(t)
 	u := newUser(t, a)
 	tok := login(t, a, u)
-	onA := a.BindReactAuth(t, tok)
+	onA := reactauthtest.Bind(t, a, tok)
 	waitMetric(t, a, "latch_socket_revocations_subscribed", 1, 10*time.Second)
 	resyncs := a.Metric(t, "latch_socket_resyncs_total", nil)
 
@@ -239,7 +240,7 @@ func TestPubSubKillRecovered(t *testing.T) {
 	}
 	// And the feed works again: an ordinary end still arrives within the budget.
 	tok2 := login(t, b, u)
-	onA2 := a.BindReactAuth(t, tok2)
+	onA2 := reactauthtest.Bind(t, a, tok2)
 	logoutAccount(t, b, tok2)
 	onA2.WaitClose(crossReplicaBudget)
 }
@@ -251,7 +252,7 @@ func TestRollingRestart(t *testing.T) {
 	a, b := replicas(t)
 	u := newUser(t, a)
 	tok := login(t, a, u)
-	onA, onB := a.BindReactAuth(t, tok), b.BindReactAuth(t, tok)
+	onA, onB := reactauthtest.Bind(t, a, tok), reactauthtest.Bind(t, b, tok)
 	closesBefore := b.Metric(t, "latch_socket_close_pushes_total", nil)
 	rdb := redis.NewClient(&redis.Options{Addr: a.Redis.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
@@ -281,7 +282,7 @@ func TestRollingRestart(t *testing.T) {
 
 	next := a.Sibling(t)
 	wantSuccess(t, resumeHTTP(t, next, tok))
-	again := next.BindReactAuth(t, tok)
+	again := reactauthtest.Bind(t, next, tok)
 	if !again.End(tok) {
 		t.Fatal("close on the new process failed")
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/latchauth/latch/authserver/dialect/reactauth/reactauthtest"
 	"github.com/latchauth/latch/authserver/httpx"
 	"github.com/latchauth/latch/authserver/servertest"
 )
@@ -116,7 +117,7 @@ func FuzzParsePost(f *testing.F) {
 // it: the answer is always the failure body (no user exists), with 400 exactly when the body
 // does not decode (parsePost fails) and 200 otherwise; never a panic or a 500.
 func FuzzPostBodies(f *testing.F) {
-	h := servertest.FuzzHandler(f, servertest.EnableReactAuth, Definition)
+	h := servertest.FuzzHandler(f, reactauthtest.Enable, Definition)
 	route := servertest.FuzzRoute{Method: http.MethodPost, Path: "/react-auth", Allowed: []int{200, 400, 413}}
 	for _, seed := range []struct{ ct, body string }{
 		{"application/x-www-form-urlencoded", "type=fantaptik%2Freact-auth%2Fauthenticate&username=a%40example.com&password=p%20w"},

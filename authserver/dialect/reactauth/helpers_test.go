@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/dialect/reactauth/reactauthtest"
 	"github.com/latchauth/latch/authserver/httpx"
 	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/token"
@@ -36,7 +37,7 @@ const (
 func start(t testing.TB, edit func(*config.Config)) *servertest.Server {
 	t.Helper()
 	return servertest.Start(t, servertest.Options{Config: func(c *config.Config) {
-		servertest.EnableReactAuth(c)
+		reactauthtest.Enable(c)
 		c.AllowedOrigins = []string{appOrigin}
 		if edit != nil {
 			edit(c)
@@ -283,7 +284,7 @@ func waitMetric(t testing.TB, s *servertest.Server, name string, want float64, w
 }
 
 // socketURL is s's reactAuth socket endpoint.
-func socketURL(t testing.TB, s *servertest.Server) string { return s.ReactAuthSocketURL(t) }
+func socketURL(t testing.TB, s *servertest.Server) string { return reactauthtest.SocketURL(t, s) }
 
 // origin returns handshake headers with an Origin.
 func origin(o string) http.Header { return http.Header{"Origin": {o}} }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/dialect/reactauth/reactauthtest"
 )
 
 // Every success row of docs/protocol.md#reactauth-http over HTTP, on one server: authenticate with the
@@ -294,7 +295,7 @@ func TestStoreUnreachableFailsClosed(t *testing.T) {
 	s := start(t, nil)
 	a := register(t, s, "outage@example.com")
 	tok := login(t, s, a)
-	sock := s.DialReactAuth(t, nil)
+	sock := reactauthtest.Dial(t, s, nil)
 	if !sock.Resume(tok) {
 		t.Fatal("resume before the outage failed")
 	}
@@ -302,7 +303,7 @@ func TestStoreUnreachableFailsClosed(t *testing.T) {
 	s.Redis.Stop()
 	wantFailure(t, postForm(t, s, qsStringify("type", "fantaptik/react-auth/authenticate", "username", a.login, "password", password)), http.StatusInternalServerError)
 	wantFailure(t, resumeHTTP(t, s, tok), http.StatusInternalServerError)
-	other := s.DialReactAuth(t, nil)
+	other := reactauthtest.Dial(t, s, nil)
 	if other.Resume(tok) {
 		t.Error("socket resume succeeded without a store")
 	}
@@ -336,8 +337,8 @@ func TestNoSecretsInLogs(t *testing.T) {
 	a := register(t, s, "logs@example.com")
 	tok := login(t, s, a)
 	postForm(t, s, qsStringify("type", "fantaptik/react-auth/authenticate", "username", a.login, "password", "wrong password 123"))
-	sock := s.BindReactAuth(t, tok)
-	bad := s.DialReactAuth(t, nil)
+	sock := reactauthtest.Bind(t, s, tok)
+	bad := reactauthtest.Dial(t, s, nil)
 	bad.WriteRaw([]byte(`{"id":"x","data":{"type":"fantaptik/react-auth/socket/resume","session":"` + tok + `x","user":{"id":"` + a.id + `"}}}`))
 	if m, ok := bad.Next(5 * time.Second); !ok || string(m.Data) != `{"id":"x","data":{"success":false}}` {
 		t.Fatalf("reply %s %v", m.Data, ok)

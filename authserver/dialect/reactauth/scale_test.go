@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchauth/latch/authserver/dialect/reactauth/reactauthtest"
 	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/store"
 	"github.com/latchauth/latch/authserver/store/redisstore"
@@ -37,11 +38,11 @@ func TestIdleSocketsRevokeAll(t *testing.T) {
 	wantSuccess(t, resumeHTTP(t, s, toks[0]))
 
 	before := memory(t, s)
-	socks := make([]*servertest.ReactAuthSocket, idleSockets)
+	socks := make([]*reactauthtest.Socket, idleSockets)
 	for i, tok := range toks {
 		// The sockets are opened one after another on purpose: the figure wanted is what idle
 		// sockets cost, not what a burst of handshakes does.
-		socks[i] = s.DialReactAuth(t, nil)
+		socks[i] = reactauthtest.Dial(t, s, nil)
 		if !socks[i].Resume(tok) {
 			t.Fatalf("socket %d: resume failed", i)
 		}

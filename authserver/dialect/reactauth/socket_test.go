@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/latchauth/latch/authserver/config"
-	"github.com/latchauth/latch/authserver/servertest"
+	"github.com/latchauth/latch/authserver/dialect/reactauth/reactauthtest"
 )
 
 // Both message forms, and a reply to every request, in order, in the request's own form:
@@ -85,7 +85,7 @@ func TestSocketMessages(t *testing.T) {
 		{"not UTF-8", "{\"type\":\"\xff\"}", fail},
 		{"empty message", ``, fail},
 	}
-	sock := s.DialReactAuth(t, nil)
+	sock := reactauthtest.Dial(t, s, nil)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sock.WriteRaw([]byte(tc.send))
@@ -100,7 +100,7 @@ func TestSocketMessages(t *testing.T) {
 	}
 
 	t.Run("pipelined requests get their replies in order", func(t *testing.T) {
-		p := s.DialReactAuth(t, nil)
+		p := reactauthtest.Dial(t, s, nil)
 		for _, tc := range cases {
 			p.WriteRaw([]byte(tc.send))
 		}
@@ -118,7 +118,7 @@ func TestSocketMessages(t *testing.T) {
 	t.Run("a failed resume unbinds", func(t *testing.T) {
 		// Both sockets above ended on failed resumes: neither is bound.
 		waitMetric(t, s, "latch_socket_bound_connections", 0, 5*time.Second)
-		u := s.DialReactAuth(t, nil)
+		u := reactauthtest.Dial(t, s, nil)
 		if !u.Resume(tok) {
 			t.Fatal("resume failed")
 		}
@@ -133,12 +133,12 @@ func TestSocketMessages(t *testing.T) {
 	})
 
 	t.Run("binary and oversize messages close the socket", func(t *testing.T) {
-		b := s.DialReactAuth(t, nil)
+		b := reactauthtest.Dial(t, s, nil)
 		b.WriteRawType(websocket.BinaryMessage, []byte(req(resume, tok, a.id)))
 		if code := b.WaitDisconnect(5 * time.Second); code != websocket.CloseUnsupportedData {
 			t.Errorf("binary message: close code %d, want %d", code, websocket.CloseUnsupportedData)
 		}
-		big := s.DialReactAuth(t, nil)
+		big := reactauthtest.Dial(t, s, nil)
 		big.WriteRaw([]byte(env(uuid, `{"type":"`+resume+`","pad":"`+strings.Repeat("x", 5<<10)+`"}`)))
 		if code := big.WaitDisconnect(5 * time.Second); code != websocket.CloseMessageTooBig {
 			t.Errorf("oversize message: close code %d, want %d", code, websocket.CloseMessageTooBig)
@@ -151,7 +151,7 @@ func TestSocketMessages(t *testing.T) {
 func TestSocketOrigin(t *testing.T) {
 	s := start(t, nil)
 	for _, o := range []string{"https://evil.example", "null", "https://app.test.example.evil.example", "http://app.test.example"} {
-		_, resp, err := servertest.DialReactAuthURL(t, socketURL(t, s), origin(o))
+		_, resp, err := reactauthtest.DialURL(t, socketURL(t, s), origin(o))
 		if !errors.Is(err, websocket.ErrBadHandshake) || resp == nil || resp.StatusCode != http.StatusForbidden {
 			status := 0
 			if resp != nil {
@@ -165,7 +165,7 @@ func TestSocketOrigin(t *testing.T) {
 		"own origin":     origin(s.PublicURL),
 		"no origin":      nil,
 	} {
-		if _, _, err := servertest.DialReactAuthURL(t, socketURL(t, s), h); err != nil {
+		if _, _, err := reactauthtest.DialURL(t, socketURL(t, s), h); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -190,8 +190,8 @@ func TestSocketCloseEndsSession(t *testing.T) {
 	}
 	events := sub.Channel()
 
-	tab1, tab2 := s.BindReactAuth(t, tok), s.BindReactAuth(t, tok)
-	other := s.BindReactAuth(t, bystander)
+	tab1, tab2 := reactauthtest.Bind(t, s, tok), reactauthtest.Bind(t, s, tok)
+	other := reactauthtest.Bind(t, s, bystander)
 	if !tab1.End(tok) {
 		t.Fatal("close replied failure")
 	}
@@ -241,7 +241,7 @@ func TestSocketOutlivesHTTPTimeouts(t *testing.T) {
 	})
 	a := register(t, s, "idle@example.com")
 	tok := login(t, s, a)
-	sock := s.DialReactAuth(t, nil)
+	sock := reactauthtest.Dial(t, s, nil)
 	time.Sleep(2500 * time.Millisecond)
 	if !sock.Resume(tok) {
 		t.Fatal("resume after an idle spell failed")
@@ -257,9 +257,9 @@ func TestResumeIsOneRoundTrip(t *testing.T) {
 	a := register(t, s, "rt@example.com")
 	tok := login(t, s, a)
 	const n = 10
-	socks := make([]*servertest.ReactAuthSocket, n)
+	socks := make([]*reactauthtest.Socket, n)
 	for i := range socks {
-		socks[i] = s.DialReactAuth(t, nil)
+		socks[i] = reactauthtest.Dial(t, s, nil)
 	}
 	waitMetric(t, s, "latch_socket_revocations_subscribed", 1, 10*time.Second)
 	before := s.Metric(t, "latch_store_round_trips_total", nil)
@@ -286,7 +286,7 @@ func TestExpiryPushesClose(t *testing.T) {
 	s := start(t, func(c *config.Config) { c.Sessions.IdleTimeout = config.D(2 * time.Second) })
 	a := register(t, s, "expiry@example.com")
 	tok := login(t, s, a)
-	sock := s.BindReactAuth(t, tok)
+	sock := reactauthtest.Bind(t, s, tok)
 	bound := time.Now()
 	at := sock.WaitClose(5 * time.Second)
 	if d := at.Sub(bound); d < 1500*time.Millisecond {

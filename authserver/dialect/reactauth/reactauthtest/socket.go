@@ -1,4 +1,4 @@
-package servertest
+package reactauthtest
 
 import (
 	"crypto/rand"
@@ -13,87 +13,88 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/latchauth/latch/authserver/config"
+	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/token"
 )
 
-// ReactAuthClosePush is what every socket bound to a session receives when the session ends.
-const ReactAuthClosePush = `{"type":"fantaptik/react-auth/close","data":{"type":"fantaptik/react-auth/close"}}`
+// ClosePush is what every socket bound to a session receives when the session ends.
+const ClosePush = `{"type":"fantaptik/react-auth/close","data":{"type":"fantaptik/react-auth/close"}}`
 
 // The reactAuth socket request types.
 const (
-	ReactAuthSocketResume = "fantaptik/react-auth/socket/resume"
-	ReactAuthClose        = "fantaptik/react-auth/close"
+	SocketResume = "fantaptik/react-auth/socket/resume"
+	Close        = "fantaptik/react-auth/close"
 )
 
 // replyTimeout bounds the wait for the reply to one socket request.
 const replyTimeout = 10 * time.Second
 
-// EnableReactAuth is an Options.Config edit that enables the reactAuth dialect at its default
-// prefix, which the ReactAuthSocket helpers need. Compose it with other edits:
+// Enable is a servertest.Options.Config edit that enables the reactAuth dialect at its default
+// prefix, which the socket helpers need. Compose it with other edits:
 //
 //	servertest.Start(t, servertest.Options{Config: func(c *config.Config) {
-//		servertest.EnableReactAuth(c)
+//		reactauthtest.Enable(c)
 //		c.Protocols.KeyToken = &config.KeyToken{}
 //	}})
-func EnableReactAuth(c *config.Config) {
+func Enable(c *config.Config) {
 	if c.Protocols.ReactAuth == nil {
 		c.Protocols.ReactAuth = &config.ReactAuth{}
 	}
 }
 
-// ReactAuthSocketURL returns the ws:// URL of the server's reactAuth socket.
-func (s *Server) ReactAuthSocketURL(t testing.TB) string {
+// SocketURL returns the ws:// URL of the server's reactAuth socket.
+func SocketURL(t testing.TB, s *servertest.Server) string {
 	t.Helper()
 	ra := s.Config.Protocols.ReactAuth
 	if ra == nil {
-		t.Fatal("servertest: the server does not speak reactAuth; add servertest.EnableReactAuth to Options.Config")
+		t.Fatal("reactauthtest: the server does not speak reactAuth; add reactauthtest.Enable to Options.Config")
 	}
 	return "ws" + strings.TrimPrefix(s.PublicURL, "http") + strings.TrimSuffix(ra.Prefix, "/") + "/socket"
 }
 
-// ReactAuthSocket is a client socket on a server's reactAuth dialect, speaking as the real
+// Socket is a client socket on a server's reactAuth dialect, speaking as the real
 // client (@fantaptik/socket with the Id enveloper) does. One goroutine reads the socket into a
 // queue, so a push that arrives while a request waits for its reply is kept for Next. Use a
 // socket from one goroutine at a time; it is closed at cleanup.
-type ReactAuthSocket struct {
+type Socket struct {
 	// URL is the socket's endpoint.
 	URL string
 
 	t    testing.TB
 	ws   *websocket.Conn
-	msgs chan ReactAuthMessage
+	msgs chan Message
 	// unread holds messages taken from msgs while looking for a reply.
-	unread []ReactAuthMessage
+	unread []Message
 	// done is closed when the reader has stopped; err is why (a *websocket.CloseError for a
 	// close frame).
 	done chan struct{}
 	err  error
 }
 
-// ReactAuthMessage is one message the server sent, and when it arrived.
-type ReactAuthMessage struct {
+// Message is one message the server sent, and when it arrived.
+type Message struct {
 	Data []byte
 	At   time.Time
 }
 
-// DialReactAuth opens a socket on the server's reactAuth endpoint with the handshake headers
-// header (nil: none, so no Origin). It fails the test if the handshake fails.
-func (s *Server) DialReactAuth(t testing.TB, header http.Header) *ReactAuthSocket {
+// Dial opens a socket on the server's reactAuth endpoint with the handshake headers header
+// (nil: none, so no Origin). It fails the test if the handshake fails.
+func Dial(t testing.TB, s *servertest.Server, header http.Header) *Socket {
 	t.Helper()
-	rs, resp, err := DialReactAuthURL(t, s.ReactAuthSocketURL(t), header)
+	rs, resp, err := DialURL(t, SocketURL(t, s), header)
 	if err != nil {
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode
 		}
-		t.Fatalf("servertest: reactAuth socket handshake: %v (HTTP %d)", err, status)
+		t.Fatalf("reactauthtest: reactAuth socket handshake: %v (HTTP %d)", err, status)
 	}
 	return rs
 }
 
-// DialReactAuthURL opens a socket at url and returns the handshake's error and response (for
-// tests of refused handshakes) instead of failing the test.
-func DialReactAuthURL(t testing.TB, url string, header http.Header) (*ReactAuthSocket, *http.Response, error) {
+// DialURL opens a socket at url and returns the handshake's error and response (for tests of
+// refused handshakes) instead of failing the test.
+func DialURL(t testing.TB, url string, header http.Header) (*Socket, *http.Response, error) {
 	t.Helper()
 	// A write buffer above the server's read limit sends any message a test writes in one
 	// write: a server that refuses a message while the rest of it is still being written
@@ -106,26 +107,26 @@ func DialReactAuthURL(t testing.TB, url string, header http.Header) (*ReactAuthS
 	if err != nil {
 		return nil, resp, fmt.Errorf("dial %s: %w", url, err)
 	}
-	rs := &ReactAuthSocket{URL: url, t: t, ws: ws, msgs: make(chan ReactAuthMessage, 64), done: make(chan struct{})}
+	rs := &Socket{URL: url, t: t, ws: ws, msgs: make(chan Message, 64), done: make(chan struct{})}
 	go rs.read()
 	t.Cleanup(rs.Close)
 	return rs, resp, nil
 }
 
-// BindReactAuth opens a socket on the server and binds it to the session of sessionToken (the
+// Bind opens a socket on the server and binds it to the session of sessionToken (the
 // composite `<userID>.<sessionID>.<secret>` token of any dialect) with socket/resume, failing
 // the test unless the server replies success. The socket then receives the close push when
 // the session ends on any replica: wait for it with WaitClose.
-func (s *Server) BindReactAuth(t testing.TB, sessionToken string) *ReactAuthSocket {
+func Bind(t testing.TB, s *servertest.Server, sessionToken string) *Socket {
 	t.Helper()
-	rs := s.DialReactAuth(t, nil)
+	rs := Dial(t, s, nil)
 	if !rs.Resume(sessionToken) {
-		t.Fatal("servertest: socket/resume of a live session failed")
+		t.Fatal("reactauthtest: socket/resume of a live session failed")
 	}
 	return rs
 }
 
-func (rs *ReactAuthSocket) read() {
+func (rs *Socket) read() {
 	// done closes before msgs, so whoever sees msgs closed finds done closed and err set.
 	defer close(rs.msgs)
 	defer close(rs.done)
@@ -136,32 +137,32 @@ func (rs *ReactAuthSocket) read() {
 			return
 		}
 		if typ != websocket.TextMessage {
-			rs.err = fmt.Errorf("servertest: the server sent a non-text message (type %d)", typ)
+			rs.err = fmt.Errorf("reactauthtest: the server sent a non-text message (type %d)", typ)
 			return
 		}
-		rs.msgs <- ReactAuthMessage{Data: data, At: time.Now()}
+		rs.msgs <- Message{Data: data, At: time.Now()}
 	}
 }
 
 // WriteRaw sends data as one text message.
-func (rs *ReactAuthSocket) WriteRaw(data []byte) {
+func (rs *Socket) WriteRaw(data []byte) {
 	rs.t.Helper()
 	rs.WriteRawType(websocket.TextMessage, data)
 }
 
 // WriteRawType sends data as one message of type typ (websocket.TextMessage, BinaryMessage).
-func (rs *ReactAuthSocket) WriteRawType(typ int, data []byte) {
+func (rs *Socket) WriteRawType(typ int, data []byte) {
 	rs.t.Helper()
 	_ = rs.ws.SetWriteDeadline(time.Now().Add(replyTimeout))
 	if err := rs.ws.WriteMessage(typ, data); err != nil {
-		rs.t.Fatalf("servertest: socket write: %v", err)
+		rs.t.Fatalf("reactauthtest: socket write: %v", err)
 	}
 }
 
 // Request sends {type, session, user: {id: userID}} in the Id envelope, as the real client
 // does, and returns the reply's success. It fails the test on a reply without success or on
 // no reply.
-func (rs *ReactAuthSocket) Request(typ, session, userID string) bool {
+func (rs *Socket) Request(typ, session, userID string) bool {
 	rs.t.Helper()
 	id := newUUID()
 	msg, err := json.Marshal(map[string]any{
@@ -174,15 +175,15 @@ func (rs *ReactAuthSocket) Request(typ, session, userID string) bool {
 	rs.WriteRaw(msg)
 	deadline := time.After(replyTimeout)
 	for {
-		var m ReactAuthMessage
+		var m Message
 		var ok bool
 		select {
 		case m, ok = <-rs.msgs:
 		case <-deadline:
-			rs.t.Fatalf("servertest: no reply to %s within %s", typ, replyTimeout)
+			rs.t.Fatalf("reactauthtest: no reply to %s within %s", typ, replyTimeout)
 		}
 		if !ok {
-			rs.t.Fatalf("servertest: socket closed while waiting for the reply to %s: %v", typ, rs.err)
+			rs.t.Fatalf("reactauthtest: socket closed while waiting for the reply to %s: %v", typ, rs.err)
 		}
 		var reply struct {
 			ID   string `json:"id"`
@@ -195,7 +196,7 @@ func (rs *ReactAuthSocket) Request(typ, session, userID string) bool {
 			continue
 		}
 		if reply.Data.Success == nil {
-			rs.t.Fatalf("servertest: reply %s has no data.success", m.Data)
+			rs.t.Fatalf("reactauthtest: reply %s has no data.success", m.Data)
 		}
 		return *reply.Data.Success
 	}
@@ -203,15 +204,15 @@ func (rs *ReactAuthSocket) Request(typ, session, userID string) bool {
 
 // Resume sends socket/resume for sessionToken, with the user ID the token names, and returns
 // the reply's success.
-func (rs *ReactAuthSocket) Resume(sessionToken string) bool {
+func (rs *Socket) Resume(sessionToken string) bool {
 	rs.t.Helper()
-	return rs.Request(ReactAuthSocketResume, sessionToken, tokenUser(sessionToken))
+	return rs.Request(SocketResume, sessionToken, tokenUser(sessionToken))
 }
 
 // End sends close for sessionToken (the client's logout) and returns the reply's success.
-func (rs *ReactAuthSocket) End(sessionToken string) bool {
+func (rs *Socket) End(sessionToken string) bool {
 	rs.t.Helper()
-	return rs.Request(ReactAuthClose, sessionToken, tokenUser(sessionToken))
+	return rs.Request(Close, sessionToken, tokenUser(sessionToken))
 }
 
 // tokenUser returns the user ID of a composite session token, or "" if it does not parse.
@@ -225,7 +226,7 @@ func tokenUser(sessionToken string) string {
 
 // Next returns the next message the server sent, waiting up to within; ok is false if none
 // came (the socket closed, or the time ran out).
-func (rs *ReactAuthSocket) Next(within time.Duration) (m ReactAuthMessage, ok bool) {
+func (rs *Socket) Next(within time.Duration) (m Message, ok bool) {
 	if len(rs.unread) > 0 {
 		m, rs.unread = rs.unread[0], rs.unread[1:]
 		return m, true
@@ -236,31 +237,31 @@ func (rs *ReactAuthSocket) Next(within time.Duration) (m ReactAuthMessage, ok bo
 	case m, ok = <-rs.msgs:
 		return m, ok
 	case <-timer.C:
-		return ReactAuthMessage{}, false
+		return Message{}, false
 	}
 }
 
 // WaitClose waits up to within for the close push and returns when it arrived. It fails the
 // test if anything else arrives first, or nothing in time.
-func (rs *ReactAuthSocket) WaitClose(within time.Duration) time.Time {
+func (rs *Socket) WaitClose(within time.Duration) time.Time {
 	rs.t.Helper()
 	m, ok := rs.Next(within)
 	switch {
 	case !ok && rs.closed():
-		rs.t.Fatalf("servertest: the socket closed (%v) instead of receiving the close push", rs.err)
+		rs.t.Fatalf("reactauthtest: the socket closed (%v) instead of receiving the close push", rs.err)
 	case !ok:
-		rs.t.Fatalf("servertest: no close push within %s", within)
-	case string(m.Data) != ReactAuthClosePush:
-		rs.t.Fatalf("servertest: got %s, want the close push %s", m.Data, ReactAuthClosePush)
+		rs.t.Fatalf("reactauthtest: no close push within %s", within)
+	case string(m.Data) != ClosePush:
+		rs.t.Fatalf("reactauthtest: got %s, want the close push %s", m.Data, ClosePush)
 	}
 	return m.At
 }
 
 // ExpectSilence fails the test if the server sends anything within d.
-func (rs *ReactAuthSocket) ExpectSilence(d time.Duration) {
+func (rs *Socket) ExpectSilence(d time.Duration) {
 	rs.t.Helper()
 	if m, ok := rs.Next(d); ok {
-		rs.t.Fatalf("servertest: expected nothing, got %s", m.Data)
+		rs.t.Fatalf("reactauthtest: expected nothing, got %s", m.Data)
 	}
 }
 
@@ -268,14 +269,14 @@ func (rs *ReactAuthSocket) ExpectSilence(d time.Duration) {
 // code it sent (websocket.CloseAbnormalClosure, 1006, when it sent none). Messages that
 // arrive first fail the test: a socket the server closes must not have been told its session
 // ended.
-func (rs *ReactAuthSocket) WaitDisconnect(within time.Duration) int {
+func (rs *Socket) WaitDisconnect(within time.Duration) int {
 	rs.t.Helper()
 	m, ok := rs.Next(within)
 	switch {
 	case ok:
-		rs.t.Fatalf("servertest: got %s, want the socket closed", m.Data)
+		rs.t.Fatalf("reactauthtest: got %s, want the socket closed", m.Data)
 	case !rs.closed():
-		rs.t.Fatalf("servertest: the socket is still open after %s", within)
+		rs.t.Fatalf("reactauthtest: the socket is still open after %s", within)
 	}
 	if ce := (*websocket.CloseError)(nil); errors.As(rs.err, &ce) {
 		return ce.Code
@@ -283,7 +284,7 @@ func (rs *ReactAuthSocket) WaitDisconnect(within time.Duration) int {
 	return websocket.CloseAbnormalClosure
 }
 
-func (rs *ReactAuthSocket) closed() bool {
+func (rs *Socket) closed() bool {
 	select {
 	case <-rs.done:
 		return true
@@ -293,7 +294,7 @@ func (rs *ReactAuthSocket) closed() bool {
 }
 
 // Close sends a normal close and closes the connection. It is idempotent.
-func (rs *ReactAuthSocket) Close() {
+func (rs *Socket) Close() {
 	if rs.closed() {
 		_ = rs.ws.Close()
 		return

@@ -1,4 +1,4 @@
-package servertest_test
+package reactauthtest_test
 
 import (
 	"encoding/json"
@@ -7,14 +7,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchauth/latch/authserver/dialect/reactauth/reactauthtest"
 	"github.com/latchauth/latch/authserver/servertest"
 )
 
 // The reactAuth socket helper as another dialect's test uses it: a session created on one
 // replica (here through the account dialect), a socket bound to it on another, the session
 // ended on the first, the close push awaited on the second.
+func TestMain(m *testing.M) { servertest.Main(m) }
+
 func TestReactAuthSocketHelper(t *testing.T) {
-	a := servertest.Start(t, servertest.Options{Config: servertest.EnableReactAuth})
+	a := servertest.Start(t, servertest.Options{Config: reactauthtest.Enable})
 	b := a.Sibling(t)
 
 	body, _ := json.Marshal(map[string]string{"login": "helper@example.com", "password": "long enough password"})
@@ -33,8 +36,8 @@ func TestReactAuthSocketHelper(t *testing.T) {
 		t.Fatalf("register: %d, cookie %q", resp.StatusCode, tok)
 	}
 
-	sock := b.BindReactAuth(t, tok)
-	idle := b.DialReactAuth(t, nil)
+	sock := reactauthtest.Bind(t, b, tok)
+	idle := reactauthtest.Dial(t, b, nil)
 	if idle.Resume(tok[:len(tok)-1]) {
 		t.Fatal("a malformed token resumed")
 	}

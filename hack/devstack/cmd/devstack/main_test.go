@@ -15,6 +15,7 @@ import (
 
 	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/hack/devstack"
+	"github.com/latchauth/latch/internal/childproc"
 )
 
 // runMainEnv makes the test binary run the command instead of the tests, so the test drives
@@ -74,7 +75,7 @@ func startCommand(t *testing.T) *command {
 			<-c.exited
 		}
 		if t.Failed() {
-			t.Logf("the command's output (last lines):\n%s", lastLines(c.out.String(), 150))
+			t.Logf("the command's output (last lines):\n%s", childproc.LastLines(c.out.String(), 150))
 		}
 	})
 	select {
@@ -279,9 +280,4 @@ func (tr *transcript) String() string {
 	tr.mu.Lock()
 	defer tr.mu.Unlock()
 	return tr.b.String()
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
