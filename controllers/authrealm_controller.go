@@ -92,7 +92,7 @@ func (r *AuthRealmReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, nil
 	}
 
-	s := &realmScope{realm: realm, apply: newApplier(r.Client, r.Scheme)}
+	s := &realmScope{realm: realm, realmObservation: realmObservation{Realm: realm}, apply: newApplier(r.Client, r.Scheme)}
 	steps := []func(context.Context, *realmScope) error{
 		r.renderConfig,
 		r.resolveReferences,
@@ -125,18 +125,17 @@ func (r *AuthRealmReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	return ctrl.Result{}, err
 }
 
-// realmScope carries what one reconcile has learned from step to step.
+// realmScope carries what one reconcile has learned from step to step. The steps fill in the
+// observation the status is computed from (problems, warnings, the Deployment and Redis) as
+// they learn it.
 type realmScope struct {
+	realmObservation
 	realm      *authv1.AuthRealm
 	apply      *applier
 	rendered   renderedConfig
 	configJSON []byte
 	// inputs are hashed into the pod template: config, generated keys, referenced data.
-	inputs     map[string][]byte
-	problems   []problem
-	warnings   []problem
-	deployment *appsv1.Deployment
-	redis      *appsv1.StatefulSet
+	inputs map[string][]byte
 }
 
 func (s *realmScope) applyObj(ctx context.Context, obj client.Object) error {
@@ -159,7 +158,7 @@ func (r *AuthRealmReconciler) renderConfig(_ context.Context, s *realmScope) err
 	check := *s.rendered.Config
 	check.Default() // as the server will: it sizes its own hashing pool
 	if verr := check.Validate(); verr != nil {
-		s.problems = append(s.problems, problem{authv1.ReasonInvalidSpec, "the rendered server config is invalid: " + verr.Error()})
+		s.Problems = append(s.Problems, problem{authv1.ReasonInvalidSpec, "the rendered server config is invalid: " + verr.Error()})
 	}
 	s.configJSON = b
 	s.inputs = map[string][]byte{"config": b}
@@ -179,7 +178,7 @@ func (r *AuthRealmReconciler) resolveReferences(ctx context.Context, s *realmSco
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: f.Secret}, sec)
 		switch {
 		case kerrors.IsNotFound(err):
-			s.problems = append(s.problems, problem{authv1.ReasonSecretMissing,
+			s.Problems = append(s.Problems, problem{authv1.ReasonSecretMissing,
 				fmt.Sprintf("Secret %s/%s named by %s does not exist: create it with key %q", ns, f.Secret, f.Field, f.Key)})
 			continue
 		case err != nil:
@@ -187,7 +186,7 @@ func (r *AuthRealmReconciler) resolveReferences(ctx context.Context, s *realmSco
 		}
 		v, ok := sec.Data[f.Key]
 		if !ok {
-			s.problems = append(s.problems, problem{authv1.ReasonSecretKeyMissing,
+			s.Problems = append(s.Problems, problem{authv1.ReasonSecretKeyMissing,
 				fmt.Sprintf("Secret %s/%s named by %s has no key %q: add it", ns, f.Secret, f.Field, f.Key)})
 			continue
 		}
@@ -198,7 +197,7 @@ func (r *AuthRealmReconciler) resolveReferences(ctx context.Context, s *realmSco
 		err := r.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: n}, cm)
 		switch {
 		case kerrors.IsNotFound(err):
-			s.problems = append(s.problems, problem{authv1.ReasonInvalidSpec,
+			s.Problems = append(s.Problems, problem{authv1.ReasonInvalidSpec,
 				fmt.Sprintf("ConfigMap %s/%s named by spec.email.templatesConfigMapName does not exist: create it or unset the field", ns, n)})
 		case err != nil:
 			return fmt.Errorf("get ConfigMap %s/%s: %w", ns, n, err)
@@ -249,7 +248,7 @@ func (r *AuthRealmReconciler) reconcileKeys(ctx context.Context, s *realmScope) 
 	}
 	for _, k := range []string{keyTokenHashKey, keyRedisPassword} {
 		if len(sec.Data[k]) == 0 {
-			s.problems = append(s.problems, problem{authv1.ReasonSecretKeyMissing,
+			s.Problems = append(s.Problems, problem{authv1.ReasonSecretKeyMissing,
 				fmt.Sprintf("generated Secret %s lost key %q: delete the Secret so the operator generates new keys (this ends all sessions)", key, k)})
 		}
 		s.inputs["keys/"+k] = sec.Data[k]
@@ -310,7 +309,7 @@ func (r *AuthRealmReconciler) reconcileRedis(ctx context.Context, s *realmScope)
 	}
 	sts := &appsv1.StatefulSet{}
 	if err := r.Client.Get(ctx, types.NamespacedName{Namespace: realm.Namespace, Name: redisName(realm)}, sts); err == nil {
-		s.redis = sts
+		s.Redis = sts
 	} else if !kerrors.IsNotFound(err) {
 		return fmt.Errorf("get StatefulSet %s: %w", redisName(realm), err)
 	}
@@ -335,7 +334,7 @@ func configHash(inputs map[string][]byte) string {
 func (r *AuthRealmReconciler) reconcileDeployment(ctx context.Context, s *realmScope) error {
 	realm := s.realm
 	key := types.NamespacedName{Namespace: realm.Namespace, Name: deploymentName(realm)}
-	if len(s.problems) == 0 {
+	if len(s.Problems) == 0 {
 		image := realm.Spec.Image
 		if image == "" {
 			image = r.ServerImage
@@ -348,7 +347,7 @@ func (r *AuthRealmReconciler) reconcileDeployment(ctx context.Context, s *realmS
 	// they cannot start with would take the realm down.
 	d := &appsv1.Deployment{}
 	if err := r.Client.Get(ctx, key, d); err == nil {
-		s.deployment = d
+		s.Deployment = d
 	} else if !kerrors.IsNotFound(err) {
 		return fmt.Errorf("get Deployment %s: %w", key, err)
 	}
@@ -385,7 +384,7 @@ func (r *AuthRealmReconciler) reconcileServiceMonitor(ctx context.Context, s *re
 	want := s.realm.Spec.ServiceMonitor.IsEnabled()
 	switch {
 	case want && !installed:
-		s.warnings = append(s.warnings, problem{"ServiceMonitorCRDMissing",
+		s.Warnings = append(s.Warnings, problem{"ServiceMonitorCRDMissing",
 			"spec.serviceMonitor is enabled but the ServiceMonitor CRD (monitoring.coreos.com/v1) is not installed: install the Prometheus Operator or disable it"})
 		return nil
 	case want:
@@ -412,21 +411,13 @@ func (r *AuthRealmReconciler) kindInstalled(gvk schema.GroupVersionKind) (bool, 
 
 // updateStatus computes the status from what the reconcile learned and writes it if it changed.
 func (r *AuthRealmReconciler) updateStatus(ctx context.Context, s *realmScope, reconcileErr error) error {
-	st := computeRealmStatus(realmObservation{
-		Realm:      s.realm,
-		Deployment: s.deployment,
-		Redis:      s.redis,
-		Problems:   s.problems,
-		Warnings:   s.warnings,
-		ConfigHash: configHashIfComplete(s),
-		Err:        reconcileErr,
-		Now:        metav1.NewTime(r.now()),
-	})
-	return patchStatus(ctx, r.Client, s.realm, &s.realm.Status, st)
+	o := s.realmObservation
+	o.ConfigHash, o.Err, o.Now = configHashIfComplete(s), reconcileErr, metav1.NewTime(r.now())
+	return patchStatus(ctx, r.Client, s.realm, &s.realm.Status, computeRealmStatus(o))
 }
 
 func configHashIfComplete(s *realmScope) string {
-	if len(s.problems) > 0 || s.inputs == nil {
+	if len(s.Problems) > 0 || s.inputs == nil {
 		return ""
 	}
 	return configHash(s.inputs)
