@@ -108,6 +108,9 @@ type Meta struct {
 	Dialect string
 	// ClientIP is the client's address, resolved through trusted proxies.
 	ClientIP string
+	// UserAgent is the client's User-Agent header; a new session keeps it (truncated) for the
+	// session lists.
+	UserAgent string
 	// RequestID ties audit events to the access log.
 	RequestID string
 	// Device is the device cookie the client presented, if any: a client that signed in to a

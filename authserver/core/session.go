@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/latchauth/latch/authserver/store"
 	"github.com/latchauth/latch/authserver/token"
@@ -107,6 +109,8 @@ func (s *Service) issue(ctx context.Context, m Meta, u store.User, opts SessionO
 		TokenHash:   s.Hasher.Hash(secret),
 		IdleTimeout: idle,
 		ExpiresAt:   now.Add(lifetime),
+		ClientIP:    m.ClientIP,
+		UserAgent:   truncateUTF8(m.UserAgent, store.MaxUserAgentBytes),
 	}
 	if opts.TokenLifetime > 0 {
 		sess.TokenExpiresAt = now.Add(opts.TokenLifetime)
@@ -253,3 +257,16 @@ func (s *Service) RevokeAll(ctx context.Context, m Meta, userID, exceptSessionID
 
 // sessionsEnded formats a count for audit events.
 func sessionsEnded(ids []string) slog.Attr { return slog.Int("sessions_ended", len(ids)) }
+
+// truncateUTF8 cuts s to at most n bytes, at a character boundary, and drops invalid bytes: a
+// session's user agent is shown to people, never parsed.
+func truncateUTF8(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

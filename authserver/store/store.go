@@ -59,6 +59,15 @@ type Users interface {
 	// changed meanwhile, and the new hash must not bring the old password back). Nothing else
 	// changes: PasswordChangedAt, sessions and tokens stay, since the password has not.
 	RehashPassword(ctx context.Context, id, oldHash, newHash string) error
+	// ScanUsers calls fn with every user, in batches of at most batch, in no particular order,
+	// without their password hashes; a user created or deleted meanwhile may or may not be
+	// seen, no user is seen twice. An error from fn stops the scan and is returned. It is for
+	// administration: it walks the whole keyspace (Redis SCAN, never KEYS).
+	ScanUsers(ctx context.Context, batch int, fn func([]User) error) error
+	// DeleteUser removes the user and everything stored under it: every session (ended and
+	// announced with ReasonUserDeleted, returned), the one-time tokens, the login's claim and
+	// its failed-login counter. ErrNotFound if there is no such user.
+	DeleteUser(ctx context.Context, id string, now time.Time) (ended []string, err error)
 }
 
 // Sessions holds logged-in clients. Every method that authenticates reads the session and its
@@ -72,6 +81,9 @@ type Sessions interface {
 	// (ErrNotFound); a taken session ID is ErrAlreadyExists; a stale PasswordChangedAt is
 	// ErrConflict.
 	CreateSession(ctx context.Context, req NewSession) (evicted []string, err error)
+	// ListSessions returns the user's live sessions, oldest first, without touching them:
+	// none is an empty list, not an error (nor is an unknown user).
+	ListSessions(ctx context.Context, userID string, now time.Time) ([]Session, error)
 	// GetSession returns a live session without touching it, or ErrNotFound.
 	GetSession(ctx context.Context, ref SessionRef, now time.Time) (Session, error)
 	// TouchSession slides a live session's idle window to now and returns it, or ErrNotFound.

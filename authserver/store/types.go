@@ -87,7 +87,16 @@ type Session struct {
 	// current one until then, once (devise's allow_password_change after a reset link):
 	// SpendPasswordChange clears it. Zero: never.
 	PasswordChangeUntil time.Time
+	// ClientIP and UserAgent are where the session was created from (at most
+	// MaxUserAgentBytes of the User-Agent), for the user's and the admin's session lists.
+	// Session checks never read them.
+	ClientIP  string
+	UserAgent string
 }
+
+// MaxUserAgentBytes bounds the User-Agent a session keeps: enough to tell browsers and
+// devices apart, not a place to store a client's megabyte header.
+const MaxUserAgentBytes = 256
 
 // MaxSpentRefreshHashes bounds the spent-refresh list of a session, so a session refreshed
 // hourly for weeks stays small. Reuse of an older refresh token is still refused, just as
@@ -391,6 +400,8 @@ const (
 	ReasonExpired         Reason = "expired"
 	// ReasonClientDeleted ends the sessions of a deregistered app client.
 	ReasonClientDeleted Reason = "client-deleted"
+	// ReasonUserDeleted ends the sessions of a deleted user.
+	ReasonUserDeleted Reason = "user-deleted"
 )
 
 // Revocation announces that a session has ended.

@@ -98,6 +98,10 @@ func (r NewSession) Validate() error {
 		return invalidArg("session %s: malformed dialect %q", s.ID, s.Dialect)
 	case len(s.ClientName) > MaxLabelLen:
 		return invalidArg("session %s: client name longer than %d bytes", s.ID, MaxLabelLen)
+	case len(s.ClientIP) > MaxLabelLen:
+		return invalidArg("session %s: client address longer than %d bytes", s.ID, MaxLabelLen)
+	case len(s.UserAgent) > MaxUserAgentBytes:
+		return invalidArg("session %s: user agent longer than %d bytes", s.ID, MaxUserAgentBytes)
 	case r.RequireRegisteredClient && !r.TrackClient:
 		return invalidArg("session %s: a registered client is required only of a tracked session", s.ID)
 	case r.TrackClient && !ValidClientID(s.ClientName):

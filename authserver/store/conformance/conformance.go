@@ -62,6 +62,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"RevokeClientSessions", testRevokeClientSessions},
 		{"RevocationEvents", testRevocationEvents},
 		{"RevocationSubscriptionEnds", testRevocationSubscriptionEnds},
+		{"ListSessions", testListSessions},
+		{"ScanUsers", testScanUsers},
+		{"DeleteUser", testDeleteUser},
 		{"ClosedStoreIsUnavailable", testClosed},
 	}
 	for _, tc := range tests {

@@ -329,3 +329,23 @@ func (s *Store) endSessions(userID, keep string, reason store.Reason, now time.T
 	}
 	return ended
 }
+
+// ListSessions implements store.Store.
+func (s *Store) ListSessions(_ context.Context, userID string, now time.Time) ([]store.Session, error) {
+	if !store.ValidID(userID) {
+		return nil, store.ErrInvalidArgument
+	}
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	now = ms(now)
+	out := []store.Session{}
+	for _, sess := range s.sessions[userID] {
+		if sess.Live(now) {
+			out = append(out, copySession(sess))
+		}
+	}
+	sortByCreation(out)
+	return out, nil
+}

@@ -1,7 +1,9 @@
 package memory
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"time"
 
@@ -129,4 +131,65 @@ func (s *Store) SetPassword(_ context.Context, id, passwordHash, keepSessionID s
 	s.users[id] = u
 	delete(s.oneTime, oneTimeKey{id, store.OneTimeReset})
 	return s.endSessions(id, keepSessionID, store.ReasonPasswordChanged, now), nil
+}
+
+// ScanUsers implements store.Store: users in ID order, which the memory store can afford.
+func (s *Store) ScanUsers(ctx context.Context, batch int, fn func([]store.User) error) error {
+	if batch < 1 {
+		return store.ErrInvalidArgument
+	}
+	if err := s.lock(); err != nil {
+		return err
+	}
+	users := make([]store.User, 0, len(s.users))
+	for _, u := range s.users {
+		users = append(users, checkedUser(u))
+	}
+	s.mu.Unlock()
+	slices.SortFunc(users, func(a, b store.User) int { return cmp.Compare(a.ID, b.ID) })
+	for chunk := range slices.Chunk(users, batch) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DeleteUser implements store.Store.
+func (s *Store) DeleteUser(_ context.Context, id string, now time.Time) ([]string, error) {
+	if !store.ValidID(id) {
+		return nil, store.ErrInvalidArgument
+	}
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	u, ok := s.users[id]
+	if !ok {
+		return nil, store.ErrNotFound
+	}
+	ended := s.endSessions(id, "", store.ReasonUserDeleted, ms(now))
+	delete(s.sessions, id)
+	for _, refs := range s.tracked {
+		for ref := range refs {
+			if ref.UserID == id {
+				delete(refs, ref)
+			}
+		}
+	}
+	for k := range s.oneTime {
+		if k.userID == id {
+			delete(s.oneTime, k)
+		}
+	}
+	login := store.NormalizeLogin(u.Login)
+	if s.logins[login] == id {
+		delete(s.logins, login)
+	}
+	delete(s.counters, store.LoginSubject(u.Login))
+	delete(s.users, id)
+	return ended, nil
 }

@@ -137,6 +137,7 @@ func sessionFields(s store.Session) []any {
 		"created", msString(s.CreatedAt), "seen", msString(s.LastSeenAt),
 		"idle", durString(s.IdleTimeout), "exp", msString(s.ExpiresAt),
 		"pcu", msString(s.PasswordChangeUntil),
+		"ip", s.ClientIP, "ua", s.UserAgent,
 	}
 }
 
@@ -162,6 +163,8 @@ func decodeSession(f fields) (store.Session, error) {
 		IdleTimeout:         parseDur(f.get("idle")),
 		ExpiresAt:           parseMS(f.get("exp")),
 		PasswordChangeUntil: parseMS(f.get("pcu")),
+		ClientIP:            f.get("ip"),
+		UserAgent:           f.get("ua"),
 	}, nil
 }
 

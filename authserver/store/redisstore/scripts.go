@@ -246,7 +246,7 @@ return {'ok', s, u}
 // buffer by answering with its successor, which is current.
 //
 // KEYS: session, index, user. ARGV: now, presented hash, successor hash, buffer (ms),
-// dialect ('' for any).
+// dialect (” for any).
 var rotateSessionScript = script(checkSessionLua + `
 if ARGV[5] ~= '' and s[@s.dialect@] ~= ARGV[5] then return {'invalid'} end
 local outcome
@@ -332,6 +332,40 @@ return {'ok', record(s)}
 // KEYS: index. ARGV: now, kept session ID or empty, reason, base, channel, user ID.
 var revokeAllScript = sessionScript(`
 return {'ok', endall(ARGV[4], KEYS[1], ARGV[5], ARGV[6], ARGV[2], ARGV[3], num(ARGV[1]))}
+`)
+
+// listSessionsScript returns every session record in a user's index, each as its HGETALL
+// pairs; the caller keeps the live ones. Read only, so a replica could serve it.
+//
+// KEYS: index. ARGV: base.
+var listSessionsScript = script(`#!lua flags=no-writes
+local out = {}
+for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local h = redis.call('HGETALL', ARGV[1] .. 's:' .. sid)
+  if #h > 0 then out[#out + 1] = h end
+end
+return out
+`)
+
+// deleteUserScript ends every session of a user (announcing the live ones) and deletes the
+// user's record, index and one-time tokens, in one step; it returns the login, whose claim
+// and counter live in other slots.
+//
+// KEYS: user, index, reset token, confirmation token. ARGV: now, reason, base, channel, user ID.
+var deleteUserScript = sessionScript(`
+local login = redis.call('HGET', KEYS[1], 'login')
+if not login then return {'notfound'} end
+local ended = endall(ARGV[3], KEYS[2], ARGV[4], ARGV[5], '', ARGV[2], num(ARGV[1]))
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+return {'ok', login, ended}
+`)
+
+// dropLoginClaimScript deletes a login's claim if it names the user, whatever its nonce.
+//
+// KEYS: login. ARGV: user ID.
+var dropLoginClaimScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'id') == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return {'ok'}
 `)
 
 // spendPasswordChangeScript clears a live session's leave to change the password without the
@@ -615,6 +649,7 @@ var allScripts = []*redis.Script{
 	createSessionScript, touchSessionScript, validateSessionScript, checkSessionScript, rotateSessionScript,
 	refreshSessionScript, revokeSessionScript, revokeAllScript, setPasswordScript,
 	claimLoginScript, takeOverLoginScript, releaseLoginScript, writeUserScript,
+	listSessionsScript, deleteUserScript, dropLoginClaimScript,
 	issueOneTimeScript, consumeOneTimeScript, recordFailureScript,
 	putDeviceTokenScript, listDeviceTokensScript, deleteDeviceTokenScript, deleteAllDeviceTokensScript,
 	trackClientSessionScript, rehashPasswordScript, spendPasswordChangeScript,

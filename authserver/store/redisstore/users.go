@@ -1,12 +1,15 @@
 package redisstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -304,4 +307,127 @@ func (s *Store) hgetall(ctx context.Context, op, key string) (map[string]string,
 		return nil, wrapErr(op, err)
 	}
 	return m, nil
+}
+
+// ScanUsers implements store.Store with SCAN over every master (a cluster's keyspace is split
+// between them), MATCH on the user records' key shape, and a pipelined HGETALL per batch.
+func (s *Store) ScanUsers(ctx context.Context, batch int, fn func([]store.User) error) error {
+	if batch < 1 {
+		return store.ErrInvalidArgument
+	}
+	if s.isClosed() {
+		return errClosed
+	}
+	match := globEscape(s.keys.prefix) + "{u:*}:user"
+	scan := func(ctx context.Context, c redis.Cmdable) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, match, int64(batch)).Result()
+			if err != nil {
+				return wrapErr("scan users", err)
+			}
+			for chunk := range slices.Chunk(keys, batch) {
+				if err := s.emitUsers(ctx, chunk, fn); err != nil {
+					return err
+				}
+			}
+			if cursor = next; cursor == 0 {
+				return nil
+			}
+		}
+	}
+	if cc, ok := s.client.(*redis.ClusterClient); ok {
+		// Masters are scanned one after the other: fn is not required to be safe for
+		// concurrent use.
+		// ForEachMaster runs on every master at once; once one fails, the others stop.
+		var mu sync.Mutex
+		var failed error
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if failed != nil {
+				return nil
+			}
+			failed = scan(ctx, c)
+			return failed
+		})
+		return cmp.Or(failed, err)
+	}
+	return scan(ctx, s.client)
+}
+
+// emitUsers reads the user records of keys in one pipeline and hands the ones still there to
+// fn, without their password hashes.
+func (s *Store) emitUsers(ctx context.Context, keys []string, fn func([]store.User) error) error {
+	p := s.client.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(keys))
+	for i, k := range keys {
+		cmds[i] = p.HGetAll(ctx, k)
+	}
+	if _, err := p.Exec(ctx); err != nil {
+		return wrapErr("scan users", err)
+	}
+	users := make([]store.User, 0, len(keys))
+	for _, c := range cmds {
+		m := c.Val()
+		if len(m) == 0 {
+			continue // deleted since the SCAN saw it
+		}
+		u, _, err := decodeUser(hashFields(m))
+		if err != nil {
+			return err
+		}
+		u.PasswordHash = ""
+		users = append(users, u)
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	return fn(users)
+}
+
+// globEscape quotes the characters SCAN's MATCH would read as a pattern.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// DeleteUser implements store.Store in three steps, one per slot: the user's own keys and
+// sessions (ended and announced atomically), then the login's claim, then its counter. A
+// failure after the first leaves a claim naming a user that no longer exists, which the next
+// registration of that login takes over as stale (see the login claim in DESIGN.md).
+func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) ([]string, error) {
+	if !store.ValidID(id) {
+		return nil, store.ErrInvalidArgument
+	}
+	res, err := s.write(ctx, "delete user", deleteUserScript,
+		[]string{s.keys.user(id), s.keys.sessionIndex(id), s.keys.oneTime(id, store.OneTimeReset), s.keys.oneTime(id, store.OneTimeConfirm)},
+		msString(now), string(store.ReasonUserDeleted), s.keys.userBase(id), s.keys.revocations(), id)
+	if err != nil {
+		return nil, err
+	}
+	switch status(res) {
+	case "ok":
+	case "notfound":
+		return nil, store.ErrNotFound
+	default:
+		return nil, unexpected("delete user", res)
+	}
+	login, _ := res[1].(string)
+	ended := nonNil(strs(res[2]))
+	if _, err := s.write(ctx, "delete user", dropLoginClaimScript, []string{s.keys.login(store.NormalizeLogin(login))}, id); err != nil {
+		return ended, err
+	}
+	if _, err := s.writeCmd(ctx, "delete user", s.keys.counter(store.LoginSubject(login)), func(p redis.Pipeliner) redis.Cmder {
+		return p.Del(ctx, s.keys.counter(store.LoginSubject(login)))
+	}); err != nil {
+		return ended, err
+	}
+	return ended, nil
 }

@@ -39,7 +39,7 @@ func NewBase(name string, d dialect.Deps, errors httpx.ErrorWriter) Base {
 // Meta describes the request (or a socket's handshake) to the core.
 func (b *Base) Meta(r *http.Request) core.Meta {
 	ctx := r.Context()
-	return core.Meta{Dialect: b.Name, ClientIP: httpx.ClientIP(ctx), RequestID: httpx.RequestID(ctx)}
+	return core.Meta{Dialect: b.Name, ClientIP: httpx.ClientIP(ctx), RequestID: httpx.RequestID(ctx), UserAgent: r.UserAgent()}
 }
 
 // LogInternal logs err, which the client will see only as an internal error. A store outage
