@@ -1,12 +1,16 @@
-// Command latch is Latch's one binary: `latch manager` runs the operator and `latch server`
-// runs an auth server. One image serves both.
+// Command latch is Latch's one binary: `latch manager` runs the operator, `latch server`
+// runs an auth server and `latch admin` administers a realm's users and sessions. One image
+// serves all three.
 package main
 
 import (
+	"context"
 	_ "embed"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/latchauth/latch/authserver/admin"
 )
 
 // defaultImage is the image the operator runs servers from when a realm names none. It is
@@ -22,6 +26,7 @@ const usage = `latch: an operator-managed auth cluster.
 Usage:
   latch manager [flags]   run the operator (latch manager -h for flags)
   latch server [flags]    run an auth server (latch server --config FILE; -h for flags)
+  latch admin [flags] CMD administer a realm's users and sessions (latch admin -h)
 `
 
 func main() {
@@ -35,6 +40,8 @@ func main() {
 		err = runManager(os.Args[2:])
 	case "server":
 		err = runServer(os.Args[2:])
+	case "admin":
+		os.Exit(admin.Main(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return
