@@ -34,6 +34,9 @@ func New(d dialect.Deps, _ config.Protocol) (dialect.Spec, error) {
 			dialect.HandleFunc(http.MethodPost, "/forgot", "forgot", h.forgot),
 			dialect.HandleFunc(http.MethodPost, "/reset", "reset", h.reset),
 			dialect.HandleFunc(http.MethodPost, "/confirm", "confirm", h.confirm),
+			dialect.HandleFunc(http.MethodGet, "/sessions", "sessions", h.sessions),
+			dialect.HandleFunc(http.MethodPost, "/sessions/end", "sessions_end", h.endSession),
+			dialect.HandleFunc(http.MethodPost, "/sessions/end-others", "sessions_end_others", h.endOtherSessions),
 		},
 	}, nil
 }

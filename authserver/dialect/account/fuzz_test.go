@@ -25,6 +25,9 @@ func FuzzRequestBodies(f *testing.F) {
 		{Method: http.MethodPost, Path: "/account/confirm", Allowed: []int{204, 400, 413, 500}},
 		{Method: http.MethodPost, Path: "/account/logout", Allowed: []int{204}},
 		{Method: http.MethodGet, Path: "/account/session", Allowed: []int{401}},
+		{Method: http.MethodGet, Path: "/account/sessions", Allowed: []int{401}},
+		{Method: http.MethodPost, Path: "/account/sessions/end", Allowed: []int{400, 401, 413}},
+		{Method: http.MethodPost, Path: "/account/sessions/end-others", Allowed: []int{401}},
 	}
 	for i, seed := range []string{
 		`{"login":"a@example.com","password":"long enough pw"}`,
