@@ -48,6 +48,7 @@ const datasourceVar = "${datasource}"
 // TestDashboard checks the dashboard the chart ships: valid JSON, every query on the
 // datasource variable, and every metric and label it queries registered by the code.
 func TestDashboard(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(filepath.Join(chartDir, "files", "grafana-dashboard.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -114,6 +115,7 @@ func checkDashboard(t *testing.T, raw []byte) {
 // TestDashboardConfigMap checks the chart ships the dashboard as the Grafana sidecar wants it
 // only when asked, under the configured label, and byte for byte.
 func TestDashboardConfigMap(t *testing.T) {
+	t.Parallel()
 	if cms := render(t, "").all("ConfigMap"); len(cms) != 0 {
 		t.Errorf("ConfigMaps rendered by default: %d", len(cms))
 	}

@@ -337,6 +337,7 @@ func lexPromQL(s string) []string {
 // TestMetricCheckerCatchesMistakes proves the checker fails what it should: a test that
 // passes everything would let a renamed metric through.
 func TestMetricCheckerCatchesMistakes(t *testing.T) {
+	t.Parallel()
 	idx, err := knownMetrics()
 	if err != nil {
 		t.Fatal(err)
