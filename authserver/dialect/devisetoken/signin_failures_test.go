@@ -1,10 +1,10 @@
 package devisetoken_test
 
 import (
-	"github.com/latchauth/latch/authserver/config"
 	"net/http"
 	"testing"
 
+	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/store"
 )
