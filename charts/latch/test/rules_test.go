@@ -246,3 +246,13 @@ func TestSchemaRefusesBadMonitoringValues(t *testing.T) {
 		}
 	}
 }
+
+// TestLintMonitoring runs helm lint in strict mode with the dashboard and the alerts on.
+func TestLintMonitoring(t *testing.T) {
+	t.Parallel()
+	values := "prometheusRule: {enabled: true, labels: {release: kube-prometheus-stack}}\ngrafana: {dashboard: {enabled: true}}\n"
+	out := mustHelm(t, "lint", "--strict", chartDir, "--namespace", releaseNamespace, "--values", valuesFile(t, values))
+	if !strings.Contains(out, "1 chart(s) linted, 0 chart(s) failed") {
+		t.Errorf("helm lint:\n%s", out)
+	}
+}
