@@ -58,7 +58,7 @@ func parseOptions(args []string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.StringVar(&o.out, "out", "BENCHMARKS.md", "where to write the report")
-	fs.StringVar(&o.only, "only", "session,login,sockets,operator", "comma-separated suites to run")
+	fs.StringVar(&o.only, "only", strings.Join(suiteNames, ","), "comma-separated suites to run")
 	fs.IntVar(&o.reps, "reps", 3, "runs of each measurement; figures are medians")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (process logs, configs)")
 	fs.StringVar(&o.latchBin, "latch", "bin/latch", "the latch binary (make build)")
@@ -111,7 +111,7 @@ func parseOptions(args []string) (options, error) {
 	return o, nil
 }
 
-var suiteNames = []string{"session", "login", "sockets", "operator"}
+var suiteNames = []string{"session", "login", "sockets", "operator", "admin"}
 
 func (o options) runs(suite string) bool {
 	for _, s := range strings.Split(o.only, ",") {
@@ -219,6 +219,7 @@ func run(args []string) error {
 		{"login", (*bench).loginSuite},
 		{"sockets", (*bench).socketSuite},
 		{"operator", (*bench).operatorSuite},
+		{"admin", (*bench).adminSuite},
 	}
 	var failed []string
 	for _, s := range suites {

@@ -152,6 +152,8 @@ func suiteTitle(s string) string {
 		return "idle sockets and revoke-to-close"
 	case "operator":
 		return "operator"
+	case "admin":
+		return "administration: a user's sessions"
 	}
 	return s
 }
