@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 
 	"golang.org/x/crypto/argon2"
 
@@ -39,7 +40,19 @@ func hash(f kdf, password string, params config.Argon2) (string, error) {
 // parameters. On a match it reports whether the hash should be replaced (its parameters or
 // sizes differ from current), so parameter upgrades roll out as users log in. A wrong password
 // gives ErrMismatch; a hash that does not parse gives ErrMalformedHash.
+//
+// A foreign scheme (foreign.go) is verified too, and always needs a rehash.
 func Verify(password, encoded string, current config.Argon2) (needsRehash bool, err error) {
+	if !strings.HasPrefix(encoded, "$argon2id$") {
+		f, err := parseForeign(encoded)
+		if err != nil {
+			return false, err
+		}
+		if len(password) > MaxVerifyLen || !f.match([]byte(password)) {
+			return false, ErrMismatch
+		}
+		return true, nil
+	}
 	h, err := ParsePHC(encoded)
 	if err != nil {
 		return false, err

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
@@ -110,12 +111,55 @@ func (p *Pool) Hash(ctx context.Context, password string) (string, error) {
 // the hash should be replaced with Hash's output. Errors: ErrMismatch for a wrong password (or
 // one longer than MaxVerifyLen), ErrMalformedHash, ErrBusy, or ctx's error if ctx ends while
 // queued. A malformed hash is refused before queueing: it costs nothing to find out.
+//
+// Besides argon2id, encoded may be any of the foreign schemes users are imported with
+// (foreign.go): they are verified in the same pool, since a bcrypt or PBKDF2 check costs a
+// worker as much as an argon2id one, and always need a rehash.
 func (p *Pool) Verify(ctx context.Context, password, encoded string) (needsRehash bool, err error) {
+	if !strings.HasPrefix(encoded, "$argon2id$") {
+		f, err := parseForeign(encoded)
+		if err != nil {
+			return false, err
+		}
+		return true, p.verifyForeign(ctx, password, f)
+	}
 	h, err := ParsePHC(encoded)
 	if err != nil {
 		return false, err
 	}
 	return p.verify(ctx, password, h)
+}
+
+// VerifyBcrypt checks secret against a bcrypt hash in the pool: ErrMismatch, ErrMalformedHash
+// for anything that is not a bcrypt hash within MaxBcryptCost, ErrBusy, or ctx's error. It is
+// for secrets other than passwords that a migrated system stored as bcrypt (devise_token_auth's
+// access tokens); no other scheme is accepted, so such a record cannot name a costlier one.
+func (p *Pool) VerifyBcrypt(ctx context.Context, secret, hash string) error {
+	if !strings.HasPrefix(hash, "$2") {
+		return fmt.Errorf("%w: not a bcrypt hash", ErrMalformedHash)
+	}
+	f, err := parseForeign(hash)
+	if err != nil {
+		return err
+	}
+	if f.scheme != SchemeBcrypt {
+		return fmt.Errorf("%w: not a bcrypt hash", ErrMalformedHash)
+	}
+	return p.verifyForeign(ctx, secret, f)
+}
+
+func (p *Pool) verifyForeign(ctx context.Context, password string, f foreign) error {
+	if len(password) > MaxVerifyLen {
+		return ErrMismatch
+	}
+	ok := false
+	if qerr := p.run(ctx, func() { ok = f.match([]byte(password)) }); qerr != nil {
+		return qerr
+	}
+	if !ok {
+		return ErrMismatch
+	}
+	return nil
 }
 
 // VerifyUnknown does the work of a Verify against the dummy hash, for a login whose user does
