@@ -22,6 +22,7 @@ type Store interface {
 	BruteForce
 	Clients
 	Revocations
+	LegacyTokens
 
 	// Ping reports whether the backend can serve this replica's requests, writes included
 	// (the admin port's /readyz).
@@ -189,4 +190,24 @@ type Revocations interface {
 	// closes the channel. A subscriber must keep reading: events that cannot be buffered are
 	// dropped and replaced by one Resync event, as are those lost while reconnecting.
 	SubscribeRevocations(ctx context.Context) (<-chan RevocationEvent, error)
+}
+
+// LegacyTokens holds the session tokens of users imported from devise_token_auth, under the
+// user (in Redis, the user's hash slot), until each is exchanged for a session of this server
+// or expires. DeleteUser removes them with the user.
+type LegacyTokens interface {
+	// PutLegacyTokens stores tokens for the user (ValidateLegacyTokens), each replacing a
+	// stored token of its client; the user must exist (ErrNotFound). A user holds at most
+	// MaxLegacyTokens exchangeable tokens: a put that would pass it is ErrInvalidArgument and
+	// stores nothing.
+	PutLegacyTokens(ctx context.Context, userID string, tokens []LegacyToken, now time.Time) error
+	// GetLegacyToken returns the user's token of client if it is exchangeable at now, or
+	// ErrNotFound. It changes nothing: reading it costs the legitimate holder nothing, whoever
+	// asks.
+	GetLegacyToken(ctx context.Context, userID, client string, now time.Time) (LegacyToken, error)
+	// SpendLegacyToken exchanges the user's token of client, if hash is still its hash and it
+	// is exchangeable at now, in one atomic step: the first exchange sets SpentUntil to now +
+	// grace and reports first; a later one before SpentUntil succeeds without first (a racing
+	// request of the same client). Anything else is ErrInvalidToken.
+	SpendLegacyToken(ctx context.Context, userID, client, hash string, grace time.Duration, now time.Time) (first bool, err error)
 }

@@ -420,3 +420,55 @@ type RevocationEvent struct {
 	// must re-validate every session it holds (a socket hub re-checks its bound sessions).
 	Resync bool
 }
+
+// LegacyToken is a session token of the system users were imported from (devise_token_auth's
+// `tokens` column): the client holds the raw token, the store only its bcrypt hash. It is
+// exchanged once for a session of this server (deviseToken's first request after the cutover),
+// so a migrated user is never logged out; racing requests of one client inside SpentUntil are
+// exchanged too, as devise's batch buffer would have accepted them.
+type LegacyToken struct {
+	// Client is devise's client ID (its "client" header), the key of the token.
+	Client string
+	// Hash is the old system's bcrypt of the raw access token.
+	Hash      string
+	ExpiresAt time.Time
+	// SpentUntil is zero until the first exchange; from then on the token is exchanged again
+	// only before SpentUntil.
+	SpentUntil time.Time
+}
+
+// Bounds on legacy tokens: devise keeps at most max_number_of_devices (10 by default) per
+// user, and a bcrypt hash is 60 characters.
+const (
+	MaxLegacyTokens  = 64
+	MaxLegacyHashLen = 128
+)
+
+// Exchangeable reports whether the token may still be exchanged at now.
+func (t LegacyToken) Exchangeable(now time.Time) bool {
+	return now.Before(t.ExpiresAt) && (t.SpentUntil.IsZero() || now.Before(t.SpentUntil))
+}
+
+// ValidateLegacyTokens checks tokens before they are stored: a client ID each (at most once),
+// a printable hash without spaces of at most MaxLegacyHashLen, an expiry after now, and at most
+// MaxLegacyTokens of them.
+func ValidateLegacyTokens(tokens []LegacyToken, now time.Time) error {
+	if len(tokens) > MaxLegacyTokens {
+		return invalidArg("%d legacy tokens, more than %d", len(tokens), MaxLegacyTokens)
+	}
+	seen := map[string]bool{}
+	for _, t := range tokens {
+		switch {
+		case !ValidClientID(t.Client) || seen[t.Client]:
+			return invalidArg("legacy token client %q is malformed or repeated", t.Client)
+		case len(t.Hash) > MaxLegacyHashLen || !validLabel(t.Hash):
+			return invalidArg("legacy token of client %s: malformed hash", t.Client)
+		case !t.ExpiresAt.After(now):
+			return invalidArg("legacy token of client %s: expiry %s is not after now", t.Client, t.ExpiresAt)
+		case !t.SpentUntil.IsZero():
+			return invalidArg("legacy token of client %s: a stored token starts unspent", t.Client)
+		}
+		seen[t.Client] = true
+	}
+	return nil
+}

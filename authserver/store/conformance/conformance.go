@@ -65,6 +65,10 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ListSessions", testListSessions},
 		{"ScanUsers", testScanUsers},
 		{"DeleteUser", testDeleteUser},
+		{"LegacyTokens", testLegacyTokens},
+		{"LegacyTokensInvalid", testLegacyTokensInvalid},
+		{"LegacyTokenConcurrentSpend", testLegacyTokenConcurrentSpend},
+		{"LegacyTokensDeletedWithUser", testLegacyTokensDeletedWithUser},
 		{"ClosedStoreIsUnavailable", testClosed},
 	}
 	for _, tc := range tests {

@@ -28,6 +28,7 @@ type Store struct {
 	devices  map[string]map[string]store.DeviceToken  // client ID -> token hash -> registration
 	tracked  map[string]map[store.SessionRef]struct{} // client ID -> its tracked sessions
 	subs     map[*store.EventFeed]context.CancelFunc
+	legacy   map[string]map[string]store.LegacyToken // user ID -> client -> token (legacy.go)
 
 	lastSweep time.Time
 }

@@ -185,6 +185,7 @@ func (s *Store) DeleteUser(_ context.Context, id string, now time.Time) ([]strin
 			delete(s.oneTime, k)
 		}
 	}
+	delete(s.legacy, id)
 	login := store.NormalizeLogin(u.Login)
 	if s.logins[login] == id {
 		delete(s.logins, login)

@@ -52,6 +52,10 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 	must(t, s.PutAppClient(ctx, store.AppClient{ID: "app-1"}))
 	dev := store.DeviceToken{Hash: hashOf("dev"), ClientID: "sensor", ExpiresAt: now.Add(48 * time.Hour)}
 	must(t, s.PutDeviceToken(ctx, dev, now))
+	must(t, s.PutLegacyTokens(ctx, u.ID, []store.LegacyToken{
+		{Client: "web", Hash: "$2a$04$legacy", ExpiresAt: now.Add(3 * time.Hour)},
+		{Client: "phone", Hash: "$2a$04$legacy", ExpiresAt: now.Add(time.Hour)},
+	}, now))
 
 	// want maps every key to the longest TTL it may have; zero means it must have none.
 	user := p + "{u:" + u.ID + "}:"
@@ -62,6 +66,7 @@ func TestKeyLayoutAndTTLs(t *testing.T) {
 		user + "s:" + keyTok.ID:                  2 * time.Hour,
 		user + "ott:reset":                       time.Hour,
 		user + "ott:confirm":                     time.Hour,
+		user + "legacy":                          3 * time.Hour, // its latest token's
 		p + "{l:alice@example.com}:login":        0,
 		p + "{bf:" + login.Value + "}:login":     15 * time.Minute,
 		p + "{bf:ip:192.0.2.1}:ip":               30 * time.Minute,

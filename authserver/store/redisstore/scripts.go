@@ -348,15 +348,16 @@ return out
 `)
 
 // deleteUserScript ends every session of a user (announcing the live ones) and deletes the
-// user's record, index and one-time tokens, in one step; it returns the login, whose claim
+// user's record, index, one-time and legacy tokens, in one step; it returns the login, whose claim
 // and counter live in other slots.
 //
-// KEYS: user, index, reset token, confirmation token. ARGV: now, reason, base, channel, user ID.
+// KEYS: user, index, reset token, confirmation token, legacy tokens. ARGV: now, reason, base,
+// channel, user ID.
 var deleteUserScript = sessionScript(`
 local login = redis.call('HGET', KEYS[1], 'login')
 if not login then return {'notfound'} end
 local ended = endall(ARGV[3], KEYS[2], ARGV[4], ARGV[5], '', ARGV[2], num(ARGV[1]))
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
 return {'ok', login, ended}
 `)
 

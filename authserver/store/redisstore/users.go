@@ -407,7 +407,8 @@ func (s *Store) DeleteUser(ctx context.Context, id string, now time.Time) ([]str
 		return nil, store.ErrInvalidArgument
 	}
 	res, err := s.write(ctx, "delete user", deleteUserScript,
-		[]string{s.keys.user(id), s.keys.sessionIndex(id), s.keys.oneTime(id, store.OneTimeReset), s.keys.oneTime(id, store.OneTimeConfirm)},
+		[]string{s.keys.user(id), s.keys.sessionIndex(id), s.keys.oneTime(id, store.OneTimeReset), s.keys.oneTime(id, store.OneTimeConfirm),
+			s.keys.legacyTokens(id)},
 		msString(now), string(store.ReasonUserDeleted), s.keys.userBase(id), s.keys.revocations(), id)
 	if err != nil {
 		return nil, err

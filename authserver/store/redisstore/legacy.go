@@ -1,0 +1,155 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/latchauth/latch/authserver/store"
+)
+
+// Legacy tokens live in one hash per user, `P{u:<userID>}:legacy`, in the user's slot: field
+// client ID, value "<expiry ms> <spent-until ms or 0> <hash>" (a bcrypt hash has no spaces).
+// The key's TTL is its latest expiry, set at each put; a spent or expired field is dropped at
+// the next put and otherwise with the key.
+
+func init() { allScripts = append(allScripts, putLegacyTokensScript, spendLegacyTokenScript) }
+
+func (k keys) legacyTokens(uid string) string { return k.userBase(uid) + "legacy" }
+
+// PutLegacyTokens implements store.Store in one step.
+func (s *Store) PutLegacyTokens(ctx context.Context, userID string, tokens []store.LegacyToken, now time.Time) error {
+	if err := store.ValidateLegacyTokens(tokens, now); err != nil {
+		return err
+	}
+	if !store.ValidID(userID) {
+		return store.ErrNotFound
+	}
+	args := []any{msString(now), store.MaxLegacyTokens}
+	for _, t := range tokens {
+		args = append(args, t.Client, msString(t.ExpiresAt), t.Hash)
+	}
+	res, err := s.write(ctx, "put legacy tokens", putLegacyTokensScript,
+		[]string{s.keys.user(userID), s.keys.legacyTokens(userID)}, args...)
+	if err != nil {
+		return err
+	}
+	switch status(res) {
+	case "ok":
+		return nil
+	case "nouser":
+		return store.ErrNotFound
+	case "toomany":
+		return store.ErrInvalidArgument
+	}
+	return unexpected("put legacy tokens", res)
+}
+
+// GetLegacyToken implements store.Store with one HGET.
+func (s *Store) GetLegacyToken(ctx context.Context, userID, client string, now time.Time) (store.LegacyToken, error) {
+	if !store.ValidID(userID) || !store.ValidClientID(client) {
+		return store.LegacyToken{}, store.ErrNotFound
+	}
+	if s.isClosed() {
+		return store.LegacyToken{}, errClosed
+	}
+	v, err := s.client.HGet(ctx, s.keys.legacyTokens(userID), client).Result()
+	if errors.Is(err, redis.Nil) {
+		return store.LegacyToken{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.LegacyToken{}, wrapErr("get legacy token", err)
+	}
+	t, ok := decodeLegacyToken(client, v)
+	if !ok || !t.Exchangeable(now) {
+		return store.LegacyToken{}, store.ErrNotFound
+	}
+	return t, nil
+}
+
+func decodeLegacyToken(client, v string) (store.LegacyToken, bool) {
+	f := strings.SplitN(v, " ", 3)
+	if len(f) != 3 {
+		return store.LegacyToken{}, false
+	}
+	if _, err := strconv.ParseInt(f[0], 10, 64); err != nil {
+		return store.LegacyToken{}, false
+	}
+	return store.LegacyToken{Client: client, ExpiresAt: parseMS(f[0]), SpentUntil: parseMS(f[1]), Hash: f[2]}, true
+}
+
+// SpendLegacyToken implements store.Store in one step.
+func (s *Store) SpendLegacyToken(ctx context.Context, userID, client, hash string, grace time.Duration, now time.Time) (bool, error) {
+	if !store.ValidID(userID) || !store.ValidClientID(client) || hash == "" {
+		return false, store.ErrInvalidToken
+	}
+	until := now.Add(grace)
+	res, err := s.write(ctx, "spend legacy token", spendLegacyTokenScript,
+		[]string{s.keys.legacyTokens(userID)}, client, hash, msString(now), strconv.FormatInt(max(until.UnixMilli(), 1), 10))
+	if err != nil {
+		return false, err
+	}
+	switch status(res) {
+	case "first":
+		return true, nil
+	case "again":
+		return false, nil
+	case "invalid":
+		return false, store.ErrInvalidToken
+	}
+	return false, unexpected("spend legacy token", res)
+}
+
+// putLegacyTokensScript stores a user's legacy tokens beside the exchangeable ones it holds,
+// refusing to pass the maximum, and sets the key's TTL to the latest expiry.
+//
+// KEYS: user, legacy tokens. ARGV: now, max, then (client, expiry ms, hash) per token.
+var putLegacyTokensScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {'nouser'} end
+local now, max = tonumber(ARGV[1]), tonumber(ARGV[2])
+local new = {}
+for i = 3, #ARGV, 3 do new[ARGV[i]] = true end
+local f = redis.call('HGETALL', KEYS[2])
+local dead, count, last = {}, 0, 0
+for i = 1, #f, 2 do
+  local exp, spent = string.match(f[i + 1], '^(%d+) (%d+) ')
+  exp, spent = tonumber(exp) or 0, tonumber(spent) or 0
+  if exp <= now or (spent > 0 and spent <= now) then
+    dead[#dead + 1] = f[i]
+  elseif not new[f[i]] then
+    count, last = count + 1, math.max(last, exp)
+  end
+end
+for i = 3, #ARGV, 3 do
+  count, last = count + 1, math.max(last, tonumber(ARGV[i + 1]))
+end
+if count > max then return {'toomany'} end
+if #dead > 0 then redis.call('HDEL', KEYS[2], unpack(dead)) end
+for i = 3, #ARGV, 3 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1] .. ' 0 ' .. ARGV[i + 2])
+end
+if last > now then redis.call('PEXPIRE', KEYS[2], string.format('%d', last - now)) end
+return {'ok'}
+`)
+
+// spendLegacyTokenScript exchanges a legacy token whose hash the caller verified: the first
+// time it records until when racing requests may exchange it too.
+//
+// KEYS: legacy tokens. ARGV: client, hash, now, spent-until (ms).
+var spendLegacyTokenScript = redis.NewScript(`
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return {'invalid'} end
+local exp, spent, h = string.match(v, '^(%d+) (%d+) (.+)$')
+local now = tonumber(ARGV[3])
+if h ~= ARGV[2] or (tonumber(exp) or 0) <= now then return {'invalid'} end
+if spent == '0' then
+  redis.call('HSET', KEYS[1], ARGV[1], exp .. ' ' .. ARGV[4] .. ' ' .. h)
+  return {'first'}
+end
+if now < tonumber(spent) then return {'again'} end
+return {'invalid'}
+`)
