@@ -93,7 +93,7 @@ func parseArgs(args []string) (invocation, error) {
 	return inv, nil
 }
 
-// splitFlag splits "--name=value", "-n=value" and "-nvalue" (kubectl's short forms, for -n
+// splitFlag splits "--name=value", "-x=value" and "-nvalue" (kubectl's short form, for -n
 // and -o only) into name and value. Anything else is returned as the name, without a value.
 func splitFlag(a string) (name, value string, hasValue bool) {
 	switch {
@@ -102,8 +102,10 @@ func splitFlag(a string) (name, value string, hasValue bool) {
 			return n, v, true
 		}
 		return a, "", false
+	case len(a) > 2 && a[0] == '-' && a[2] == '=':
+		return a[:2], a[3:], true
 	case len(a) > 2 && (strings.HasPrefix(a, "-n") || strings.HasPrefix(a, "-o")):
-		return a[:2], strings.TrimPrefix(a[2:], "="), true
+		return a[:2], a[2:], true
 	}
 	return a, "", false
 }

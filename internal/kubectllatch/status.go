@@ -244,4 +244,3 @@ func imageVersion(image string) string {
 	}
 	return "latest"
 }
-
