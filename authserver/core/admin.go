@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchauth/latch/authserver/mail"
@@ -43,23 +45,61 @@ func (a Admin) audit(ctx context.Context, event, userID string, err error, attrs
 }
 
 // FindUser returns the user named by ref: a user ID, or else a login. ErrNoSuchUser if none.
-func (a Admin) FindUser(ctx context.Context, ref string) (store.User, error) {
+// Every lookup is audited (admin.user.lookup): it reads a user's record, and a failed one
+// leaves the trace of an action that went no further.
+func (a Admin) FindUser(ctx context.Context, ref string) (u store.User, err error) {
+	defer func() {
+		attrs := []slog.Attr{}
+		if err != nil {
+			attrs = append(attrs, slog.String("target", truncateUTF8(ref, store.MaxLoginLen)))
+		}
+		a.audit(ctx, "user.lookup", u.ID, err, attrs...)
+	}()
 	if token.ValidID(ref) {
-		u, err := a.Service.Store.GetUser(ctx, ref)
+		u, err = a.Service.Store.GetUser(ctx, ref)
 		if err == nil || !errors.Is(err, store.ErrNotFound) {
 			return u, err
 		}
 	}
-	u, err := a.Service.Store.GetUserByLogin(ctx, ref)
+	u, err = a.Service.Store.GetUserByLogin(ctx, ref)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.User{}, fmt.Errorf("%w: %q", ErrNoSuchUser, ref)
 	}
 	return u, err
 }
 
-// SetDisabled disables the user, ending every session (live sockets get close), or enables
-// them again (active: an administrator vouches for a pending account too). It returns the
-// user as stored and the ended sessions.
+// ListUsers returns every user whose login, email or name contains filter (case-insensitive;
+// empty: all), sorted by login, without password hashes. It walks the whole keyspace
+// (store.ScanUsers). Audited as admin.users.list with the filter and the count.
+func (a Admin) ListUsers(ctx context.Context, filter string) (users []store.User, err error) {
+	defer func() {
+		a.audit(ctx, "users.list", "", err, slog.String("filter", truncateUTF8(filter, store.MaxLoginLen)), slog.Int("users", len(users)))
+	}()
+	lower := strings.ToLower(filter)
+	err = a.Service.Store.ScanUsers(ctx, scanBatch, func(batch []store.User) error {
+		for _, u := range batch {
+			if lower == "" || strings.Contains(strings.ToLower(u.Login+"\x00"+u.Email+"\x00"+u.FirstName+" "+u.LastName), lower) {
+				users = append(users, u)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(users, func(x, y store.User) int {
+		return strings.Compare(store.NormalizeLogin(x.Login), store.NormalizeLogin(y.Login))
+	})
+	return users, nil
+}
+
+// scanBatch is how many users one SCAN step and one pipelined read take.
+const scanBatch = 500
+
+// SetDisabled disables the user, ending every session (live sockets get close), or enables a
+// disabled user again (active). Enabling leaves a user who is not disabled as they are: a
+// pending account stays pending, since whoever registered it may not own its address. It
+// returns the user as stored and the ended sessions.
 func (a Admin) SetDisabled(ctx context.Context, userID string, disabled bool) (u store.User, ended []string, err error) {
 	event := "user.enable"
 	if disabled {
@@ -68,9 +108,10 @@ func (a Admin) SetDisabled(ctx context.Context, userID string, disabled bool) (u
 	defer func() { a.audit(ctx, event, loggableID(userID), err, sessionsEnded(ended)) }()
 	now := a.Service.Now()
 	u, err = a.Service.Store.UpdateUser(ctx, userID, now, func(u store.User) (store.User, error) {
-		if disabled {
+		switch {
+		case disabled:
 			u.Status = store.StatusDisabled
-		} else {
+		case u.Status == store.StatusDisabled:
 			u.Status = store.StatusActive
 		}
 		return u, nil
@@ -96,8 +137,10 @@ func (a Admin) DeleteUser(ctx context.Context, userID string) (ended []string, e
 	return ended, err
 }
 
-// Sessions lists the user's live sessions, oldest first. Reading is not audited.
-func (a Admin) Sessions(ctx context.Context, userID string) ([]store.Session, error) {
+// Sessions lists the user's live sessions, oldest first. Audited as admin.sessions.list: the
+// list holds the addresses and user agents the user signed in from.
+func (a Admin) Sessions(ctx context.Context, userID string) (list []store.Session, err error) {
+	defer func() { a.audit(ctx, "sessions.list", loggableID(userID), err, slog.Int("sessions", len(list))) }()
 	return a.Service.Store.ListSessions(ctx, userID, a.Service.Now())
 }
 
@@ -131,10 +174,15 @@ func (a Admin) ResetLink(ctx context.Context, userID string) (link string, err e
 	if page == "" {
 		return "", errors.New("email.resetURL is not set: the realm has no reset page to link to")
 	}
-	if _, err := a.Service.Store.GetUser(ctx, userID); errors.Is(err, store.ErrNotFound) {
+	u, err := a.Service.Store.GetUser(ctx, userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return "", ErrNoSuchUser
-	} else if err != nil {
+	case err != nil:
 		return "", err
+	case u.Status == store.StatusDisabled:
+		// The link would be refused when followed: say so now.
+		return "", errors.New("the user is disabled: enable them first")
 	}
 	secret, err := a.Service.issueOneTimeKeep(ctx, userID, store.OneTimeReset, a.Service.Config.Email.ResetTokenLifespan.Duration,
 		max(a.Service.Config.RateLimits.Forgot.PerLogin, 2))
@@ -153,14 +201,14 @@ type Export struct {
 
 // ExportedUser is a user record without its password hash.
 type ExportedUser struct {
-	ID                string    `json:"id"`
-	Login             string    `json:"login"`
-	Email             string    `json:"email,omitempty"`
-	UnconfirmedEmail  string    `json:"unconfirmedEmail,omitempty"`
-	FirstName         string    `json:"firstName,omitempty"`
-	LastName          string    `json:"lastName,omitempty"`
-	Role              string    `json:"role,omitempty"`
-	Status            string    `json:"status"`
+	ID               string `json:"id"`
+	Login            string `json:"login"`
+	Email            string `json:"email,omitempty"`
+	UnconfirmedEmail string `json:"unconfirmedEmail,omitempty"`
+	FirstName        string `json:"firstName,omitempty"`
+	LastName         string `json:"lastName,omitempty"`
+	Role             string `json:"role,omitempty"`
+	Status           string `json:"status"`
 	// HasPassword is unset in lists: a scan does not read password hashes (store.ScanUsers).
 	HasPassword       *bool     `json:"hasPassword,omitempty"`
 	CreatedAt         time.Time `json:"createdAt"`
@@ -203,7 +251,7 @@ func (a Admin) Export(ctx context.Context, userID string) (x Export, err error) 
 	} else if err != nil {
 		return Export{}, err
 	}
-	sessions, err := a.Sessions(ctx, userID)
+	sessions, err := a.Service.Store.ListSessions(ctx, userID, a.Service.Now())
 	if err != nil {
 		return Export{}, err
 	}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/latchauth/latch/authserver/store"
@@ -258,10 +259,17 @@ func (s *Service) RevokeAll(ctx context.Context, m Meta, userID, exceptSessionID
 // sessionsEnded formats a count for audit events.
 func sessionsEnded(ids []string) slog.Attr { return slog.Int("sessions_ended", len(ids)) }
 
-// truncateUTF8 cuts s to at most n bytes, at a character boundary, and drops invalid bytes: a
-// session's user agent is shown to people, never parsed.
+// truncateUTF8 cuts s to at most n bytes, at a character boundary, drops invalid bytes and
+// turns control and format characters (tabs, bidi overrides) into spaces: a session's user
+// agent is shown to people, in tables and terminals, never parsed, and a client must not be
+// able to shift an administrator's columns or reorder what they read.
 func truncateUTF8(s string, n int) string {
-	s = strings.ToValidUTF8(s, "")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
 	if len(s) <= n {
 		return s
 	}

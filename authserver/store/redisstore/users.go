@@ -319,6 +319,9 @@ func (s *Store) ScanUsers(ctx context.Context, batch int, fn func([]store.User) 
 		return errClosed
 	}
 	match := globEscape(s.keys.prefix) + "{u:*}:user"
+	// SCAN may return a key more than once (a rehash, a slot moving between masters): the
+	// keys already handed on are remembered, so no user is seen twice.
+	seen := map[string]struct{}{}
 	scan := func(ctx context.Context, c redis.Cmdable) error {
 		var cursor uint64
 		for {
@@ -326,7 +329,14 @@ func (s *Store) ScanUsers(ctx context.Context, batch int, fn func([]store.User) 
 			if err != nil {
 				return wrapErr("scan users", err)
 			}
-			for chunk := range slices.Chunk(keys, batch) {
+			fresh := keys[:0]
+			for _, k := range keys {
+				if _, dup := seen[k]; !dup {
+					seen[k] = struct{}{}
+					fresh = append(fresh, k)
+				}
+			}
+			for chunk := range slices.Chunk(fresh, batch) {
 				if err := s.emitUsers(ctx, chunk, fn); err != nil {
 					return err
 				}
