@@ -4,6 +4,7 @@
 # so a second run takes seconds.
 #
 #   hack/tools.sh [tool...]     tools: redis etcd kube-apiserver envtest controller-gen helm promtool
+#                               crane coredns ca-certificates
 #   hack/tools.sh --print-env   print the variables the Makefile and tests read (after installing)
 #
 # Every tool comes from a registry this project may use: Debian packages (redis-server) or Go
@@ -17,6 +18,10 @@ HELM_VERSION="${HELM_VERSION:-v3.22.0}"
 # Prometheus tags its Go module v0.X.Y for release v3.X.Y; promtool checks and unit-tests the
 # chart's alerting rules.
 PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
+# crane (go-containerregistry) assembles and mutates OCI images without a container engine;
+# CoreDNS is built for the node's DNS image (hack/images).
+CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
+COREDNS_VERSION="${COREDNS_VERSION:-v1.14.7}"
 
 TOOLS="${LATCH_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/latch/tools}"
 mkdir -p "$TOOLS"
@@ -131,6 +136,27 @@ install_promtool() {
     || fail "promtool: go install github.com/prometheus/prometheus/cmd/promtool@$PROMETHEUS_VERSION failed (see output above)"
 }
 
+install_crane() { go_install crane github.com/google/go-containerregistry/cmd/crane "$CRANE_VERSION"; }
+
+# CoreDNS goes into an image on an empty base, so it is built static (no cgo) and stripped.
+install_coredns() {
+  local dir="$TOOLS/coredns-$COREDNS_VERSION"
+  [ -x "$dir/coredns" ] && return 0
+  mkdir -p "$dir"
+  progress "coredns $COREDNS_VERSION: go install (static)" \
+    env GOBIN="$dir" CGO_ENABLED=0 go install -trimpath -ldflags=-s\ -w "github.com/coredns/coredns@$COREDNS_VERSION" \
+    || fail "coredns: go install github.com/coredns/coredns@$COREDNS_VERSION failed (see output above)"
+}
+
+# The latch image carries Debian's CA bundle, as the Dockerfile's carries its build stage's.
+install_ca_certificates() {
+  [ -s /etc/ssl/certs/ca-certificates.crt ] && return 0
+  [ "$(id -u)" = 0 ] || fail "ca-certificates: not installed and not root; run: sudo apt-get install -y ca-certificates"
+  progress "ca-certificates: apt-get install" bash -c \
+    'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ca-certificates' \
+    || fail "ca-certificates: apt-get install failed"
+}
+
 # assets links etcd and kube-apiserver into one directory, the layout envtest's
 # KUBEBUILDER_ASSETS expects.
 assets_dir() { echo "$TOOLS/envtest-$KUBE_VERSION-etcd-$ETCD_VERSION"; }
@@ -148,6 +174,8 @@ print_env() {
   echo "HELM=$TOOLS/helm-$HELM_VERSION/helm"
   echo "PROMTOOL=$TOOLS/promtool-$PROMETHEUS_VERSION/promtool"
   echo "REDIS_SERVER=$(command -v redis-server || true)"
+  echo "CRANE=$TOOLS/crane-$CRANE_VERSION/crane"
+  echo "COREDNS=$TOOLS/coredns-$COREDNS_VERSION/coredns"
 }
 
 main() {
@@ -163,7 +191,10 @@ main() {
       controller-gen) install_controller_gen ;;
       helm) install_helm ;;
       promtool) install_promtool ;;
-      *) fail "unknown tool '$t' (known: redis etcd kube-apiserver envtest controller-gen helm promtool)" ;;
+      crane) install_crane ;;
+      coredns) install_coredns ;;
+      ca-certificates) install_ca_certificates ;;
+      *) fail "unknown tool '$t' (known: redis etcd kube-apiserver envtest controller-gen helm promtool crane coredns ca-certificates)" ;;
     esac
   done
 }
