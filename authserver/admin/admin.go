@@ -36,6 +36,9 @@ Commands:
   sessions revoke --user LOGIN|ID [--session ID]
                                        end one session, or all of the user's
   reset-link --user LOGIN|ID           issue a password reset link to hand over
+  import FILE [--format devise-csv|devise-jsonl|jsonl] [--workers N]
+                                       create users from a devise export, hashes and
+                                       devise_token_auth tokens kept; existing logins skipped
 `
 
 // Main runs the command with args (after "admin") and returns the process's exit code.
@@ -164,6 +167,9 @@ func parseCommand(args []string) (command, error) {
 	noun, rest := args[0], args[1:]
 	if noun == "reset-link" {
 		return parseUserFlagCommand("reset-link", rest, resetLink)
+	}
+	if noun == "import" {
+		return parseImport(rest)
 	}
 	if len(rest) == 0 {
 		return nil, usagef("%s: which action?", noun)

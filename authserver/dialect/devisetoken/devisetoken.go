@@ -74,6 +74,9 @@ func (h *Handler) sessionOptions(policy config.DevicePolicy, replaces string) co
 // anything else is internal.
 func (h *Handler) authenticate(r *http.Request, c credentials) (core.Auth, error) {
 	tok, err := token.ParseSessionToken(c.AccessToken)
+	if err != nil && legacyToken(c) {
+		return h.exchangeLegacy(r, c)
+	}
 	if err != nil || !equal(c.client(), tok.SessionID) || c.UID == "" {
 		return core.Auth{}, core.ErrInvalidToken
 	}
