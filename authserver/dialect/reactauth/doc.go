@@ -38,7 +38,9 @@
 //     the session ends, for any reason, on any replica. A failed resume leaves the connection
 //     unbound, as the client then goes to guest.
 //   - close ends the session as a logout (one revocation, which every bound socket on every
-//     replica hears, the requesting one included) and replies success. A well-formed token
+//     replica hears, the requesting one included) and replies success. The replica that
+//     handles it pushes close to its own bound sockets of the session at once, before the
+//     reply: the client stops its socket as soon as it reads a success. A well-formed token
 //     whose session is already over also gets success, as the account dialect's logout: the
 //     client asked for the session to be over, and it is. A token that does not parse, or a
 //     user.id that is not the token's user, gets failure and ends nothing; so does a store

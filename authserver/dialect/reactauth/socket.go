@@ -50,6 +50,9 @@ func (h *Handler) originAllowed(r *http.Request) bool {
 	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
 }
 
+// closePush is ClosePush as the hub sends it.
+var closePush = []byte(ClosePush)
+
 // conn is the dialect's side of one socket.
 type conn struct {
 	h    *Handler
@@ -121,14 +124,27 @@ func (c *conn) resume(ctx context.Context, sc *socket.Conn, m message) {
 
 // close: close {session, user} ends the session as a logout, in one round trip that also
 // publishes the revocation every replica's sockets hear.
+//
+// This replica's sockets of the session, the requesting one included, get the close push
+// here, queued before the reply, rather than when the revocation comes back through the
+// store's feed: the real client stops its socket as soon as close replies success, so a push
+// that took the feed's way often found the requesting socket gone. The feed's copy of the
+// revocation then finds nothing left to close on this replica; other replicas hear it as
+// before.
 func (c *conn) close(ctx context.Context, sc *socket.Conn, m message) {
-	if _, ok := ref(m); !ok {
+	r, ok := ref(m)
+	if !ok {
 		c.send(sc, m.reply(false))
 		return
 	}
 	err := c.h.Core.Logout(ctx, c.meta, m.Session)
 	switch {
-	case err == nil, errors.Is(err, core.ErrInvalidToken):
+	case err == nil:
+		// Only a logout that ended the session pushes: ErrInvalidToken also covers a wrong
+		// secret, which ends nothing.
+		c.h.Hub.CloseSession(r.SessionID, closePush)
+		c.send(sc, m.reply(true))
+	case errors.Is(err, core.ErrInvalidToken):
 		c.send(sc, m.reply(true))
 	default:
 		// The session may still be live: do not tell the client it is over.
