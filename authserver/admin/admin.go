@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
-	"slices"
 	"strings"
 	"time"
 
@@ -71,7 +70,7 @@ type options struct {
 	config, actor, output, auditLog string
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	var o options
 	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -103,7 +102,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer closeAudit()
+	defer func() { err = errors.Join(err, closeAudit()) }()
 	a, closeStore, err := open(ctx, o, audit)
 	if err != nil {
 		return err
@@ -121,16 +120,40 @@ func defaultActor() string {
 	return os.Getenv("USER")
 }
 
-// openAudit returns the logger audit events go to.
-func openAudit(path string, stderr io.Writer) (*slog.Logger, func(), error) {
+// openAudit returns the logger audit events go to, and a close that reports the first write
+// that failed: an action whose audit event was lost must not look like a success.
+func openAudit(path string, stderr io.Writer) (*slog.Logger, func() error, error) {
 	if path == "" {
-		return slog.New(slog.NewJSONHandler(stderr, nil)), func() {}, nil
+		w := &auditWriter{w: stderr}
+		return slog.New(slog.NewJSONHandler(w, nil)), w.failed, nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--audit-log: %w", err)
 	}
-	return slog.New(slog.NewJSONHandler(f, nil)), func() { _ = f.Close() }, nil
+	w := &auditWriter{w: f}
+	return slog.New(slog.NewJSONHandler(w, nil)), func() error { return errors.Join(w.failed(), f.Close()) }, nil
+}
+
+// auditWriter remembers the first error of the writes under it (slog drops them).
+type auditWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (a *auditWriter) Write(p []byte) (int, error) {
+	n, err := a.w.Write(p)
+	if err != nil && a.err == nil {
+		a.err = err
+	}
+	return n, err
+}
+
+func (a *auditWriter) failed() error {
+	if a.err != nil {
+		return fmt.Errorf("audit log: %w (the action may have run: check the realm)", a.err)
+	}
+	return nil
 }
 
 // open loads the realm's config and opens its store.
@@ -268,24 +291,11 @@ var userActions = map[string]func(context.Context, core.Admin, printer, store.Us
 	},
 }
 
-// scanBatch is how many users one SCAN step and one pipeline read.
-const scanBatch = 500
-
 func listUsers(ctx context.Context, a core.Admin, out printer, filter string) error {
-	filter = strings.ToLower(filter)
-	var users []store.User
-	err := a.Service.Store.ScanUsers(ctx, scanBatch, func(batch []store.User) error {
-		for _, u := range batch {
-			if filter == "" || strings.Contains(strings.ToLower(u.Login+"\x00"+u.Email+"\x00"+u.FirstName+" "+u.LastName), filter) {
-				users = append(users, u)
-			}
-		}
-		return nil
-	})
+	users, err := a.ListUsers(ctx, filter)
 	if err != nil {
 		return err
 	}
-	slices.SortFunc(users, func(x, y store.User) int { return strings.Compare(store.NormalizeLogin(x.Login), store.NormalizeLogin(y.Login)) })
 	return out.users(users, true)
 }
 

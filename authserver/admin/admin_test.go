@@ -266,3 +266,15 @@ func TestAdminUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+// An action whose audit event cannot be written is reported as failed (exit 1), never as a
+// quiet success: /dev/full refuses every write.
+func TestAdminAuditWriteFailureFails(t *testing.T) {
+	r := newRealm(t)
+	r.register("audit@example.com")
+	var out, errOut bytes.Buffer
+	code := admin.Main(t.Context(), []string{"--config", r.s.ConfigFile(), "--actor", "ops", "--audit-log", "/dev/full", "users", "show", "audit@example.com"}, &out, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "audit log") {
+		t.Errorf("with an audit log that refuses writes: exit %d, stderr %q; want 1 naming the audit log", code, errOut.String())
+	}
+}
