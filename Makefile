@@ -63,8 +63,9 @@ chaos: build tools ## Inject Redis and replica faults under load, check the inva
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/latch.
+build: ## Build bin/latch and the kubectl plugin bin/kubectl-latch.
 	go build -o bin/latch .
+	go build -o bin/kubectl-latch ./cmd/kubectl-latch
 
 .PHONY: run
 run: build tools ## Bring up the local stack.

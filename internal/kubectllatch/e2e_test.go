@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -26,7 +28,7 @@ type localExec struct {
 	calls  int
 }
 
-func (e *localExec) Exec(ctx context.Context, tg Target, argv []string, stdout, stderr io.Writer) (int, error) {
+func (e *localExec) Exec(ctx context.Context, tg Target, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	e.calls++
 	if tg.Container != "server" || len(argv) < 2 || argv[0] != "/latch" {
 		return 0, fmt.Errorf("localExec: container %q argv %q: not latch in the server container", tg.Container, argv)
@@ -38,7 +40,7 @@ func (e *localExec) Exec(ctx context.Context, tg Target, argv []string, stdout, 
 		}
 	}
 	cmd := exec.CommandContext(ctx, servertest.Binary(e.t), args...)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, stdout, stderr
 	err := cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -113,7 +115,22 @@ func TestEndToEnd(t *testing.T) {
 	if strings.Contains(res.stderr, "admin.sessions.revoke_all") {
 		t.Errorf("the audit event went to the caller's stderr: %s", res.stderr)
 	}
-	if ex.calls != 5 {
-		t.Errorf("%d execs, want 5", ex.calls)
+
+	// import streams the local file to latch admin's standard input in the pod.
+	export := filepath.Join(t.TempDir(), "users.jsonl")
+	if err := os.WriteFile(export, []byte(`{"email":"grace@example.com","confirmed_at":"2024-01-01","first_name":"Grace"}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := latch("import", export); res.code != 2 || !strings.Contains(res.stderr, "needs --format") {
+		t.Errorf("import without --format: exit %d, %q; want 2 before any exec", res.code, res.stderr)
+	}
+	if res := latch("import", export, "--format", "devise-jsonl"); res.code != 0 {
+		t.Errorf("import: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if res := latch("users", "show", "grace@example.com"); res.code != 0 || !strings.Contains(res.stdout, "Grace") {
+		t.Errorf("the imported user: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if ex.calls != 7 {
+		t.Errorf("%d execs, want 7", ex.calls)
 	}
 }

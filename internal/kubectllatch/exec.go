@@ -26,11 +26,11 @@ import (
 // with a server line on the pipe.
 const auditLogPath = "/proc/1/fd/1"
 
-// Executor runs argv in the target's container, streaming its output, and returns its exit
-// code. err is for a command that could not be run or followed to its end; a command that
-// ran and failed is a non-zero code, not an error.
+// Executor runs argv in the target's container, streaming stdin (nil: none) to it and its
+// output back, and returns its exit code. err is for a command that could not be run or
+// followed to its end; a command that ran and failed is a non-zero code, not an error.
 type Executor interface {
-	Exec(ctx context.Context, t Target, argv []string, stdout, stderr io.Writer) (code int, err error)
+	Exec(ctx context.Context, t Target, argv []string, stdin io.Reader, stdout, stderr io.Writer) (code int, err error)
 }
 
 // AdminArgv is the command line latch admin runs with in the target: the pod's config, the
@@ -52,9 +52,9 @@ type PodExecutor struct {
 	Core   rest.Interface // the core/v1 REST client
 }
 
-func (e PodExecutor) Exec(ctx context.Context, t Target, argv []string, stdout, stderr io.Writer) (int, error) {
+func (e PodExecutor) Exec(ctx context.Context, t Target, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	req := e.Core.Post().Resource("pods").Namespace(t.Namespace).Name(t.Pod).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: t.Container, Command: argv, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+		VersionedParams(&corev1.PodExecOptions{Container: t.Container, Command: argv, Stdin: stdin != nil, Stdout: true, Stderr: true}, scheme.ParameterCodec)
 	spdy, err := remotecommand.NewSPDYExecutor(e.Config, "POST", req.URL())
 	if err != nil {
 		return 0, err
@@ -70,7 +70,7 @@ func (e PodExecutor) Exec(ctx context.Context, t Target, argv []string, stdout, 
 	if err != nil {
 		return 0, err
 	}
-	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr})
+	err = exec.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 	var exit utilexec.ExitError
 	if errors.As(err, &exit) {
 		return exit.ExitStatus(), nil

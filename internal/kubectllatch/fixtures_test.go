@@ -87,7 +87,7 @@ func createServerPod(t *testing.T, ns string, s podSpec) *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: s.name, Namespace: ns,
 			Labels:      map[string]string{serverNameLabel: serverNameValue, instanceLabel: s.realm, "latch.dev/realm": s.realm},
-			Annotations: map[string]string{configHashAnnotation: s.hash},
+			Annotations: map[string]string{ConfigHashAnnotation: s.hash},
 		},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: serverContainer, Image: s.image, Args: []string{"server", "--config", s.config},
@@ -194,7 +194,7 @@ type recorder struct {
 	code   int
 }
 
-func (r *recorder) Exec(_ context.Context, t Target, argv []string, _, _ io.Writer) (int, error) {
+func (r *recorder) Exec(_ context.Context, t Target, argv []string, _ io.Reader, _, _ io.Writer) (int, error) {
 	r.target, r.argv = t, argv
 	r.calls++
 	return r.code, nil

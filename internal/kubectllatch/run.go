@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 )
 
 // Usage is the plugin's help. The commands are latch admin's (authserver/admin.Usage);
@@ -27,6 +29,9 @@ Commands (latch admin's):
   sessions revoke --user LOGIN|ID [--session ID]
                                        end one session, or all of the user's
   reset-link --user LOGIN|ID           issue a password reset link to hand over
+  import FILE --format devise-csv|devise-jsonl|jsonl [--workers N]
+                                       create users from an export; FILE is local and
+                                       streamed to the pod
   status                               realms and device clients: conditions, servers
                                        ready, versions
 
@@ -128,7 +133,14 @@ func (env Env) run(ctx context.Context, args []string) error {
 	if newExec == nil {
 		newExec = func(c *Cluster) Executor { return PodExecutor{Config: c.Config, Core: c.Core.CoreV1().RESTClient()} }
 	}
-	code, err := newExec(c).Exec(ctx, t, AdminArgv(t, actor, inv.output, inv.command), env.Stdout, env.Stderr)
+	command, stdin, err := streamImport(inv.command)
+	if err != nil {
+		return err
+	}
+	if stdin != nil {
+		defer stdin.Close()
+	}
+	code, err := newExec(c).Exec(ctx, t, AdminArgv(t, actor, inv.output, command), readerOrNil(stdin), env.Stdout, env.Stderr)
 	if err != nil {
 		return err
 	}
@@ -136,4 +148,56 @@ func (env Env) run(ctx context.Context, args []string) error {
 		return exitCode(code)
 	}
 	return nil
+}
+
+// streamImport rewrites `import FILE …` to read the pod's standard input, and opens the local
+// FILE to stream there: the pod has neither the caller's file nor a tar to copy it in with
+// (kubectl cp), and its root filesystem is read-only. --format is required: latch admin tells
+// the format from the file name's extension, and /dev/stdin has none.
+func streamImport(command []string) ([]string, *os.File, error) {
+	if len(command) == 0 || command[0] != "import" {
+		return command, nil, nil
+	}
+	out := append([]string{}, command...)
+	file, format := -1, false
+	for i := 1; i < len(out); i++ {
+		a := out[i]
+		name, _, hasValue := strings.Cut(strings.TrimPrefix(a, "-"), "=")
+		switch {
+		case name == "-format" || name == "format":
+			format = true
+			if !hasValue {
+				i++
+			}
+		case name == "-workers" || name == "workers":
+			if !hasValue {
+				i++
+			}
+		case strings.HasPrefix(a, "-"):
+		case file >= 0:
+			return nil, nil, usagef("import takes one FILE")
+		default:
+			file = i
+		}
+	}
+	if file < 0 {
+		return nil, nil, usagef("import takes FILE --format devise-csv|devise-jsonl|jsonl")
+	}
+	if !format {
+		return nil, nil, usagef("import through kubectl latch needs --format: FILE is streamed to the pod's standard input, which has no extension to tell it by")
+	}
+	f, err := os.Open(out[file])
+	if err != nil {
+		return nil, nil, err
+	}
+	out[file] = "/dev/stdin"
+	return out, f, nil
+}
+
+// readerOrNil keeps a nil *os.File from becoming a non-nil io.Reader.
+func readerOrNil(f *os.File) io.Reader {
+	if f == nil {
+		return nil
+	}
+	return f
 }

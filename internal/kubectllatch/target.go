@@ -23,9 +23,9 @@ const (
 	serverNameLabel = "app.kubernetes.io/name"
 	serverNameValue = "latch-server"
 	instanceLabel   = "app.kubernetes.io/instance"
-	// configHashAnnotation carries the hash of the pod's inputs; the realm's status reports
+	// ConfigHashAnnotation carries the hash of the pod's inputs; the realm's status reports
 	// the current one, so a pod of the current config is preferred during a rollout.
-	configHashAnnotation = "latch.dev/config-hash"
+	ConfigHashAnnotation = "latch.dev/config-hash"
 	// serverContainer is the container that runs `latch server --config FILE`.
 	serverContainer = "server"
 	// serverBinary is the image's entrypoint (the Dockerfile's ENTRYPOINT ["/latch"]): an exec
@@ -97,10 +97,11 @@ func FindTarget(ctx context.Context, c *Cluster, realm string) (Target, error) {
 	if err != nil {
 		return Target{}, fmt.Errorf("realm %s/%s: %w", c.Namespace, realm, err)
 	}
-	t := Target{Namespace: c.Namespace, Realm: realm, Pod: pod.Name}
-	if err := t.fromContainer(pod); err != nil {
+	t, err := ServerTarget(pod)
+	if err != nil {
 		return Target{}, fmt.Errorf("realm %s/%s: pod %s: %w", c.Namespace, realm, pod.Name, err)
 	}
+	t.Realm = realm
 	return t, nil
 }
 
@@ -126,8 +127,8 @@ func pickPod(pods []corev1.Pod, configHash string) (*corev1.Pod, error) {
 		return nil, fmt.Errorf("no ready server pod (%s)", strings.Join(notReady, "; "))
 	}
 	sort.SliceStable(ready, func(i, j int) bool {
-		ci := configHash != "" && ready[i].Annotations[configHashAnnotation] == configHash
-		cj := configHash != "" && ready[j].Annotations[configHashAnnotation] == configHash
+		ci := configHash != "" && ready[i].Annotations[ConfigHashAnnotation] == configHash
+		cj := configHash != "" && ready[j].Annotations[ConfigHashAnnotation] == configHash
 		if ci != cj {
 			return ci
 		}
@@ -169,25 +170,25 @@ func orUnknown(p corev1.PodPhase) corev1.PodPhase {
 	return p
 }
 
-// fromContainer fills the container, binary and config path from the pod's own spec: the
-// config latch admin must read is the one this server was started with (`server --config
-// FILE`), wherever the operator of the day mounts it.
-func (t *Target) fromContainer(p *corev1.Pod) error {
+// ServerTarget is where latch admin runs in pod p: its server container, the binary, and the
+// config that container's server was started with (`server --config FILE`), read from the
+// pod's own spec, so it is the file this server reads wherever the operator mounts it.
+func ServerTarget(p *corev1.Pod) (Target, error) {
 	for _, c := range p.Spec.Containers {
 		if c.Name != serverContainer {
 			continue
 		}
 		path := flagValue(append(append([]string{}, c.Command...), c.Args...), "--config")
 		if path == "" {
-			return fmt.Errorf("container %s runs no --config FILE (command %q, args %q)", c.Name, c.Command, c.Args)
+			return Target{}, fmt.Errorf("container %s runs no --config FILE (command %q, args %q)", c.Name, c.Command, c.Args)
 		}
-		t.Container, t.ConfigPath, t.Binary = c.Name, path, serverBinary
+		t := Target{Namespace: p.Namespace, Pod: p.Name, Container: c.Name, Binary: serverBinary, ConfigPath: path}
 		if len(c.Command) > 0 {
 			t.Binary = c.Command[0]
 		}
-		return nil
+		return t, nil
 	}
-	return fmt.Errorf("no container named %q", serverContainer)
+	return Target{}, fmt.Errorf("no container named %q", serverContainer)
 }
 
 // flagValue is the value of "--name VALUE" or "--name=VALUE" in argv.
