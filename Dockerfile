@@ -2,6 +2,8 @@
 # The one Latch image: `latch manager` runs the operator, `latch server` an auth server.
 # It holds a static binary and the CA certificates (for Redis over TLS and SMTP) and nothing
 # else: no shell, no package manager, no libc. `make docker-build` tags it $(IMG) (hack/IMAGE).
+# Without Docker, `make image` builds the same image as an OCI tarball (hack/images, with the
+# same build flags and user; docs/images.md): keep the two in step.
 #
 # The build stage runs on the build machine's platform and cross-compiles to the target one, so
 # a multi-platform build (docker buildx build --platform linux/amd64,linux/arm64) never emulates.

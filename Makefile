@@ -41,7 +41,7 @@ verify: ## Fail when generated files are stale or code is unformatted.
 
 .PHONY: tools
 tools: ## Install every pinned tool (cached under ~/.cache/latch/tools).
-	@hack/tools.sh redis controller-gen envtest helm promtool
+	@hack/tools.sh redis controller-gen envtest helm promtool crane coredns ca-certificates
 
 .PHONY: test
 test: tools vet ## Run every test: unit, store conformance on real Redis, envtest, fuzz smoke.
@@ -70,6 +70,14 @@ build: ## Build bin/latch and the kubectl plugin bin/kubectl-latch.
 .PHONY: run
 run: build tools ## Bring up the local stack.
 	@hack/run.sh
+
+.PHONY: image
+image: ## Build the latch image as an OCI tarball, bin/images/latch.tar, tagged hack/IMAGE; no container engine needed.
+	@go run ./hack/images latch
+
+.PHONY: images
+images: ## Build every image the node runs (latch, pause, redis, coredns) into bin/images/NAME.tar (docs/images.md).
+	@go run ./hack/images
 
 .PHONY: docker-build
 docker-build: ## Build the image $(IMG) (default hack/IMAGE: the chart's and the operator's default).
