@@ -390,8 +390,10 @@ func buildRedisStatefulSet(r *authv1.AuthRealm) *appsv1.StatefulSet {
 							{Name: "auth", MountPath: redisAuthDir, ReadOnly: true},
 						},
 						SecurityContext: restrictedContainerSecurity(redisUID),
-						ReadinessProbe:  &corev1.Probe{ProbeHandler: exec("sh", "-c", "redis-cli -p "+port+" ping | grep -q PONG"), PeriodSeconds: 5},
-						LivenessProbe:   &corev1.Probe{ProbeHandler: exec("redis-cli", "-p", port, "ping"), PeriodSeconds: 10, FailureThreshold: 6},
+						// -e makes an error reply (LOADING, NOAUTH) fail the probe without a shell
+						// to grep the reply: the default image has none.
+						ReadinessProbe: &corev1.Probe{ProbeHandler: exec("redis-cli", "-e", "-p", port, "ping"), PeriodSeconds: 5},
+						LivenessProbe:  &corev1.Probe{ProbeHandler: exec("redis-cli", "-p", port, "ping"), PeriodSeconds: 10, FailureThreshold: 6},
 					}},
 				},
 			},

@@ -45,7 +45,7 @@ const (
 	templatesDir    = "/etc/latch/templates"
 	defaultUID      = 65532
 	redisUID        = 999
-	defaultRedisImg = "redis:7.4-alpine"
+	defaultRedisImg = "latchauth/redis:7.0.15" // hack/REDIS_IMAGE, the CRD's default
 
 	// Paths inside the managed Redis container.
 	redisDataDir  = "/data"

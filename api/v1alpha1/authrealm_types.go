@@ -193,9 +193,11 @@ type RedisSpec struct {
 
 // ManagedRedisSpec configures the Redis the operator runs.
 type ManagedRedisSpec struct {
-	// image is the Redis image.
+	// image is the Redis image. The default is the one `make images` builds from Debian's
+	// redis-server (hack/REDIS_IMAGE); any image whose PATH has redis-server and redis-cli
+	// (7.0 or later) works, e.g. redis:7.4-alpine.
 	// +optional
-	// +kubebuilder:default="redis:7.4-alpine"
+	// +kubebuilder:default="latchauth/redis:7.0.15"
 	Image string `json:"image,omitempty"`
 	// storageSize is the size of the AOF volume.
 	// +optional
