@@ -112,7 +112,8 @@ func build(ctx context.Context, repo, out string, want []string) ([]image, error
 			return nil, err
 		}
 	}
-	defer b.reg.stop()
+	// A closure: b.reg is set on the first cache miss, after this line.
+	defer func() { b.reg.stop() }()
 	var built []image
 	for _, r := range recipes {
 		if !slices.Contains(want, r.name) {
