@@ -22,7 +22,16 @@ var (
 	buildOnce sync.Once
 	builtErr  error
 	built     map[string]image
+	builtDir  string // the tarballs' directory, removed after the tests
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
+}
 
 func images(t *testing.T) map[string]image {
 	t.Helper()
@@ -37,6 +46,7 @@ func images(t *testing.T) map[string]image {
 			builtErr = err
 			return
 		}
+		builtDir = out
 		ims, err := build(context.Background(), repo, out, nil)
 		built = map[string]image{}
 		for _, im := range ims {
