@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/distribution/reference"
 )
 
 // registry is a `crane registry serve` on loopback: crane mutate only reads and writes images
@@ -198,17 +200,16 @@ func nameLayout(dir, ref string) error {
 	return writeJSON(filepath.Join(dir, "manifest.json"), legacy)
 }
 
-// fullReference spells a reference the way containerd (and so the kubelet) names images: a
-// first component without a dot or colon is not a registry, so the default one is added.
+// fullReference spells a reference the way containerd (and so the kubelet, through CRI) names
+// images: normalized by the same reference library containerd uses, so a name without a
+// registry gets the default one and a one-part name its library/ path.
 func fullReference(ref string) string {
-	first, _, found := strings.Cut(ref, "/")
-	if found && (strings.ContainsAny(first, ".:") || first == "localhost") {
-		return ref
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		// The references are the repository's own constants; the image tests parse each.
+		panic(fmt.Sprintf("images: bad reference %q: %v", ref, err))
 	}
-	if !found {
-		ref = "library/" + ref
-	}
-	return "docker.io/" + ref
+	return named.String()
 }
 
 func blobPath(digest string) string {

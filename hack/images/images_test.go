@@ -231,3 +231,21 @@ func eventually(t *testing.T, timeout time.Duration, f func() error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// The name containerd stores an image under: a registry is added to a name without one, and
+// library/ to a one-part name, as CRI normalizes the kubelet's lookups; a name with its own
+// registry is kept.
+func TestFullReference(t *testing.T) {
+	for _, tc := range []struct{ in, suffix string }{
+		{"latchauth/latch:dev", "/latchauth/latch:dev"},
+		{"redis:7", "/library/redis:7"},
+	} {
+		got := fullReference(tc.in)
+		if !strings.HasSuffix(got, tc.suffix) || !strings.Contains(strings.TrimSuffix(got, tc.suffix), ".") {
+			t.Errorf("fullReference(%q) = %q, want a registry host then %s", tc.in, got, tc.suffix)
+		}
+	}
+	if got := fullReference("registry.example:5000/a/b:1"); got != "registry.example:5000/a/b:1" {
+		t.Errorf("a reference with its own registry became %q", got)
+	}
+}
