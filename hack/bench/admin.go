@@ -1,24 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/core"
-	"github.com/latchauth/latch/authserver/dialect/reactauth"
 	"github.com/latchauth/latch/authserver/store"
-	"github.com/latchauth/latch/authserver/store/redisstore"
 	"github.com/latchauth/latch/authserver/token"
 )
 
@@ -45,40 +38,20 @@ type adminRun struct {
 
 func (b *bench) adminSuite() error {
 	o := b.opts
-	if err := raiseFileLimit(uint64(adminSessions + 8192)); err != nil {
-		return err
-	}
-	rds, err := b.startRedis("admin-redis")
+	realm, err := b.startSocketRealm("admin", adminSessions)
 	if err != nil {
 		return err
 	}
-	cfg, err := b.serverConfig(rds.addr, "latch:admin:")
-	if err != nil {
-		return err
-	}
-	cfg.Protocols = config.Protocols{ReactAuth: &config.ReactAuth{}, Account: &config.Account{}}
-	cfg.Passwords.Argon2 = cheapArgon2
-	replica, err := b.startLatch("admin-latch", cfg)
-	if err != nil {
-		return err
-	}
-	st, err := redisstore.Open(replica.cfg.Redis)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	hasher, err := token.NewHasherFromConfig(cfg.TokenHashKey)
-	if err != nil {
-		return err
-	}
+	defer realm.store.Close()
 	// What latch admin runs, minus the process start: core.Admin over the realm's store.
-	adm := core.Admin{Service: &core.Service{Store: st, Hasher: hasher, Config: replica.cfg, Logger: slog.New(slog.DiscardHandler), Now: time.Now}, Actor: "bench"}
+	adm := core.Admin{Service: &core.Service{Store: realm.store, Hasher: realm.hasher, Config: realm.cfg,
+		Logger: slog.New(slog.DiscardHandler), Now: time.Now}, Actor: "bench"}
 	var runs []adminRun
 	for rep := 1; rep <= o.reps; rep++ {
 		if err := b.ctx.Err(); err != nil {
 			return err
 		}
-		r, err := b.adminRun(rep, adm, st, hasher, rds, replica)
+		r, err := b.adminRun(rep, adm, realm)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", rep, err)
 		}
@@ -91,7 +64,8 @@ func (b *bench) adminSuite() error {
 	return nil
 }
 
-func (b *bench) adminRun(rep int, adm core.Admin, st store.Store, hasher *token.Hasher, rds *redisProc, replica *latchProc) (adminRun, error) {
+func (b *bench) adminRun(rep int, adm core.Admin, realm *socketRealm) (adminRun, error) {
+	st, replica := realm.store, realm.replica
 	var r adminRun
 	now := time.Now()
 	uid, err := token.NewID()
@@ -104,25 +78,11 @@ func (b *bench) adminRun(rep int, adm core.Admin, st store.Store, hasher *token.
 	}
 	sessions := make([]socketSession, adminSessions)
 	keys := make([]string, adminSessions)
-	err = parallel(adminSessions, 32, func(i int) error {
-		sid, err := token.NewID()
-		if err != nil {
-			return err
-		}
-		secret, err := token.New()
-		if err != nil {
-			return err
-		}
-		_, err = st.CreateSession(b.ctx, store.NewSession{
-			Session: store.Session{
-				ID: sid, UserID: uid, Dialect: reactauth.Name, TokenHash: hasher.Hash(secret),
-				IdleTimeout: time.Hour, ExpiresAt: now.Add(2 * time.Hour),
-				ClientIP: "203.0.113.9", UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-			},
-			Now: now,
+	err = parallel(adminSessions, 32, func(i int) (err error) {
+		sessions[i], err = realm.newSession(b, uid, now, func(s *store.Session) {
+			s.ClientIP, s.UserAgent = "203.0.113.9", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+			keys[i] = replica.cfg.Redis.KeyPrefix + "{u:" + uid + "}:s:" + s.ID
 		})
-		sessions[i] = socketSession{userID: uid, token: token.SessionToken{UserID: uid, SessionID: sid, Secret: secret}.String()}
-		keys[i] = replica.cfg.Redis.KeyPrefix + "{u:" + uid + "}:s:" + sid
 		return err
 	})
 	if err != nil {
@@ -142,7 +102,7 @@ func (b *bench) adminRun(rep int, adm core.Admin, st store.Store, hasher *token.
 			return r, fmt.Errorf("sessions list: %d sessions, want %d", len(got), adminSessions)
 		}
 		t0 = time.Now()
-		if err := hgetallPipelined(b.ctx, rds.client, keys); err != nil {
+		if err := hgetallPipelined(b.ctx, realm.redis.client, keys); err != nil {
 			return r, err
 		}
 		r.ceiling = append(r.ceiling, time.Since(t0))
@@ -151,46 +111,16 @@ func (b *bench) adminRun(rep int, adm core.Admin, st store.Store, hasher *token.
 	slices.Sort(r.ceiling)
 
 	// One live socket per session on the replica.
-	url := "ws://" + replica.public + "/react-auth/socket"
-	conns := make([]*websocket.Conn, adminSessions)
-	closedAt := make([]atomic.Int64, adminSessions)
-	push := []byte(reactauth.ClosePush)
-	var readers sync.WaitGroup
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				_ = c.Close()
-			}
-		}
-		readers.Wait()
-	}()
 	bound0, err := waitMetric(b.ctx, replica, "latch_socket_bound_connections", 0, 30*time.Second)
 	if err != nil {
 		return r, fmt.Errorf("sockets of the previous run still bound (%v): %w", bound0, err)
 	}
-	err = parallel(adminSessions, 64, func(i int) error {
-		c, err := dialSocket(b.ctx, url, sourceAddr(i, adminSocketSourceAddr), sessions[i])
-		if err != nil {
-			return fmt.Errorf("socket %d: %w", i, err)
-		}
-		conns[i] = c
-		readers.Go(func() {
-			for {
-				_ = c.SetReadDeadline(time.Now().Add(5 * time.Minute))
-				_, msg, err := c.ReadMessage()
-				if err != nil {
-					return
-				}
-				if bytes.Equal(msg, push) {
-					closedAt[i].CompareAndSwap(0, time.Now().UnixNano())
-				}
-			}
-		})
-		return nil
-	})
+	held, err := holdSockets(b, "ws://"+replica.public+"/react-auth/socket", sessions, adminSocketSourceAddr)
+	defer held.close()
 	if err != nil {
 		return r, err
 	}
+	closedAt := held.closedAt
 	bound, err := waitMetric(b.ctx, replica, "latch_socket_bound_connections", adminSessions, 30*time.Second)
 	r.bound = int(bound)
 	if err != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,10 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/latchauth/latch/authserver/config"
-	"github.com/latchauth/latch/authserver/dialect/reactauth"
 	"github.com/latchauth/latch/authserver/store"
-	"github.com/latchauth/latch/authserver/store/redisstore"
 	"github.com/latchauth/latch/authserver/token"
 )
 
@@ -60,40 +56,18 @@ type socketSession struct {
 
 func (b *bench) socketSuite() error {
 	o := b.opts
-	// Each end of every socket is a descriptor in one process: the bench holds the clients,
-	// replica A the servers.
-	if err := raiseFileLimit(uint64(o.sockets + 8192)); err != nil {
-		return err
-	}
-	rds, err := b.startRedis("sockets-redis")
+	// Replica B ends the sessions; each run starts a fresh replica A holding the sockets.
+	realm, err := b.startSocketRealm("sockets", o.sockets)
 	if err != nil {
 		return err
 	}
-	cfg, err := b.serverConfig(rds.addr, "latch:sockets:")
-	if err != nil {
-		return err
-	}
-	cfg.Protocols = config.Protocols{ReactAuth: &config.ReactAuth{}, Account: &config.Account{}}
-	cfg.Passwords.Argon2 = cheapArgon2
-	replicaB, err := b.startLatch("sockets-latch-b", cfg)
-	if err != nil {
-		return err
-	}
-	st, err := redisstore.Open(replicaB.cfg.Redis)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	hasher, err := token.NewHasherFromConfig(cfg.TokenHashKey)
-	if err != nil {
-		return err
-	}
+	defer realm.store.Close()
 	var runs []socketRun
 	for rep := 1; rep <= o.reps; rep++ {
 		if err := b.ctx.Err(); err != nil {
 			return err
 		}
-		r, err := b.socketRun(rep, cfg, st, hasher, replicaB)
+		r, err := b.socketRun(rep, realm)
 		if err != nil {
 			return fmt.Errorf("run %d: %w", rep, err)
 		}
@@ -111,7 +85,7 @@ func (b *bench) socketSuite() error {
 // socketSessions creates n sessions of the reactAuth dialect directly in the store (n
 // password logins would spend minutes hashing, and the suite does not measure logins), over
 // fresh users of sessionsPerUser sessions each.
-func (b *bench) socketSessions(st store.Store, hasher *token.Hasher, rep, n int) ([]socketSession, error) {
+func (b *bench) socketSessions(realm *socketRealm, rep, n int) ([]socketSession, error) {
 	now := time.Now()
 	users := (n + sessionsPerUser - 1) / sessionsPerUser
 	ids := make([]string, users)
@@ -121,31 +95,15 @@ func (b *bench) socketSessions(st store.Store, hasher *token.Hasher, rep, n int)
 			return err
 		}
 		login := fmt.Sprintf("sockets-%d-%s@bench.test", rep, id)
-		_, err = st.CreateUser(b.ctx, store.User{ID: id, Login: login, Email: login, Status: store.StatusActive}, now)
+		_, err = realm.store.CreateUser(b.ctx, store.User{ID: id, Login: login, Email: login, Status: store.StatusActive}, now)
 		ids[i] = id
 		return err
 	}); err != nil {
 		return nil, fmt.Errorf("create users: %w", err)
 	}
 	out := make([]socketSession, n)
-	err := parallel(n, 32, func(i int) error {
-		sid, err := token.NewID()
-		if err != nil {
-			return err
-		}
-		secret, err := token.New()
-		if err != nil {
-			return err
-		}
-		uid := ids[i/sessionsPerUser]
-		_, err = st.CreateSession(b.ctx, store.NewSession{
-			Session: store.Session{
-				ID: sid, UserID: uid, Dialect: reactauth.Name, TokenHash: hasher.Hash(secret),
-				IdleTimeout: time.Hour, ExpiresAt: now.Add(2 * time.Hour),
-			},
-			Now: now,
-		})
-		out[i] = socketSession{userID: uid, token: token.SessionToken{UserID: uid, SessionID: sid, Secret: secret}.String()}
+	err := parallel(n, 32, func(i int) (err error) {
+		out[i], err = realm.newSession(b, ids[i/sessionsPerUser], now, nil)
 		return err
 	})
 	if err != nil {
@@ -154,14 +112,15 @@ func (b *bench) socketSessions(st store.Store, hasher *token.Hasher, rep, n int)
 	return out, nil
 }
 
-func (b *bench) socketRun(rep int, cfg *config.Config, st store.Store, hasher *token.Hasher, replicaB *latchProc) (socketRun, error) {
+func (b *bench) socketRun(rep int, realm *socketRealm) (socketRun, error) {
 	o := b.opts
 	r := socketRun{sockets: o.sockets}
-	sessions, err := b.socketSessions(st, hasher, rep, o.sockets)
+	sessions, err := b.socketSessions(realm, rep, o.sockets)
 	if err != nil {
 		return r, err
 	}
-	a, err := b.startLatch(fmt.Sprintf("sockets-latch-a-%d", rep), cfg)
+	replicaB := realm.replica
+	a, err := b.startLatch(fmt.Sprintf("sockets-latch-a-%d", rep), realm.cfg)
 	if err != nil {
 		return r, err
 	}
@@ -176,41 +135,10 @@ func (b *bench) socketRun(rep int, cfg *config.Config, st store.Store, hasher *t
 
 	// Dial and bind every socket, from several source addresses.
 	url := "ws://" + a.public + "/react-auth/socket"
-	conns := make([]*websocket.Conn, o.sockets)
-	closedAt := make([]atomic.Int64, o.sockets) // Unix ns of the close push, 0 until it comes
-	push := []byte(reactauth.ClosePush)
-	var readers sync.WaitGroup
-	defer func() {
-		for _, c := range conns {
-			if c != nil {
-				_ = c.Close()
-			}
-		}
-		readers.Wait()
-	}()
 	t0 := time.Now()
-	err = parallel(o.sockets, 64, func(i int) error {
-		c, err := dialSocket(b.ctx, url, sourceAddr(i, o.sourceAddrs), sessions[i])
-		if err != nil {
-			return fmt.Errorf("socket %d: %w", i, err)
-		}
-		conns[i] = c
-		readers.Go(func() {
-			// The reader answers the server's pings (gorilla does in ReadMessage) and notes
-			// when the close push comes. It ends when the bench closes the socket.
-			for {
-				_ = c.SetReadDeadline(time.Now().Add(5 * time.Minute))
-				_, msg, err := c.ReadMessage()
-				if err != nil {
-					return
-				}
-				if bytes.Equal(msg, push) {
-					closedAt[i].CompareAndSwap(0, time.Now().UnixNano())
-				}
-			}
-		})
-		return nil
-	})
+	held, err := holdSockets(b, url, sessions, o.sourceAddrs)
+	defer held.close()
+	closedAt := held.closedAt
 	r.dialTime = time.Since(t0)
 	if err != nil {
 		return r, err

@@ -3,7 +3,6 @@ package account
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/latchauth/latch/authserver/core"
 	"github.com/latchauth/latch/authserver/httpx"
@@ -13,17 +12,10 @@ import (
 // they are signed in and ends what they do not recognise. Every session of the user is
 // listed, whichever dialect created it.
 
-// ownSession is one entry of GET {prefix}/sessions.
+// ownSession is one entry of GET {prefix}/sessions: the session as administrators see it
+// (core.ExportSession), and whether it is the one the request was made with.
 type ownSession struct {
-	ID         string    `json:"id"`
-	Dialect    string    `json:"dialect"`
-	Client     string    `json:"client,omitempty"`
-	CreatedAt  time.Time `json:"createdAt"`
-	LastSeenAt time.Time `json:"lastSeenAt"`
-	ExpiresAt  time.Time `json:"expiresAt"`
-	ClientIP   string    `json:"clientIP,omitempty"`
-	UserAgent  string    `json:"userAgent,omitempty"`
-	// Current marks the session the request was made with.
+	core.ExportedSession
 	Current bool `json:"current"`
 }
 
@@ -41,9 +33,7 @@ func (h *Handler) sessions(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]ownSession, len(list))
 	for i, s := range list {
-		x := core.ExportSession(s)
-		out[i] = ownSession{ID: x.ID, Dialect: x.Dialect, Client: x.Client, CreatedAt: x.CreatedAt, LastSeenAt: x.LastSeenAt,
-			ExpiresAt: x.ExpiresAt, ClientIP: x.ClientIP, UserAgent: x.UserAgent, Current: s.ID == a.Session.ID}
+		out[i] = ownSession{ExportedSession: core.ExportSession(s), Current: s.ID == a.Session.ID}
 	}
 	httpx.WriteJSON(w, http.StatusOK, struct {
 		Sessions []ownSession `json:"sessions"`
