@@ -32,6 +32,16 @@ import (
 // (dialect.Definition.Mount), with a socket hub of its own when it has sockets.
 func FuzzHandler(tb testing.TB, edit func(*config.Config), def dialect.Definition) http.Handler {
 	tb.Helper()
+	h, _ := InProcess(tb, edit, def)
+	return h
+}
+
+// InProcess is FuzzHandler's dialect with the core.Service it runs on, for tests that also
+// act on the realm directly (register a user, issue a session). Its socket hub, when the
+// dialect has one, never listens to the store's revocation feed: every push its sockets get
+// comes from the process itself.
+func InProcess(tb testing.TB, edit func(*config.Config), def dialect.Definition) (http.Handler, *core.Service) {
+	tb.Helper()
 	cfg := &config.Config{
 		Realm: "fuzz", TokenHashKey: config.Secret{Env: "UNUSED"},
 		Passwords: config.Passwords{Argon2: config.Argon2{MemoryKiB: 64, Iterations: 1, Parallelism: 1}},
@@ -78,7 +88,7 @@ func FuzzHandler(tb testing.TB, edit func(*config.Config), def dialect.Definitio
 	if err := def.Mount(mux, deps); err != nil {
 		tb.Fatal(err)
 	}
-	return (&httpx.Middleware{Logger: logger}).Wrap(mux)
+	return (&httpx.Middleware{Logger: logger}).Wrap(mux), svc
 }
 
 // FuzzRoute is a route a request fuzz target sends to.

@@ -1,29 +1,19 @@
 package reactauth_test
 
 import (
-	"context"
-	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/core"
-	"github.com/latchauth/latch/authserver/dialect"
 	"github.com/latchauth/latch/authserver/dialect/reactauth"
 	"github.com/latchauth/latch/authserver/dialect/reactauth/reactauthtest"
-	"github.com/latchauth/latch/authserver/httpx"
-	"github.com/latchauth/latch/authserver/mail"
-	passwords "github.com/latchauth/latch/authserver/password"
-	"github.com/latchauth/latch/authserver/socket"
-	memstore "github.com/latchauth/latch/authserver/store/memory"
-	"github.com/latchauth/latch/authserver/token"
+	"github.com/latchauth/latch/authserver/servertest"
 )
 
-// deafReplica is the dialect served in process over the in-memory store with a socket hub
-// that never listens to the store's revocation feed: a replica on which every revocation
+// deafReplica is the dialect served in process over the in-memory store (servertest.InProcess)
+// with a socket hub that never listens to the store's revocation feed: a replica on which every revocation
 // arrives later than any client could wait. What its sockets are pushed comes from the
 // replica itself.
 type deafReplica struct {
@@ -33,47 +23,9 @@ type deafReplica struct {
 
 func startDeafReplica(t *testing.T) *deafReplica {
 	t.Helper()
-	cfg := &config.Config{
-		Realm: "deaf", TokenHashKey: config.Secret{Env: "UNUSED"},
-		Passwords: config.Passwords{Argon2: config.Argon2{MemoryKiB: 64, Iterations: 1, Parallelism: 1}},
-	}
-	reactauthtest.Enable(cfg)
-	cfg.Default()
-	hasher, err := token.NewHasher([]byte(strings.Repeat("k", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, err := passwords.NewPool(cfg.Passwords)
-	if err != nil {
-		t.Fatal(err)
-	}
-	composer, err := mail.NewComposer(cfg.Realm, cfg.Email)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.DiscardHandler)
-	mailer, err := mail.NewLog(logger, cfg.Email.From)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := memstore.New()
-	svc := &core.Service{Store: st, Hasher: hasher, Passwords: pool, Mailer: mailer, Composer: composer,
-		Config: cfg, Logger: logger, Now: time.Now}
-	hub, err := socket.New(socket.Config{Sessions: st, ClosePush: reactauth.Definition.ClosePush, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	if err := reactauth.Definition.Mount(mux, dialect.Deps{Config: cfg, Core: svc, Logger: logger, Now: time.Now, Hub: hub}); err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer((&httpx.Middleware{Logger: logger}).Wrap(mux))
+	h, svc := servertest.InProcess(t, reactauthtest.Enable, reactauth.Definition)
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = hub.Shutdown(ctx)
-	})
 	return &deafReplica{socketURL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/react-auth/socket", core: svc}
 }
 
