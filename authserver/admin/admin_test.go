@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/latchauth/latch/authserver/admin"
+	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/servertest"
 )
 
@@ -276,5 +277,28 @@ func TestAdminAuditWriteFailureFails(t *testing.T) {
 	code := admin.Main(t.Context(), []string{"--config", r.s.ConfigFile(), "--actor", "ops", "--audit-log", "/dev/full", "users", "show", "audit@example.com"}, &out, &errOut)
 	if code != 1 || !strings.Contains(errOut.String(), "audit log") {
 		t.Errorf("with an audit log that refuses writes: exit %d, stderr %q; want 1 naming the audit log", code, errOut.String())
+	}
+}
+
+// An account squatted with someone else's address stays pending through an administrator's
+// enable: whoever registered it may not own the mailbox, so only a confirmation (or a reset
+// link followed from that mailbox) makes it active. The squatter's password still does not
+// log in.
+func TestAdminEnableLeavesAPendingAccountPending(t *testing.T) {
+	s := servertest.Start(t, servertest.Options{Config: func(c *config.Config) {
+		c.Registration.EmailConfirmation = config.ConfirmationRequired
+	}})
+	r := &realm{t: t, s: s, auditLog: filepath.Join(t.TempDir(), "audit.log")}
+	squatter := r.browser("squatter")
+	if res := squatter.do(http.MethodPost, "/account/register", map[string]string{"login": "victim@example.com", "password": password}); res.StatusCode != http.StatusOK {
+		t.Fatalf("register: %d %s", res.StatusCode, res.Body)
+	}
+	r.ok("users", "enable", "victim@example.com")
+	var shown []exportedUser
+	if err := json.Unmarshal([]byte(r.ok("-o", "json", "users", "show", "victim@example.com")), &shown); err != nil || len(shown) != 1 || shown[0].Status != "pending" {
+		t.Fatalf("after enable: %+v %v, want the account still pending", shown, err)
+	}
+	if code := squatter.login("victim@example.com", password); code == http.StatusOK {
+		t.Fatal("the squatter logged in after an administrator's enable")
 	}
 }
