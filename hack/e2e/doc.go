@@ -4,7 +4,11 @@
 // rendered Deployment) and drives it with the pinned npm packages, unchanged:
 //
 //   - redux-token-auth 0.19.0 in Node (a Redux store with its reducer and its actions, through
-//     its own axios) against the deviseToken dialect of both replicas;
+//     its own axios) against the deviseToken dialect of both replicas: a new user's session, and
+//     the cutover from devise_token_auth: a devise export (bcrypt passwords, the tokens column)
+//     imported with `latch admin import`, the app started with the pre-cutover token devise left
+//     in its localStorage comes out signed in on a session of Latch (exchanged once, in that
+//     same response), and the old passwords sign in;
 //   - @fantaptik/react-auth 0.1.1 with @fantaptik/socket 0.1.0 in headless Chromium (Debian's
 //     chromium driven by playwright-core): a page bundled with esbuild renders the package's
 //     LoginForm and uses its SocketPlugin with the Id enveloper, one tab per replica.

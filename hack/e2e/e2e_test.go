@@ -107,6 +107,7 @@ func TestEndToEnd(t *testing.T) {
 		run  func(*testing.T, *env)
 	}{
 		{"redux-token-auth", testReduxTokenAuth},
+		{"redux-token-auth from a token imported from devise", testReduxTokenAuthImported},
 		{"bearerToken", testBearerToken},
 		{"keyToken", testKeyToken},
 		{"react-auth in Chromium across a realm edit", testReactAuthAcrossRealmEdit},

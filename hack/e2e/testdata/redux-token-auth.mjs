@@ -16,6 +16,17 @@
 //
 // It prints one JSON object on stdout: the store's state and the kept headers after each step.
 // It asserts nothing itself: the Go test does, so that a failure names what the server did.
+//
+// With "stored" and "plan" instead of the registration's fields, it is an app started again
+// (a page loaded anew): localStorage holds the auth headers a previous run of the app left there
+// (say, a devise app's before the cutover to Latch), axios holds none, and the app runs the plan:
+//
+//   node redux-token-auth.mjs '{"replicas":[…],"prefix":"/auth","stored":{"access-token":"…",
+//     "client":"…","uid":"…","expiry":"…","token-type":"Bearer"},"plan":[{"step":"start",
+//     "do":"verifyCredentials","replica":0},{"step":"…","do":"signIn","replica":1,
+//     "email":"…","password":"…","afterMs":5500},{"step":"…","do":"signOut","replica":0}]}'
+//
+// verifyCredentials is what an app calls when it starts; afterMs waits before the step.
 
 // The package reads and writes localStorage as a global.
 class MemoryStorage {
@@ -102,48 +113,56 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const steps = [];
 const [a, b] = [0, 1];
 
-// 1. Register on replica A: the package keeps the new session's headers.
-steps.push(await step('register', a, () => store.dispatch(replica[a].registerUser({
-  email: cfg.email,
-  password: cfg.password,
-  passwordConfirmation: cfg.password,
-  firstName: cfg.firstName,
-  lastName: cfg.lastName,
-}))));
-
-// 2. Sign in on replica B: a second device session (client) of the same user.
-steps.push(await step('signIn', b, () => store.dispatch(replica[b].signInUser({ email: cfg.email, password: cfg.password }))));
-
-// 3. Validate at once on replica A, as an app does on start (verifyCredentials reads the kept
-// headers and dispatches verifyToken). Inside the batch buffer the server echoes the current
-// token: the package stores whatever headers come back, so a blank one would sign the app out
-// on its next request.
-steps.push(await step('validateInBuffer', a, async () => {
-  replica[a].verifyCredentials(store);
-  await waitIdle();
-}));
-
-// 4. Past the batch buffer, validate on replica B: the token rotates.
-await sleep(cfg.batchBufferMs + 500);
-steps.push(await step('validateRotated', b, async () => {
-  replica[b].verifyCredentials(store);
-  await waitIdle();
-}));
-
-// 5. Sign out on replica A, with the credentials the package kept (it sends them in the body).
-const beforeSignOut = kept();
-steps.push(await step('signOut', a, () => store.dispatch(replica[a].signOutUser())));
-
-// 6. The token that was current at sign-out no longer validates, on either replica.
-for (const r of [a, b]) {
-  steps.push(await step('validateAfterSignOut', r, () => store.dispatch(replica[r].verifyToken({
-    'access-token': beforeSignOut['access-token'],
-    client: beforeSignOut.client,
-    uid: beforeSignOut.uid,
-  }))));
+if (cfg.plan) {
+  await resume();
+} else {
+  await registerAndRotate();
 }
-
 process.stdout.write(JSON.stringify({ steps }) + '\n');
+
+// registerAndRotate is the default run: a new user's whole session.
+async function registerAndRotate() {
+  // 1. Register on replica A: the package keeps the new session's headers.
+  steps.push(await step('register', a, () => store.dispatch(replica[a].registerUser({
+    email: cfg.email,
+    password: cfg.password,
+    passwordConfirmation: cfg.password,
+    firstName: cfg.firstName,
+    lastName: cfg.lastName,
+  }))));
+
+  // 2. Sign in on replica B: a second device session (client) of the same user.
+  steps.push(await step('signIn', b, () => store.dispatch(replica[b].signInUser({ email: cfg.email, password: cfg.password }))));
+
+  // 3. Validate at once on replica A, as an app does on start (verifyCredentials reads the kept
+  // headers and dispatches verifyToken). Inside the batch buffer the server echoes the current
+  // token: the package stores whatever headers come back, so a blank one would sign the app out
+  // on its next request.
+  steps.push(await step('validateInBuffer', a, async () => {
+    replica[a].verifyCredentials(store);
+    await waitIdle();
+  }));
+
+  // 4. Past the batch buffer, validate on replica B: the token rotates.
+  await sleep(cfg.batchBufferMs + 500);
+  steps.push(await step('validateRotated', b, async () => {
+    replica[b].verifyCredentials(store);
+    await waitIdle();
+  }));
+
+  // 5. Sign out on replica A, with the credentials the package kept (it sends them in the body).
+  const beforeSignOut = kept();
+  steps.push(await step('signOut', a, () => store.dispatch(replica[a].signOutUser())));
+
+  // 6. The token that was current at sign-out no longer validates, on either replica.
+  for (const r of [a, b]) {
+    steps.push(await step('validateAfterSignOut', r, () => store.dispatch(replica[r].verifyToken({
+      'access-token': beforeSignOut['access-token'],
+      client: beforeSignOut.client,
+      uid: beforeSignOut.uid,
+    }))));
+  }
+}
 
 // waitIdle waits for the verifyToken dispatched by verifyCredentials, which returns nothing to
 // await: the reducer's isLoading says when it is over.
@@ -153,5 +172,23 @@ async function waitIdle() {
   while (user().isLoading) {
     if (Date.now() > deadline) throw new Error('verifyToken still loading after 15s');
     await sleep(10);
+  }
+}
+
+// resume is the app started again with cfg.stored in its localStorage, running cfg.plan.
+async function resume() {
+  for (const [k, v] of Object.entries(cfg.stored)) localStorage.setItem(k, v);
+  const run = {
+    verifyCredentials: (r) => async () => {
+      replica[r].verifyCredentials(store);
+      await waitIdle();
+    },
+    signIn: (r, s) => () => store.dispatch(replica[r].signInUser({ email: s.email, password: s.password })),
+    signOut: (r) => () => store.dispatch(replica[r].signOutUser()),
+  };
+  for (const s of cfg.plan) {
+    if (!run[s.do]) throw new Error(`unknown plan step ${JSON.stringify(s)}`);
+    if (s.afterMs) await sleep(s.afterMs);
+    steps.push(await step(s.step, s.replica, run[s.do](s.replica, s)));
   }
 }
