@@ -41,7 +41,8 @@ verify: ## Fail when generated files are stale or code is unformatted.
 
 .PHONY: tools
 tools: ## Install every pinned tool (cached under ~/.cache/latch/tools).
-	@hack/tools.sh redis controller-gen envtest helm promtool crane coredns ca-certificates
+	@hack/tools.sh redis controller-gen envtest helm promtool crane coredns ca-certificates \
+		kube-node containerd runc containernetworking-plugins iptables conntrack nftables
 
 .PHONY: test
 test: tools vet ## Run every test: unit, store conformance on real Redis, envtest, fuzz smoke.

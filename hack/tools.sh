@@ -4,11 +4,13 @@
 # so a second run takes seconds.
 #
 #   hack/tools.sh [tool...]     tools: redis etcd kube-apiserver envtest controller-gen helm promtool
-#                               crane coredns ca-certificates
+#                               crane coredns ca-certificates kube-node containerd runc
+#                               containernetworking-plugins iptables conntrack nftables
 #   hack/tools.sh --print-env   print the variables the Makefile and tests read (after installing)
 #
-# Every tool comes from a registry this project may use: Debian packages (redis-server) or Go
-# modules (everything else, built from source). Nothing downloads a prebuilt binary.
+# Every tool comes from a registry this project may use: Debian packages (redis-server, runc, the
+# CNI plugins, iptables, conntrack, nftables) or Go modules (everything else, built from source). Nothing
+# downloads a prebuilt binary.
 set -euo pipefail
 
 ETCD_VERSION="${ETCD_VERSION:-v3.6.16}"
@@ -22,6 +24,14 @@ PROMETHEUS_VERSION="${PROMETHEUS_VERSION:-v0.316.0}"
 # CoreDNS is built for the node's DNS image (hack/images).
 CRANE_VERSION="${CRANE_VERSION:-v0.22.1}"
 COREDNS_VERSION="${COREDNS_VERSION:-v1.14.7}"
+# containerd runs the node's containers (internal/kubenode); built from Go modules, with runc
+# from Debian.
+CONTAINERD_VERSION="${CONTAINERD_VERSION:-v2.2.1}"
+# KUBE_BUILD names how the Kubernetes binaries are built, beside their version in the cache key:
+# "stamped" builds carry their real version (ldflags below). An older cached kube-apiserver built
+# without them reports v0.0.0-master+$Format:%H$, which kubectl cannot parse, so a changed recipe
+# gets a new directory instead of reusing it.
+KUBE_BUILD=stamped
 
 TOOLS="${LATCH_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/latch/tools}"
 mkdir -p "$TOOLS"
@@ -38,9 +48,13 @@ progress() {
   say "$what (this can take minutes the first time)..."
   ( "$@" >"$log" 2>&1 ) &
   local pid=$!
+  local next=$((SECONDS + 15))
   while kill -0 "$pid" 2>/dev/null; do
-    sleep 15
-    kill -0 "$pid" 2>/dev/null && say "  ... $what still running ($((SECONDS - start)) s)"
+    sleep 0.5
+    if [ $SECONDS -ge $next ] && kill -0 "$pid" 2>/dev/null; then
+      say "  ... $what still running ($((SECONDS - start)) s)"
+      next=$((SECONDS + 15))
+    fi
   done
   if ! wait "$pid"; then
     tail -n 40 "$log" >&2
@@ -100,17 +114,112 @@ kube_replaces() {
   done
 }
 
-install_kube_apiserver() {
-  local dir="$TOOLS/kube-apiserver-$KUBE_VERSION"
-  [ -x "$dir/kube-apiserver" ] && return 0
-  mkdir -p "$dir"
-  export KUBE_VERSION
-  export -f kube_replaces
-  progress "kube-apiserver $KUBE_VERSION: build from Go modules" \
-    build_in_wrapper "$dir/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes "$KUBE_VERSION" kube_replaces \
-    || fail "kube-apiserver: build failed (see output above); check the Go module proxy and KUBE_VERSION=$KUBE_VERSION"
-  mv "$dir/kube-apiserver.tmp" "$dir/kube-apiserver"
+# kube_ldflags stamps the version a Kubernetes binary reports: built from Go modules it would
+# otherwise say v0.0.0-master+$Format:%H$ (the placeholders of a git archive).
+kube_ldflags() {
+  local major minor rest pkg flags=""
+  rest="${KUBE_VERSION#v}"; major="${rest%%.*}"; rest="${rest#*.}"; minor="${rest%%.*}"
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitTreeState=clean"
+  done
+  echo "${flags# }"
 }
+
+kube_apiserver_dir() { echo "$TOOLS/kube-apiserver-$KUBE_VERSION-$KUBE_BUILD"; }
+kube_node_dir()      { echo "$TOOLS/kube-node-$KUBE_VERSION-$KUBE_BUILD"; }
+KUBE_NODE_CMDS=(kubelet kube-controller-manager kube-scheduler kube-proxy)
+
+# build_kube builds the named k8s.io/kubernetes/cmd programs in one go build of one wrapper
+# module (they share most packages, so together they take little longer than the largest)
+# into the directory out.
+build_kube() {
+  local out="$1"; shift
+  local pkgs=() c
+  for c in "$@"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  local w; w="$(mktemp -d)"
+  (
+    cd "$w"
+    go mod init latch.dev/toolwrapper >/dev/null 2>&1
+    kube_replaces
+    GOFLAGS=-mod=mod go get "k8s.io/kubernetes@$KUBE_VERSION"
+    GOFLAGS=-mod=mod go build -trimpath -ldflags "$(kube_ldflags)" -o "$out/" "${pkgs[@]}"
+  )
+  local rc=$?
+  rm -rf "$w"
+  return $rc
+}
+
+# install_kube builds whichever of kube-apiserver and the node's components (the list given) is
+# missing, all in one build, into a temporary directory moved into place at the end so an
+# interrupted build leaves nothing that looks finished.
+install_kube() {
+  local want=() c api node
+  api="$(kube_apiserver_dir)"; node="$(kube_node_dir)"
+  for c in "$@"; do
+    if [ "$c" = kube-apiserver ]; then [ -x "$api/$c" ] || want+=("$c")
+    else [ -x "$node/$c" ] || want+=("$c"); fi
+  done
+  [ ${#want[@]} -eq 0 ] && return 0
+  local tmp="$TOOLS/.kube-build-$$"
+  rm -rf "$tmp"; mkdir -p "$tmp" "$api" "$node"
+  export KUBE_VERSION
+  export -f kube_replaces kube_ldflags build_kube
+  progress "Kubernetes $KUBE_VERSION (${want[*]}): build from Go modules" build_kube "$tmp" "${want[@]}" \
+    || { rm -rf "$tmp"; fail "Kubernetes ${want[*]}: build failed (see output above); check the Go module proxy and KUBE_VERSION=$KUBE_VERSION"; }
+  for c in "${want[@]}"; do
+    if [ "$c" = kube-apiserver ]; then mv "$tmp/$c" "$api/$c"; else mv "$tmp/$c" "$node/$c"; fi
+  done
+  rm -rf "$tmp"
+}
+
+install_kube_apiserver() { install_kube kube-apiserver; }
+
+# The node's components are built with kube-apiserver when it is missing too, which saves the
+# second pass over the packages they share.
+install_kube_node() { install_kube kube-apiserver "${KUBE_NODE_CMDS[@]}"; }
+
+# containerd, its runc shim and ctr, static (no cgo; no_btrfs drops the one snapshotter that
+# needs cgo headers), with the version containerd's own Makefile stamps.
+install_containerd() {
+  local dir="$TOOLS/containerd-$CONTAINERD_VERSION"
+  [ -x "$dir/containerd" ] && [ -x "$dir/containerd-shim-runc-v2" ] && [ -x "$dir/ctr" ] && return 0
+  local tmp="$TOOLS/.containerd-build-$$"
+  rm -rf "$tmp"; mkdir -p "$tmp"
+  local m=github.com/containerd/containerd/v2
+  progress "containerd $CONTAINERD_VERSION: go install (static)" \
+    env GOBIN="$tmp" CGO_ENABLED=0 GOFLAGS=-tags=no_btrfs go install -trimpath \
+      -ldflags "-X $m/version.Version=$CONTAINERD_VERSION -X $m/version.Package=$m" \
+      "$m/cmd/containerd@$CONTAINERD_VERSION" "$m/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION" "$m/cmd/ctr@$CONTAINERD_VERSION" \
+    || { rm -rf "$tmp"; fail "containerd: go install $m/cmd/{containerd,containerd-shim-runc-v2,ctr}@$CONTAINERD_VERSION failed (see output above)"; }
+  rm -rf "$dir"; mv "$tmp" "$dir"
+}
+
+# apt_install installs a Debian package when the file that shows it is there is missing. The
+# package index is refreshed once per run.
+APT_UPDATED=""
+apt_install() {
+  local pkg="$1" present="$2"
+  [ -e "$present" ] && return 0
+  [ "$(id -u)" = 0 ] || fail "$pkg: not installed and not root; run: sudo apt-get install -y $pkg"
+  if [ -z "$APT_UPDATED" ]; then
+    progress "apt-get update" apt-get update -q || fail "apt-get update failed; check the Debian mirrors are reachable"
+    APT_UPDATED=1
+  fi
+  progress "$pkg: apt-get install" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$pkg" \
+    || fail "$pkg: apt-get install failed; run 'apt-get update && apt-get install -y $pkg' by hand and retry"
+  [ -e "$present" ] || fail "$pkg: installed, but $present is still missing"
+}
+
+# The node's Debian pieces: runc under containerd, the bridge, host-local and portmap CNI
+# plugins, the iptables and conntrack that the kubelet and kube-proxy call, and nft, with which
+# the node's teardown deletes the nftables tables iptables-nft created (iptables cannot).
+CNI_BIN_DIR=/usr/lib/cni
+install_runc()       { apt_install runc /usr/sbin/runc; }
+install_cni()        { apt_install containernetworking-plugins "$CNI_BIN_DIR/bridge"; }
+install_iptables()   { apt_install iptables /usr/sbin/iptables; }
+install_conntrack()  { apt_install conntrack /usr/sbin/conntrack; }
+install_nftables()   { apt_install nftables /usr/sbin/nft; }
 
 go_install() {
   local name="$1" pkg="$2" version="$3"
@@ -159,12 +268,12 @@ install_ca_certificates() {
 
 # assets links etcd and kube-apiserver into one directory, the layout envtest's
 # KUBEBUILDER_ASSETS expects.
-assets_dir() { echo "$TOOLS/envtest-$KUBE_VERSION-etcd-$ETCD_VERSION"; }
+assets_dir() { echo "$TOOLS/envtest-$KUBE_VERSION-$KUBE_BUILD-etcd-$ETCD_VERSION"; }
 install_assets() {
   install_etcd; install_kube_apiserver
   local a; a="$(assets_dir)"; mkdir -p "$a"
   ln -sf "$TOOLS/etcd-$ETCD_VERSION/etcd" "$a/etcd"
-  ln -sf "$TOOLS/kube-apiserver-$KUBE_VERSION/kube-apiserver" "$a/kube-apiserver"
+  ln -sf "$(kube_apiserver_dir)/kube-apiserver" "$a/kube-apiserver"
   ln -sf "$(command -v kubectl || echo /usr/bin/kubectl)" "$a/kubectl"
 }
 
@@ -176,6 +285,16 @@ print_env() {
   echo "REDIS_SERVER=$(command -v redis-server || true)"
   echo "CRANE=$TOOLS/crane-$CRANE_VERSION/crane"
   echo "COREDNS=$TOOLS/coredns-$COREDNS_VERSION/coredns"
+  # The node (internal/kubenode): its programs, by directory.
+  echo "ETCD=$TOOLS/etcd-$ETCD_VERSION/etcd"
+  echo "KUBE_APISERVER=$(kube_apiserver_dir)/kube-apiserver"
+  echo "KUBE_NODE_BIN=$(kube_node_dir)"
+  echo "CONTAINERD_BIN=$TOOLS/containerd-$CONTAINERD_VERSION"
+  echo "CNI_BIN_DIR=$CNI_BIN_DIR"
+  echo "RUNC=$(command -v runc || true)"
+  echo "IPTABLES=$(command -v iptables || true)"
+  echo "CONNTRACK=$(command -v conntrack || true)"
+  echo "NFT=$(command -v nft || true)"
 }
 
 main() {
@@ -194,7 +313,14 @@ main() {
       crane) install_crane ;;
       coredns) install_coredns ;;
       ca-certificates) install_ca_certificates ;;
-      *) fail "unknown tool '$t' (known: redis etcd kube-apiserver envtest controller-gen helm promtool crane coredns ca-certificates)" ;;
+      kube-node) install_kube_node ;;
+      containerd) install_containerd ;;
+      runc) install_runc ;;
+      containernetworking-plugins) install_cni ;;
+      iptables) install_iptables ;;
+      conntrack) install_conntrack ;;
+      nftables) install_nftables ;;
+      *) fail "unknown tool '$t' (known: redis etcd kube-apiserver envtest controller-gen helm promtool crane coredns ca-certificates kube-node containerd runc containernetworking-plugins iptables conntrack nftables)" ;;
     esac
   done
 }
