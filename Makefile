@@ -72,6 +72,14 @@ build: ## Build bin/latch and the kubectl plugin bin/kubectl-latch.
 run: build tools ## Bring up the local stack.
 	@hack/run.sh
 
+.PHONY: node
+node: ## Start a real single-node Kubernetes cluster here (root; Ctrl-C stops it and restores the host; docs/node.md).
+	@go run ./hack/node up
+
+.PHONY: node-down
+node-down: ## Stop the node, or undo what a killed one left on the host.
+	@go run ./hack/node down
+
 .PHONY: image
 image: ## Build the latch image as an OCI tarball, bin/images/latch.tar, tagged hack/IMAGE; no container engine needed.
 	@go run ./hack/images latch

@@ -35,6 +35,9 @@ type hostState struct {
 	// NFTables lists nftables tables ("ip filter"): with iptables-nft, iptables creates them,
 	// and iptables-restore cannot remove a table it did not find.
 	NFTables []string `json:"nftables"`
+	// NFAcct are the kernel's extended accounting objects (nfacct.go), which kube-proxy
+	// creates for its rules and which outlive them.
+	NFAcct []string `json:"nfacct"`
 	// Links are the network interfaces.
 	Links []string `json:"links"`
 	// Cgroups lists the entries of every cgroup hierarchy's root directory, by mountpoint.
@@ -59,13 +62,12 @@ var hostPaths = []string{
 
 // sysctlGlobs are the kernel settings recorded: the kubelet's (vm.overcommit_memory,
 // vm.panic_on_oom, kernel.panic, kernel.panic_on_oops, kernel.keys.*), kube-proxy's
-// (route_localnet, conntrack), the bridge plugin's (ip_forward, forwarding) and their
-// neighbours, which cost nothing to check.
+// (route_localnet, conntrack), the bridge plugin's (ip_forward, forwarding) and the rest of
+// the network's, which cost nothing to check.
 var sysctlGlobs = []string{
 	"/proc/sys/vm/*", "/proc/sys/kernel/panic*", "/proc/sys/kernel/keys/*",
-	"/proc/sys/net/ipv4/ip_forward", "/proc/sys/net/ipv4/ip_unprivileged_port_start",
-	"/proc/sys/net/ipv4/conf/*/forwarding", "/proc/sys/net/ipv4/conf/*/route_localnet",
-	"/proc/sys/net/ipv6/conf/*/forwarding", "/proc/sys/net/bridge/*", "/proc/sys/net/netfilter/nf_conntrack_*",
+	"/proc/sys/net/core/*", "/proc/sys/net/ipv4/*", "/proc/sys/net/ipv4/conf/*/*", "/proc/sys/net/ipv6/conf/*/*",
+	"/proc/sys/net/bridge/*", "/proc/sys/net/netfilter/*",
 }
 
 // volatileSysctls change on their own.
@@ -113,6 +115,9 @@ func snapshotHost() (*hostState, error) {
 		}
 	}
 	if s.NFTables, err = nftTables(); err != nil {
+		return nil, err
+	}
+	if s.NFAcct, err = nfacctObjects(); err != nil {
 		return nil, err
 	}
 	if s.Links, err = links(); err != nil {
@@ -204,6 +209,9 @@ func (s *hostState) diff(now *hostState) []string {
 	}
 	if add, del := setDiff(s.NFTables, now.NFTables); len(add)+len(del) > 0 {
 		d = append(d, fmt.Sprintf("nftables tables: new %q, gone %q", add, del))
+	}
+	if add, del := setDiff(s.NFAcct, now.NFAcct); len(add)+len(del) > 0 {
+		d = append(d, fmt.Sprintf("nfacct objects: new %q, gone %q", add, del))
 	}
 	if add, del := setDiff(s.Links, now.Links); len(add)+len(del) > 0 {
 		d = append(d, fmt.Sprintf("links: new %q, gone %q", add, del))
@@ -391,6 +399,7 @@ func restoreHost(dir string, before *hostState) error {
 	}
 	add(removeLinks(before.Links))
 	add(restoreTables(before))
+	add(removeNfacct(before.NFAcct)) // once no rule uses them
 	add(restoreSysctls(before.Sysctls))
 	for _, p := range hostPaths {
 		add(restorePath(p, before.Paths[p]))
@@ -655,6 +664,20 @@ func restoreTables(before *hostState) error {
 				}
 			}
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeNfacct deletes the accounting objects that were not there before.
+func removeNfacct(before []string) error {
+	now, err := nfacctObjects()
+	if err != nil {
+		return err
+	}
+	added, _ := setDiff(before, now)
+	var errs []error
+	for _, name := range added {
+		errs = append(errs, deleteNfacct(name))
 	}
 	return errors.Join(errs...)
 }

@@ -243,6 +243,16 @@ func (n *Node) up(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	for _, im := range images {
+		refs, err := tarballRefs(im)
+		if err != nil {
+			return err
+		}
+		n.addImages(refs)
+	}
+	if n.imageRef("pause") == "" || n.imageRef("coredns") == "" {
+		return fmt.Errorf("the images %v hold no pause or no coredns image (refs %v)", images, n.Images())
+	}
 	n.say("tools and images found")
 
 	// Nothing on the host has changed so far. From here on, what is recorded is what Stop
@@ -547,17 +557,7 @@ func (n *Node) controlPlane(ctx context.Context) error {
 
 // runtime starts containerd and imports the images.
 func (n *Node) runtime(ctx context.Context, images []string) error {
-	for _, im := range images {
-		refs, err := tarballRefs(im)
-		if err != nil {
-			return err
-		}
-		n.images = append(n.images, refs...)
-	}
 	pause := n.imageRef("pause")
-	if pause == "" || n.imageRef("coredns") == "" {
-		return fmt.Errorf("the images %v hold no pause or no coredns image (refs %v)", images, n.images)
-	}
 	conf := n.l.path("config", "containerd.toml")
 	if err := os.WriteFile(conf, []byte(containerdConfig(n.l, n.tools, pause)), 0o600); err != nil {
 		return err
@@ -580,12 +580,25 @@ func (n *Node) runtime(ctx context.Context, images []string) error {
 	if _, err := n.importImages(ctx, images); err != nil {
 		return err
 	}
-	n.say("images imported: %s", strings.Join(n.images, " "))
+	n.say("images imported: %s", strings.Join(n.Images(), " "))
 	return nil
+}
+
+// addImages adds references to Images, once each.
+func (n *Node) addImages(refs []string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, r := range refs {
+		if !slices.Contains(n.images, r) {
+			n.images = append(n.images, r)
+		}
+	}
 }
 
 // imageRef is the imported image whose repository ends in /name, "" if none.
 func (n *Node) imageRef(name string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	for _, r := range n.images {
 		if named, err := reference.ParseNormalizedNamed(r); err == nil && strings.HasSuffix(reference.Path(named), "/"+name) {
 			return r
@@ -662,9 +675,7 @@ func (n *Node) importImages(ctx context.Context, tarballs []string) ([]string, e
 // without a registry (imagePullPolicy IfNotPresent or Never), and returns their references.
 func (n *Node) ImportImages(ctx context.Context, tarballs ...string) ([]string, error) {
 	refs, err := n.importImages(ctx, tarballs)
-	n.mu.Lock()
-	n.images = append(n.images, refs...)
-	n.mu.Unlock()
+	n.addImages(refs)
 	return refs, err
 }
 
