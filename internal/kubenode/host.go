@@ -511,17 +511,22 @@ func unmountNew(before []string, watched []string) error {
 			nowS = append(nowS, m.String())
 		}
 		added, _ := setDiff(before, nowS)
+		extra := map[string]int{}
+		for _, a := range added {
+			extra[a]++
+		}
+		// The new ones of equal mounts are the last listed (mountinfo lists in mount order).
 		var todo []mount
-		for _, m := range now {
-			if slices.Contains(added, m.String()) && under(m.point) {
+		for _, m := range slices.Backward(now) {
+			if extra[m.String()] > 0 && under(m.point) {
+				extra[m.String()]--
 				todo = append(todo, m)
 			}
 		}
 		if len(todo) == 0 {
 			return nil
 		}
-		// Deepest first; of mounts stacked on one point, the last mounted (last listed) first.
-		slices.Reverse(todo)
+		// Deepest first; of mounts stacked on one point, the last mounted first.
 		sort.SliceStable(todo, func(i, j int) bool { return len(todo[i].point) > len(todo[j].point) })
 		last = last[:0]
 		for _, m := range todo {

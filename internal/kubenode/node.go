@@ -138,6 +138,8 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 
 // lockDir creates and locks the state directory, cleaning up what a crashed node left in it.
 func lockDir(dir string, out io.Writer) (*os.File, error) {
+	_, statErr := os.Stat(dir)
+	created := os.IsNotExist(statErr)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -145,45 +147,64 @@ func lockDir(dir string, out io.Writer) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	// refuse leaves no directory this call created.
+	refuse := func(err error) (*os.File, error) {
 		_ = f.Close()
+		if created {
+			_ = os.Remove(dir)
+		}
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		pid, _ := os.ReadFile(filepath.Join(dir, "pid"))
-		return nil, fmt.Errorf("kubenode: a node is already running from %s (pid %s); stop it first (go run ./hack/node down)", dir, strings.TrimSpace(string(pid)))
+		return refuse(fmt.Errorf("kubenode: a node is already running from %s (pid %s); stop it first (go run ./hack/node down)", dir, strings.TrimSpace(string(pid))))
+	}
+	if err := checkStateDir(dir); err != nil {
+		return refuse(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, hostStateFile)); err == nil {
 		fmt.Fprintf(out, "[node] %s holds what a node that did not stop left behind; cleaning it up first\n", dir)
 		if err := cleanup(dir); err != nil {
-			_ = f.Close()
-			return nil, fmt.Errorf("kubenode: clean up the earlier node in %s: %w", dir, err)
+			return refuse(fmt.Errorf("kubenode: clean up the earlier node in %s: %w", dir, err))
 		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			_ = f.Close()
-			return nil, err
-		}
-	} else {
+	} else if err := clearDir(dir); err != nil {
 		// Anything else here is from a node that crashed before it changed the host.
-		if err := clearDir(dir); err != nil {
-			_ = f.Close()
-			return nil, err
-		}
+		return refuse(err)
 	}
 	// The bridge and the cgroup root are one per host; here without a record, they are another
 	// node's, from another state directory.
 	if _, err := os.Stat(filepath.Join("/sys/class/net", bridgeName)); err == nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("kubenode: the bridge %s exists but %s recorded no node: another node (another state directory?) runs on this host; stop it first", bridgeName, dir)
+		return refuse(fmt.Errorf("kubenode: the bridge %s exists but %s recorded no node: another node (another state directory?) runs on this host; stop it first", bridgeName, dir))
 	}
 	for _, mp := range cgroupMounts() {
 		if _, err := os.Stat(filepath.Join(mp, cgroupRootName)); err == nil {
-			_ = f.Close()
-			return nil, fmt.Errorf("kubenode: the cgroup %s exists but %s recorded no node: another node runs on this host; stop it first", filepath.Join(mp, cgroupRootName), dir)
+			return refuse(fmt.Errorf("kubenode: the cgroup %s exists but %s recorded no node: another node runs on this host; stop it first", filepath.Join(mp, cgroupRootName), dir))
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "pid"), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
-		_ = f.Close()
-		return nil, err
+		return refuse(err)
 	}
 	return f, nil
+}
+
+// checkStateDir refuses a directory that is neither empty nor a node's (it has the pid file
+// Start writes first): Start and Down empty the state directory, and Down kills every process
+// whose command line names it, which must not happen to a directory mistyped after -dir.
+func checkStateDir(dir string) error {
+	if dir == "/" {
+		return errors.New("kubenode: / cannot be a state directory")
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	if len(ents) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pid")); err != nil {
+		return fmt.Errorf("kubenode: %s is not empty and not a node's state directory (no pid file): refusing to use it", dir)
+	}
+	return nil
 }
 
 // clearDir removes what dir holds, keeping dir (and so the lock on it).
@@ -914,6 +935,9 @@ func Down(dir string, out io.Writer) error {
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		fmt.Fprintf(out, "[node] no node in %s\n", dir)
 		return nil
+	}
+	if err := checkStateDir(dir); err != nil {
+		return err
 	}
 	f, err := os.Open(dir)
 	if err != nil {

@@ -455,6 +455,28 @@ func createLatch(ctx context.Context, cs kubernetes.Interface, image string) err
 	return err
 }
 
+// A directory that is neither empty nor a node's is not taken for a state directory: Start and
+// Down empty theirs and kill what names it.
+func TestStateDirectoryMustBeANodes(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "precious"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Start(t.Context(), Options{StateDir: dir}); err == nil || !strings.Contains(err.Error(), "not a node's state directory") {
+		t.Errorf("Start on a foreign directory: %v", err)
+	}
+	if err := Down(dir, &testLog{t: t}); err == nil || !strings.Contains(err.Error(), "not a node's state directory") {
+		t.Errorf("Down on a foreign directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "precious")); err != nil {
+		t.Errorf("the directory's file is gone: %v", err)
+	}
+	missing := filepath.Join(dir, "missing")
+	if err := Down(missing, &testLog{t: t}); err != nil {
+		t.Errorf("Down of a directory that does not exist: %v", err)
+	}
+}
+
 // TestStartFailingHalfWayRestoresTheHost makes Start fail once the node is Ready and CoreDNS's
 // pod is being started: Start must undo everything before it returns.
 func TestStartFailingHalfWayRestoresTheHost(t *testing.T) {
