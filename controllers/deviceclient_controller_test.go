@@ -8,7 +8,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -497,6 +500,11 @@ func TestDeviceClientFlushAllRepaired(t *testing.T) {
 			t.Errorf("%s: the condition does not say what happened: %q", dc.Name, msg)
 		}
 		waitEvent(t, dc, "RegistrationRestored")
+	}
+	// And a metric counts them, for the alert on Redis losing acknowledged data (this test's
+	// namespace is its own, so the series is this test's alone).
+	if n := testutil.ToFloat64(registrationsRestored.WithLabelValues(cr.ns, "realm")); n < 2 {
+		t.Errorf("latch_deviceclient_registrations_restored_total{namespace=%q,realm=\"realm\"} = %v, want at least 2", cr.ns, n)
 	}
 	// Repaired, not replaced: the device keeps its token.
 	if got := tokenOf(credentialsOf(t, dev)); got != tok {

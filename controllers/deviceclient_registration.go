@@ -351,6 +351,7 @@ func (r *DeviceClientReconciler) deviceEvent(ctx context.Context, s *clientScope
 
 func (r *DeviceClientReconciler) restoredEvent(ctx context.Context, s *clientScope) {
 	log.FromContext(ctx).Info("registration restored", "client", clientIDOf(s.dc), "realm", s.realmKey)
+	registrationsRestored.WithLabelValues(s.realmKey.Namespace, s.realmKey.Name).Inc()
 	r.event(s.dc, corev1.EventTypeWarning, "RegistrationRestored", "Register",
 		"Redis of realm %s had lost the registration of client %s (flushed, failed over or restored from an old snapshot): it was written again", s.realmKey, clientIDOf(s.dc))
 }

@@ -59,7 +59,7 @@ func runImport(ctx context.Context, a core.Admin, out printer, file string, f im
 	defer func() {
 		a.AuditImport(ctx, filepath.Base(file), map[string]int{
 			"read": c.Read, "created": c.Created, "pending": c.Pending, "skipped": c.Skipped,
-			"failed": c.Failed, "tokens": c.Tokens, "expiredTokens": c.ExpiredTokens,
+			"failed": c.Failed, "tokens": c.Tokens, "expiredTokens": c.ExpiredTokens, "foreignHashes": c.ForeignHashes,
 		}, err)
 	}()
 	r, err := importer.NewReader(in, f)
@@ -77,8 +77,8 @@ func runImport(ctx context.Context, a core.Admin, out printer, file string, f im
 			}
 		},
 	})
-	summary := fmt.Sprintf("read %d, created %d (%d pending), skipped %d existing, failed %d; devise tokens: %d kept, %d expired",
-		c.Read, c.Created, c.Pending, c.Skipped, c.Failed, c.Tokens, c.ExpiredTokens)
+	summary := fmt.Sprintf("read %d, created %d (%d pending, %d with another system's password hash), skipped %d existing, failed %d; devise tokens: %d kept, %d expired",
+		c.Read, c.Created, c.Pending, c.ForeignHashes, c.Skipped, c.Failed, c.Tokens, c.ExpiredTokens)
 	if out.json {
 		if perr := out.asJSON(map[string]any{"counts": c, "errors": nonNilStrings(lineErrors)}); perr != nil && err == nil {
 			err = perr

@@ -112,6 +112,7 @@ func (s *Service) countFailure(ctx context.Context, m Meta, g guard, userID stri
 		if after.Locked && after.Failures == 0 {
 			// Failures is zero only when this failure reached the limit: a progressive delay
 			// keeps the count and is not a lockout.
+			s.Metrics.ObserveLockout(m.Dialect, lockKinds[sub.Kind])
 			s.audit(ctx, m, "lockout", userID, outcomeSuccess, slog.String("subject", lockKinds[sub.Kind]),
 				slog.Time("until", after.Until))
 		}

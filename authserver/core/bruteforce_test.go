@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/core"
@@ -131,7 +135,17 @@ func TestStolenDeviceCookieIsLimited(t *testing.T) {
 	if n := len(f.audits(map[string]any{"event": "lockout", "subject": "device"})); n != 1 {
 		t.Errorf("%d device lockout events, want 1", n)
 	}
+	if err := testutil.GatherAndCompare(f.Metrics.Registry, strings.NewReader(`
+# HELP latch_lockouts_total `+lockoutsHelp+`
+# TYPE latch_lockouts_total counter
+latch_lockouts_total{dialect="test",subject="device"} 1
+`), "latch_lockouts_total"); err != nil {
+		t.Errorf("the lock is not counted as one device lockout: %v", err)
+	}
 }
+
+// lockoutsHelp is latch_lockouts_total's help text, which the exposition carries.
+const lockoutsHelp = "Brute-force locks set, by dialect and subject (login, ip, login_ip, device): each is a failure that reached its subject's limit. Attempts the lock then refuses are counted as invalid_credentials operations, like any failure."
 
 // TestParallelGuessesAreCountedOneByOne: 200 wrong guesses for ada at once, from one address.
 // Were the lock checked for all of them before any was counted, all 200 would reach the

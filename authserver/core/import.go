@@ -11,7 +11,7 @@ import (
 // for the whole file, not one per user.
 func (a Admin) AuditImport(ctx context.Context, source string, counts map[string]int, err error) {
 	attrs := []slog.Attr{slog.String("source", source)}
-	for _, k := range []string{"read", "created", "pending", "skipped", "failed", "tokens", "expiredTokens"} {
+	for _, k := range []string{"read", "created", "pending", "skipped", "failed", "tokens", "expiredTokens", "foreignHashes"} {
 		attrs = append(attrs, slog.Int(k, counts[k]))
 	}
 	a.audit(ctx, "import", "", err, attrs...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/latchauth/latch/authserver/password"
@@ -105,7 +106,7 @@ func (s *Service) Login(ctx context.Context, m Meta, req LoginRequest) (_ store.
 // matches) and whether the hash should be upgraded; err is set only for an internal failure.
 func (s *Service) verify(ctx context.Context, m Meta, u store.User, known bool, pw string) (reason string, rehash bool, err error) {
 	if known {
-		rehash, err = s.Passwords.Verify(ctx, pw, u.PasswordHash)
+		rehash, err = s.Passwords.VerifyFloored(ctx, pw, u.PasswordHash, s.failureFloor)
 		switch {
 		case err == nil:
 			return "", rehash, nil
@@ -119,13 +120,38 @@ func (s *Service) verify(ctx context.Context, m Meta, u store.User, known bool, 
 			return "", false, internal("verify password", err)
 		}
 	}
-	if err := s.Passwords.VerifyUnknown(ctx, pw); !errors.Is(err, password.ErrMismatch) {
+	if err := s.Passwords.VerifyUnknownFloored(ctx, pw, s.failureFloor); !errors.Is(err, password.ErrMismatch) {
 		return "", false, internal("verify password", err)
 	}
 	if u.ID != "" {
 		return "no_usable_password", false, nil
 	}
 	return "unknown_login", false, nil
+}
+
+// failureFloor returns how long a failed check must take while users imported with another
+// system's hashes have not all logged in (store.ImportedHashes): as long as a check of the
+// costliest of those schemes, so that "wrong password" takes as long for a login that does
+// not exist, or whose hash is argon2id, as for one whose hash is bcrypt. The pool asks it only
+// after a mismatch, so a failed login pays the read and a successful one does not; with no
+// imported hashes left it is 0.
+func (s *Service) failureFloor(ctx context.Context) (password.Floor, error) {
+	rec, err := s.Store.ImportedHashes(ctx)
+	if err != nil {
+		return 0, internal("read imported hashes", err)
+	}
+	if rec.Remaining <= 0 || len(rec.Twins) == 0 {
+		return 0, nil
+	}
+	twins := make([]string, len(rec.Twins))
+	for i, t := range rec.Twins {
+		twins[i] = t.Hash
+	}
+	floor, err := s.Passwords.FloorOf(ctx, twins)
+	if err != nil {
+		return 0, internal("measure imported hashes", err)
+	}
+	return floor, nil
 }
 
 // loginFailed counts and audits a failed login and returns the one error every failure gets,
@@ -154,6 +180,13 @@ func (s *Service) rehash(ctx context.Context, m Meta, u store.User, pw string) {
 	case err != nil:
 		s.Logger.WarnContext(ctx, "cannot upgrade password hash", "request_id", m.RequestID, "user_id", u.ID, "error", err)
 		return
+	}
+	if !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		// One user fewer holds an imported hash; the store removes the record, and with it
+		// every login's floor, when none is left.
+		if err := s.Store.AddImportedHashes(ctx, -1, nil); err != nil {
+			s.Logger.WarnContext(ctx, "cannot count an imported hash rehashed", "request_id", m.RequestID, "error", err)
+		}
 	}
 	s.audit(ctx, m, "password.rehash", u.ID, outcomeSuccess)
 }

@@ -45,6 +45,11 @@ type Counts struct {
 	// Tokens are the devise_token_auth tokens stored; ExpiredTokens were dropped.
 	Tokens        int `json:"tokens"`
 	ExpiredTokens int `json:"expiredTokens"`
+	// ForeignHashes counts the created users whose password hash is another system's
+	// (bcrypt, PBKDF2, argon2i): each is rehashed to argon2id at its first login, and until
+	// the last one is, every failed login in the realm takes as long as a check of the
+	// costliest of them (store.ImportedHashes).
+	ForeignHashes int `json:"foreignHashes"`
 }
 
 // Run reads every record of r and creates its user in st, Workers at a time, holding at most
@@ -60,6 +65,7 @@ func Run(ctx context.Context, st store.Store, r Reader, o Options) (Counts, erro
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	led := &ledger{st: st, costs: map[password.Scheme]int64{}}
 
 	var mu sync.Mutex
 	var c Counts
@@ -76,7 +82,7 @@ func Run(ctx context.Context, st store.Store, r Reader, o Options) (Counts, erro
 	for range o.Workers {
 		wg.Go(func() {
 			for rec := range records {
-				out, err := importOne(ctx, st, rec, o)
+				out, err := importOne(ctx, st, led, rec, o)
 				if errors.Is(err, store.ErrUnavailable) || ctx.Err() != nil {
 					cancel(err)
 					continue
@@ -91,6 +97,7 @@ func Run(ctx context.Context, st store.Store, r Reader, o Options) (Counts, erro
 				c.Skipped += out.skipped
 				c.Tokens += out.tokens
 				c.ExpiredTokens += out.expired
+				c.ForeignHashes += out.foreign
 				mu.Unlock()
 			}
 		})
@@ -123,6 +130,11 @@ func Run(ctx context.Context, st store.Store, r Reader, o Options) (Counts, erro
 	}
 	close(records)
 	wg.Wait()
+	// Even after an early end: an unused reservation would keep every login's floor after
+	// the last imported user has logged in.
+	if err := led.giveBack(context.WithoutCancel(ctx)); err != nil && context.Cause(ctx) == nil && readErr == nil {
+		return c, err
+	}
 	switch {
 	case readErr != nil:
 		return c, fmt.Errorf("read the export: %w", readErr)
@@ -133,15 +145,18 @@ func Run(ctx context.Context, st store.Store, r Reader, o Options) (Counts, erro
 }
 
 // outcome is what one record added to the counts.
-type outcome struct{ created, pending, skipped, tokens, expired int }
+type outcome struct{ created, pending, skipped, tokens, expired, foreign int }
 
-func importOne(ctx context.Context, st store.Store, rec Record, o Options) (outcome, error) {
+func importOne(ctx context.Context, st store.Store, led *ledger, rec Record, o Options) (_ outcome, err error) {
 	var out outcome
+	foreign := false
 	if rec.PasswordHash != "" {
 		// A hash no scheme can verify would import an account nobody can log in to.
-		if _, err := password.Identify(rec.PasswordHash); err != nil {
+		scheme, err := password.Identify(rec.PasswordHash)
+		if err != nil {
 			return out, err
 		}
+		foreign = scheme != password.SchemeArgon2id
 	}
 	id, err := token.NewID()
 	if err != nil {
@@ -169,21 +184,99 @@ func importOne(ctx context.Context, st store.Store, rec Record, o Options) (outc
 	if err := u.Validate(); err != nil {
 		return outcome{}, err
 	}
+	if foreign {
+		// Counted before the user exists, so no login ever sees a foreign hash the record
+		// does not cover; handed back if the user is not created.
+		if err := led.take(ctx, rec.PasswordHash); err != nil {
+			return outcome{}, err
+		}
+		defer func() {
+			if out.created == 0 {
+				led.unused()
+			}
+		}()
+	}
 	switch _, err := st.CreateUser(ctx, u, now); {
 	case errors.Is(err, store.ErrAlreadyExists):
-		return outcome{skipped: 1}, nil
+		out = outcome{skipped: 1}
+		return out, nil
 	case err != nil:
 		return outcome{}, err
 	}
 	out.created = 1
+	if foreign {
+		out.foreign = 1
+	}
 	if status == store.StatusPending {
 		out.pending = 1
 	}
 	if len(live) > 0 {
 		if err := st.PutLegacyTokens(ctx, id, live, now); err != nil {
-			return outcome{}, fmt.Errorf("user %s created, its devise tokens not stored: %w", id, err)
+			return out, fmt.Errorf("user %s created, its devise tokens not stored: %w", id, err)
 		}
 		out.tokens = len(live)
 	}
 	return out, nil
+}
+
+// reserveHashes is how many imported hashes the ledger counts in the store at a time: one
+// store write per this many users, not one per user.
+const reserveHashes = 256
+
+// ledger keeps the realm's imported-hash record (store.ImportedHashes) ahead of the users an
+// import creates: it reserves counts in blocks and raises a scheme's twin before the first
+// user whose hash is costlier than the recorded one, so the record covers every foreign hash
+// in the store at every moment; what is left of the last block is given back at the end.
+type ledger struct {
+	st    store.Store
+	mu    sync.Mutex
+	left  int64
+	costs map[password.Scheme]int64
+}
+
+// take counts one foreign hash, reserving a block (with the hash's twin if it is costlier than
+// its scheme's recorded one) when the reservation is used up or the twin must be raised.
+func (l *ledger) take(ctx context.Context, encoded string) error {
+	scheme, cost, twin, err := password.CostTwin(encoded)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var twins []store.HashTwin
+	if cost > l.costs[scheme] {
+		twins = []store.HashTwin{{Scheme: string(scheme), Cost: cost, Hash: twin}}
+	}
+	if l.left == 0 || twins != nil {
+		if err := l.st.AddImportedHashes(ctx, reserveHashes, twins); err != nil {
+			return err
+		}
+		l.left += reserveHashes
+		if twins != nil {
+			l.costs[scheme] = cost
+		}
+	}
+	l.left--
+	return nil
+}
+
+// unused hands one taken count back to the reservation (the user was not created).
+func (l *ledger) unused() {
+	l.mu.Lock()
+	l.left++
+	l.mu.Unlock()
+}
+
+// giveBack returns the unused reservation to the store.
+func (l *ledger) giveBack(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.left == 0 {
+		return nil
+	}
+	if err := l.st.AddImportedHashes(ctx, -l.left, nil); err != nil {
+		return fmt.Errorf("give back %d unused imported-hash counts: %w", l.left, err)
+	}
+	l.left = 0
+	return nil
 }

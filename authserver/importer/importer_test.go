@@ -43,7 +43,7 @@ func TestLineErrorsAreCountedAndSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := importer.Counts{Read: 11, Created: 5, Pending: 4, Skipped: 1, Failed: 5, Tokens: 1, ExpiredTokens: 1}
+	want := importer.Counts{Read: 11, Created: 5, Pending: 4, Skipped: 1, Failed: 5, Tokens: 1, ExpiredTokens: 1, ForeignHashes: 2}
 	if c != want {
 		t.Errorf("counts %+v, want %+v", c, want)
 	}

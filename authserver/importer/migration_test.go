@@ -134,7 +134,7 @@ func TestDeviseMigration(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("import output %q: %v", out, err)
 	}
-	want := map[string]int{"read": n, "created": n, "pending": n / 100, "skipped": 0, "failed": 0, "tokens": n, "expiredTokens": n / 10}
+	want := map[string]int{"read": n, "created": n, "pending": n / 100, "skipped": 0, "failed": 0, "tokens": n, "expiredTokens": n / 10, "foreignHashes": n}
 	for k, v := range want {
 		if res.Counts[k] != v {
 			t.Errorf("count %s = %d, want %d (all: %v)", k, res.Counts[k], v, res.Counts)
@@ -206,6 +206,11 @@ func TestDeviseMigration(t *testing.T) {
 		if r := do(http.MethodPost, "/sign_in", map[string]string{"email": u.email, "password": u.password + "x"}); r.StatusCode != http.StatusUnauthorized {
 			t.Fatalf("%s: wrong password: %d", u.email, r.StatusCode)
 		}
+	}
+	// Every imported hash is counted, the unused reservation given back; each first login
+	// counts one down (store.ImportedHashes: what keeps failed logins' timing alike).
+	if rec, err := st.ImportedHashes(t.Context()); err != nil || rec.Remaining != n-200 || len(rec.Twins) != 1 || rec.Twins[0].Cost != 4 {
+		t.Errorf("imported-hash record after 200 first logins: %+v, %v; want %d remaining and one bcrypt cost 4 twin", rec, err, n-200)
 	}
 	pending := users[99]
 	if r := do(http.MethodPost, "/sign_in", map[string]string{"email": pending.email, "password": pending.password}); r.StatusCode != http.StatusUnauthorized {

@@ -30,6 +30,7 @@ type Metrics struct {
 	requestDuration *prometheus.HistogramVec
 	operations      *prometheus.CounterVec
 	opDuration      *prometheus.HistogramVec
+	lockouts        *prometheus.CounterVec
 
 	// requestSeries and opSeries cache the children of each label set (seriesKey -> series):
 	// WithLabelValues hashes the labels and takes the vector's lock on every call, four times
@@ -80,9 +81,15 @@ func New() *Metrics {
 				"successful logins should take about the same time.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"dialect", "operation", "outcome"}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latch_lockouts_total",
+			Help: "Brute-force locks set, by dialect and subject (login, ip, login_ip, device): " +
+				"each is a failure that reached its subject's limit. Attempts the lock then " +
+				"refuses are counted as invalid_credentials operations, like any failure.",
+		}, []string{"dialect", "subject"}),
 	}
 	m.Registry.MustRegister(
-		m.requests, m.requestDuration, m.operations, m.opDuration,
+		m.requests, m.requestDuration, m.operations, m.opDuration, m.lockouts,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -110,6 +117,15 @@ func (m *Metrics) ObserveOperation(dialect, operation, outcome string, d time.Du
 	s := seriesOf(&m.opSeries, seriesKey{dialect, operation, outcome}, m.operations, m.opDuration)
 	s.count.Inc()
 	s.duration.Observe(d.Seconds())
+}
+
+// ObserveLockout records one brute-force lock set on a subject of the given kind (a fixed
+// set: login, ip, login_ip, device).
+func (m *Metrics) ObserveLockout(dialect, subject string) {
+	if m == nil {
+		return
+	}
+	m.lockouts.WithLabelValues(orDefault(dialect, NoDialect), subject).Inc()
 }
 
 // PoolStats is what the password pool reports (password.Pool implements it).

@@ -74,6 +74,10 @@ type foreign struct {
 	scheme Scheme
 	// match recomputes the hash of password and compares it in constant time.
 	match func(password []byte) bool
+	// cost orders hashes of one scheme by their work (CostTwin).
+	cost int64
+	// twin renders a hash of a random secret with the same scheme and parameters (CostTwin).
+	twin func() string
 }
 
 func parseForeign(s string) (foreign, error) {
@@ -103,7 +107,7 @@ func parseArgon2i(s string) (foreign, error) {
 	return foreign{scheme: SchemeArgon2i, match: func(pw []byte) bool {
 		key := argon2.Key(pw, h.Salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(h.Key)))
 		return subtle.ConstantTimeCompare(key, h.Key) == 1
-	}}, nil
+	}, cost: int64(p.MemoryKiB) * int64(p.Iterations) * int64(p.Parallelism), twin: func() string { return argon2iTwin(h) }}, nil
 }
 
 // parseBcrypt checks the modular crypt layout `$2x$CC$` + 22 chars of salt + 31 of hash in
@@ -125,7 +129,7 @@ func parseBcrypt(s string) (foreign, error) {
 	return foreign{scheme: SchemeBcrypt, match: func(pw []byte) bool {
 		// x/crypto compares in constant time; its verdict on a malformed hash is "no".
 		return bcrypt.CompareHashAndPassword(hash, pw[:min(len(pw), bcryptMaxPassword)]) == nil
-	}}, nil
+	}, cost: int64(cost), twin: func() string { return bcryptTwin(s) }}, nil
 }
 
 // ab64 is passlib's "adapted base64": the standard alphabet with '.' for '+', no padding.
@@ -149,7 +153,9 @@ func parsePasslibPBKDF2(s string) (foreign, error) {
 	if err != nil || len(key) < minKeyLen || len(key) > maxKeyLen {
 		return foreign{}, fmt.Errorf("%w: pbkdf2-sha256 key is not %d to %d bytes of adapted base64", ErrMalformedHash, minKeyLen, maxKeyLen)
 	}
-	return pbkdf2Verifier(SchemePBKDF2, salt, iter, key), nil
+	v := pbkdf2Verifier(SchemePBKDF2, salt, iter, key)
+	v.twin = func() string { return passlibPBKDF2Twin(iter, len(salt), len(key)) }
+	return v, nil
 }
 
 // parseDjangoPBKDF2 reads Django's `pbkdf2_sha256$ITER$SALT$B64KEY`: the salt is used as its
@@ -170,7 +176,9 @@ func parseDjangoPBKDF2(s string) (foreign, error) {
 	if err != nil || len(key) < minKeyLen || len(key) > maxKeyLen {
 		return foreign{}, fmt.Errorf("%w: pbkdf2_sha256 key is not %d to %d bytes of base64", ErrMalformedHash, minKeyLen, maxKeyLen)
 	}
-	return pbkdf2Verifier(SchemeDjangoPBKDF2, []byte(f[2]), iter, key), nil
+	v := pbkdf2Verifier(SchemeDjangoPBKDF2, []byte(f[2]), iter, key)
+	v.twin = func() string { return djangoPBKDF2Twin(iter, len(f[2]), len(key)) }
+	return v, nil
 }
 
 func parseIterations(s string) (int, error) {
@@ -189,5 +197,5 @@ func pbkdf2Verifier(scheme Scheme, salt []byte, iter int, key []byte) foreign {
 		// crypto/pbkdf2 refuses a password FIPS mode would not take; that is a mismatch.
 		got, err := pbkdf2.Key(sha256.New, string(pw), salt, iter, len(key))
 		return err == nil && subtle.ConstantTimeCompare(got, key) == 1
-	}}
+	}, cost: int64(iter)}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 
@@ -40,6 +41,8 @@ type Pool struct {
 	// dummy is a hash of a random password with the current parameters, verified against for
 	// unknown logins so they cost what a known login costs.
 	dummy PHC
+	// floors holds what a Floor is measured against (floor.go).
+	floors floors
 }
 
 // NewPool validates the config's hashing parameters and computes the dummy hash (one hash's
@@ -77,6 +80,10 @@ func newPool(c config.Passwords, f kdf) (*Pool, error) {
 	if p.dummy, err = ParsePHC(dummy); err != nil {
 		return nil, fmt.Errorf("password: dummy hash: %w", err)
 	}
+	// One check's time starts the running average a Floor is scaled by.
+	began := time.Now()
+	_, _ = verify(f, "", p.dummy, c.Argon2)
+	p.floors.observeArgon(time.Since(began))
 	return p, nil
 }
 
@@ -116,18 +123,27 @@ func (p *Pool) Hash(ctx context.Context, password string) (string, error) {
 // (foreign.go): they are verified in the same pool, since a bcrypt or PBKDF2 check costs a
 // worker as much as an argon2id one, and always need a rehash.
 func (p *Pool) Verify(ctx context.Context, password, encoded string) (needsRehash bool, err error) {
+	return p.VerifyFloored(ctx, password, encoded, nil)
+}
+
+// VerifyFloored is Verify whose mismatch is answered no sooner than floor's Floor (FloorOf)
+// after the check began computing: a login's check, so that its time does not depend on which
+// scheme the user's hash is in. floor is asked only after a mismatch (a success is never held
+// back, so it costs nothing there); its error is returned instead of ErrMismatch. A malformed
+// hash is not held back here; the caller then checks the dummy hash with the same floor.
+func (p *Pool) VerifyFloored(ctx context.Context, password, encoded string, floor FloorFunc) (needsRehash bool, err error) {
 	if !strings.HasPrefix(encoded, "$argon2id$") {
 		f, err := parseForeign(encoded)
 		if err != nil {
 			return false, err
 		}
-		return true, p.verifyForeign(ctx, password, f)
+		return true, p.verifyForeign(ctx, password, f, floor)
 	}
 	h, err := ParsePHC(encoded)
 	if err != nil {
 		return false, err
 	}
-	return p.verify(ctx, password, h)
+	return p.verify(ctx, password, h, floor)
 }
 
 // VerifyBcrypt checks secret against a bcrypt hash in the pool: ErrMismatch, ErrMalformedHash
@@ -145,19 +161,24 @@ func (p *Pool) VerifyBcrypt(ctx context.Context, secret, hash string) error {
 	if f.scheme != SchemeBcrypt {
 		return fmt.Errorf("%w: not a bcrypt hash", ErrMalformedHash)
 	}
-	return p.verifyForeign(ctx, secret, f)
+	return p.verifyForeign(ctx, secret, f, nil)
 }
 
-func (p *Pool) verifyForeign(ctx context.Context, password string, f foreign) error {
+func (p *Pool) verifyForeign(ctx context.Context, password string, f foreign, floor FloorFunc) error {
 	if len(password) > MaxVerifyLen {
 		return ErrMismatch
 	}
 	ok := false
-	if qerr := p.run(ctx, func() { ok = f.match([]byte(password)) }); qerr != nil {
+	var began time.Time
+	if qerr := p.run(ctx, func() {
+		began = time.Now()
+		ok = f.match([]byte(password))
+		p.floors.observeForeign(costKey{f.scheme, f.cost}, time.Since(began))
+	}); qerr != nil {
 		return qerr
 	}
 	if !ok {
-		return ErrMismatch
+		return p.holdBack(ctx, began, floor)
 	}
 	return nil
 }
@@ -167,7 +188,13 @@ func (p *Pool) verifyForeign(ctx context.Context, password string, f foreign) er
 // error: ErrMismatch once the work is done, like a wrong password, or ErrBusy or ctx's error
 // exactly as Verify would, so a caller can treat both paths alike.
 func (p *Pool) VerifyUnknown(ctx context.Context, password string) error {
-	_, err := p.verify(ctx, password, p.dummy)
+	return p.VerifyUnknownFloored(ctx, password, nil)
+}
+
+// VerifyUnknownFloored is VerifyUnknown answered no sooner than floor's Floor after the check
+// began computing, as VerifyFloored's mismatch is.
+func (p *Pool) VerifyUnknownFloored(ctx context.Context, password string, floor FloorFunc) error {
+	_, err := p.verify(ctx, password, p.dummy, floor)
 	if err == nil {
 		// Unreachable: the dummy's password is 32 random bytes nobody knows.
 		err = ErrMismatch
@@ -175,7 +202,7 @@ func (p *Pool) VerifyUnknown(ctx context.Context, password string) error {
 	return err
 }
 
-func (p *Pool) verify(ctx context.Context, password string, h PHC) (bool, error) {
+func (p *Pool) verify(ctx context.Context, password string, h PHC, floor FloorFunc) (bool, error) {
 	if len(password) > MaxVerifyLen {
 		// No stored hash can be of such a password. The early answer reveals only the length
 		// the caller chose, and is the same for known and unknown users.
@@ -183,8 +210,18 @@ func (p *Pool) verify(ctx context.Context, password string, h PHC) (bool, error)
 	}
 	var rehash bool
 	var err error
-	if qerr := p.run(ctx, func() { rehash, err = verify(p.kdf, password, h, p.params) }); qerr != nil {
+	var began time.Time
+	if qerr := p.run(ctx, func() {
+		began = time.Now()
+		rehash, err = verify(p.kdf, password, h, p.params)
+		if h.Params == p.params {
+			p.floors.observeArgon(time.Since(began))
+		}
+	}); qerr != nil {
 		return false, qerr
+	}
+	if errors.Is(err, ErrMismatch) {
+		err = p.holdBack(ctx, began, floor)
 	}
 	return rehash, err
 }

@@ -23,6 +23,7 @@ type Store interface {
 	Clients
 	Revocations
 	LegacyTokens
+	ImportedHashes
 
 	// Ping reports whether the backend can serve this replica's requests, writes included
 	// (the admin port's /readyz).
@@ -111,7 +112,9 @@ type Sessions interface {
 	// does not exist or has expired is ErrNotFound. It returns the ended session.
 	RevokeSession(ctx context.Context, ref SessionRef, tokenHash string, reason Reason, now time.Time) (Session, error)
 	// RevokeAllSessions ends every session of the user except exceptSessionID (empty: all)
-	// in one step, announces each, and returns the ended IDs.
+	// in one step, announces each, and returns the ended IDs. The user's legacy tokens
+	// (LegacyTokens: the sessions of the system the user was imported from, never the kept
+	// one) go in the same step, as they do with SetPassword and DeleteUser.
 	RevokeAllSessions(ctx context.Context, userID, exceptSessionID string, reason Reason, now time.Time) ([]string, error)
 	// SpendPasswordChange spends the session's leave to change the password without the
 	// current one: if its PasswordChangeUntil is after now, it is cleared and nil returned, in
@@ -211,3 +214,19 @@ type LegacyTokens interface {
 	// request of the same client). Anything else is ErrInvalidToken.
 	SpendLegacyToken(ctx context.Context, userID, client, hash string, grace time.Duration, now time.Time) (first bool, err error)
 }
+
+// ImportedHashes is the realm's record of the users imported with a password hash of another
+// scheme (bcrypt, PBKDF2, argon2i) that no login has rehashed yet. A failed login's check of
+// such a hash costs what its scheme costs, not what the dummy hash of an unknown login costs,
+// so login reads this record and makes every failed check cost at least what the costliest
+// imported scheme costs: a slower "wrong password" must not tell that a login exists.
+type ImportedHashes interface {
+	// AddImportedHashes adds n to the count of users still holding an imported hash (n < 0
+	// gives back an importer's unused reservation, or counts one rehash) and keeps each twin
+	// whose Cost is above the stored twin of its scheme, in one atomic step. A count left at
+	// 0 or below removes the record, twins included.
+	AddImportedHashes(ctx context.Context, n int64, twins []HashTwin) error
+	// ImportedHashes returns the record; with none stored it is the zero record.
+	ImportedHashes(ctx context.Context) (ImportedHashRecord, error)
+}
+

@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -469,6 +470,54 @@ func ValidateLegacyTokens(tokens []LegacyToken, now time.Time) error {
 			return invalidArg("legacy token of client %s: a stored token starts unspent", t.Client)
 		}
 		seen[t.Client] = true
+	}
+	return nil
+}
+
+// HashTwin stands for the costliest imported hash of one scheme: a hash with the same scheme
+// and cost parameters, of a random secret nobody knows, so checking a password against it
+// costs what checking against the imported hashes costs without keeping a copy of anyone's.
+type HashTwin struct {
+	// Scheme names the hash format (password.Scheme).
+	Scheme string
+	// Cost orders twins of one scheme (bcrypt's cost, PBKDF2's iterations, argon2's memory
+	// times passes); it does not compare across schemes.
+	Cost int64
+	Hash string
+}
+
+// ImportedHashRecord is what ImportedHashes keeps: how many users still hold an imported
+// hash (an upper bound: a password set by a reset or a change does not count down, only a
+// rehash at login does), and one twin per scheme seen.
+type ImportedHashRecord struct {
+	Remaining int64
+	Twins     []HashTwin
+}
+
+// Bounds on a hash twin, checked by ValidateHashTwins.
+const (
+	MaxHashTwins      = 8
+	MaxHashTwinLen    = 256
+	maxHashSchemeName = 32
+)
+
+// ValidateHashTwins checks twins before they are stored: at most MaxHashTwins, each with a
+// scheme name of letters, digits and dashes, a cost of at least 1 and a printable hash
+// without spaces of at most MaxHashTwinLen.
+func ValidateHashTwins(twins []HashTwin) error {
+	if len(twins) > MaxHashTwins {
+		return fmt.Errorf("%w: more than %d hash twins", ErrInvalidArgument, MaxHashTwins)
+	}
+	for _, t := range twins {
+		if t.Scheme == "" || len(t.Scheme) > maxHashSchemeName || strings.Trim(t.Scheme, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			return fmt.Errorf("%w: hash twin scheme %q", ErrInvalidArgument, t.Scheme)
+		}
+		if t.Cost < 1 {
+			return fmt.Errorf("%w: hash twin cost %d", ErrInvalidArgument, t.Cost)
+		}
+		if t.Hash == "" || len(t.Hash) > MaxHashTwinLen || strings.IndexFunc(t.Hash, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+			return fmt.Errorf("%w: hash twin of %s is not a printable hash of at most %d bytes", ErrInvalidArgument, t.Scheme, MaxHashTwinLen)
+		}
 	}
 	return nil
 }

@@ -69,6 +69,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"LegacyTokensInvalid", testLegacyTokensInvalid},
 		{"LegacyTokenConcurrentSpend", testLegacyTokenConcurrentSpend},
 		{"LegacyTokensDeletedWithUser", testLegacyTokensDeletedWithUser},
+		{"ImportedHashes", testImportedHashes},
+		{"LegacyTokensEndWithSessions", testLegacyTokensEndWithSessions},
 		{"ClosedStoreIsUnavailable", testClosed},
 	}
 	for _, tc := range tests {

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -147,4 +148,74 @@ func testLegacyTokensDeletedWithUser(t *testing.T, f *fixture) {
 	must(t, err, "delete user")
 	_, err = f.s.GetLegacyToken(f.ctx, u.ID, "web", f.now)
 	wantErr(t, err, store.ErrNotFound, "a deleted user's legacy token")
+}
+
+func testImportedHashes(t *testing.T, f *fixture) {
+	empty, err := f.s.ImportedHashes(f.ctx)
+	must(t, err, "read the record before any import")
+	if d := diff(store.ImportedHashRecord{}, empty); d != "" {
+		t.Fatalf("record before any import: %s", d)
+	}
+	bcrypt10, bcrypt12 := store.HashTwin{Scheme: "bcrypt", Cost: 10, Hash: bcryptLike("a")}, store.HashTwin{Scheme: "bcrypt", Cost: 12, Hash: bcryptLike("b")}
+	pbkdf2 := store.HashTwin{Scheme: "pbkdf2-sha256", Cost: 600000, Hash: "$pbkdf2-sha256$600000$c2FsdA$" + random(43)}
+	must(t, f.s.AddImportedHashes(f.ctx, 256, []store.HashTwin{bcrypt10}), "reserve 256 with a bcrypt twin")
+	must(t, f.s.AddImportedHashes(f.ctx, 256, []store.HashTwin{bcrypt12, pbkdf2}), "reserve 256 more with a costlier bcrypt twin")
+	// A cheaper twin never replaces a costlier one: the record keeps the worst case.
+	must(t, f.s.AddImportedHashes(f.ctx, 0, []store.HashTwin{bcrypt10}), "offer a cheaper twin")
+	must(t, f.s.AddImportedHashes(f.ctx, -12, nil), "give back 12")
+	got, err := f.s.ImportedHashes(f.ctx)
+	must(t, err, "read the record")
+	want := store.ImportedHashRecord{Remaining: 500, Twins: []store.HashTwin{bcrypt12, pbkdf2}}
+	if d := diff(want, got); d != "" {
+		t.Errorf("record: %s", d)
+	}
+
+	wantErr(t, f.s.AddImportedHashes(f.ctx, 1, []store.HashTwin{{Scheme: "bcrypt", Cost: 12, Hash: "has space"}}),
+		store.ErrInvalidArgument, "add a twin that is not a hash")
+	wantErr(t, f.s.AddImportedHashes(f.ctx, 1, []store.HashTwin{{Scheme: "Bcrypt!", Cost: 12, Hash: bcrypt12.Hash}}),
+		store.ErrInvalidArgument, "add a twin of a malformed scheme")
+
+	// Counting down to zero removes the record, twins and all; a later import starts afresh.
+	must(t, f.s.AddImportedHashes(f.ctx, -500, nil), "count the last rehash")
+	got, err = f.s.ImportedHashes(f.ctx)
+	must(t, err, "read the record after the last rehash")
+	if d := diff(store.ImportedHashRecord{}, got); d != "" {
+		t.Errorf("record after the last rehash: %s", d)
+	}
+	must(t, f.s.AddImportedHashes(f.ctx, -1, nil), "count a rehash with no record")
+	must(t, f.s.AddImportedHashes(f.ctx, 1, []store.HashTwin{bcrypt10}), "a new import")
+	got, err = f.s.ImportedHashes(f.ctx)
+	must(t, err, "read the new record")
+	if d := diff(store.ImportedHashRecord{Remaining: 1, Twins: []store.HashTwin{bcrypt10}}, got); d != "" {
+		t.Errorf("record of a new import: %s", d)
+	}
+}
+
+// Ending a user's sessions ends the sessions they had in the system they were imported from:
+// "log her out everywhere" reaches a devise client that has not come back since the cutover.
+func testLegacyTokensEndWithSessions(t *testing.T, f *fixture) {
+	for _, end := range []struct {
+		name string
+		do   func(store.User, string) error
+	}{
+		{"revoke all", func(u store.User, _ string) error {
+			_, err := f.s.RevokeAllSessions(f.ctx, u.ID, "", store.ReasonAdmin, f.now)
+			return err
+		}},
+		{"revoke all but one", func(u store.User, keep string) error {
+			_, err := f.s.RevokeAllSessions(f.ctx, u.ID, keep, store.ReasonRevokeAll, f.now)
+			return err
+		}},
+		{"set password", func(u store.User, keep string) error {
+			_, err := f.s.SetPassword(f.ctx, u.ID, "$argon2id$new", keep, f.now)
+			return err
+		}},
+	} {
+		u := f.createUser(strings.ReplaceAll(end.name, " ", "-") + "@example.com")
+		kept, _ := f.createSession(u)
+		must(t, f.s.PutLegacyTokens(f.ctx, u.ID, []store.LegacyToken{{Client: "phone", Hash: bcryptLike("p"), ExpiresAt: f.now.Add(time.Hour)}}, f.now), "put legacy tokens")
+		must(t, end.do(u, kept.ID), "%s", end.name)
+		_, err := f.s.GetLegacyToken(f.ctx, u.ID, "phone", f.now)
+		wantErr(t, err, store.ErrNotFound, "the legacy token after %s", end.name)
+	}
 }

@@ -2,6 +2,8 @@ package memory
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/latchauth/latch/authserver/store"
@@ -70,4 +72,47 @@ func (s *Store) SpendLegacyToken(_ context.Context, userID, client, hash string,
 	t.SpentUntil = ms(now.Add(grace))
 	s.legacy[userID][client] = t
 	return true, nil
+}
+
+// AddImportedHashes implements store.Store.
+func (s *Store) AddImportedHashes(_ context.Context, n int64, twins []store.HashTwin) error {
+	if err := store.ValidateHashTwins(twins); err != nil {
+		return err
+	}
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	r := &s.imported
+	if r.Remaining += n; r.Remaining <= 0 {
+		*r = store.ImportedHashRecord{}
+		return nil
+	}
+next:
+	for _, t := range twins {
+		for i, have := range r.Twins {
+			if have.Scheme == t.Scheme {
+				if t.Cost > have.Cost {
+					r.Twins[i] = t
+				}
+				continue next
+			}
+		}
+		if len(r.Twins) < store.MaxHashTwins {
+			r.Twins = append(r.Twins, t)
+		}
+	}
+	return nil
+}
+
+// ImportedHashes implements store.Store.
+func (s *Store) ImportedHashes(context.Context) (store.ImportedHashRecord, error) {
+	if err := s.lock(); err != nil {
+		return store.ImportedHashRecord{}, err
+	}
+	defer s.mu.Unlock()
+	r := s.imported
+	r.Twins = slices.Clone(r.Twins)
+	slices.SortFunc(r.Twins, func(a, b store.HashTwin) int { return strings.Compare(a.Scheme, b.Scheme) })
+	return r, nil
 }

@@ -29,6 +29,7 @@ type Store struct {
 	tracked  map[string]map[store.SessionRef]struct{} // client ID -> its tracked sessions
 	subs     map[*store.EventFeed]context.CancelFunc
 	legacy   map[string]map[string]store.LegacyToken // user ID -> client -> token (legacy.go)
+	imported store.ImportedHashRecord                // legacy.go
 
 	lastSweep time.Time
 }

@@ -309,8 +309,10 @@ func (s *Store) RevokeAllSessions(_ context.Context, userID, exceptSessionID str
 }
 
 // endSessions ends every live session of the user but keep, oldest first, announcing each;
-// dead ones are dropped silently. Called with the mutex held.
+// dead ones are dropped silently, and so are the user's legacy tokens (the sessions of the
+// system the user was imported from). Called with the mutex held.
 func (s *Store) endSessions(userID, keep string, reason store.Reason, now time.Time) []string {
+	delete(s.legacy, userID)
 	var live []store.Session
 	for id, sess := range s.sessions[userID] {
 		if id == keep {

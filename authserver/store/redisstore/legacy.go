@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +18,9 @@ import (
 // The key's TTL is its latest expiry, set at each put; a spent or expired field is dropped at
 // the next put and otherwise with the key.
 
-func init() { allScripts = append(allScripts, putLegacyTokensScript, spendLegacyTokenScript) }
+func init() {
+	allScripts = append(allScripts, putLegacyTokensScript, spendLegacyTokenScript, addImportedHashesScript)
+}
 
 func (k keys) legacyTokens(uid string) string { return k.userBase(uid) + "legacy" }
 
@@ -152,4 +155,83 @@ if spent == '0' then
 end
 if now < tonumber(spent) then return {'again'} end
 return {'invalid'}
+`)
+
+// The imported-hash record is one hash, `P imported-hashes`: field "remaining" holds the
+// count, and "twin:<scheme>" holds "<cost> <hash>" for each scheme.
+func (k keys) importedHashes() string { return k.prefix + "imported-hashes" }
+
+// AddImportedHashes implements store.Store in one step.
+func (s *Store) AddImportedHashes(ctx context.Context, n int64, twins []store.HashTwin) error {
+	if err := store.ValidateHashTwins(twins); err != nil {
+		return err
+	}
+	args := []any{n, store.MaxHashTwins}
+	for _, t := range twins {
+		args = append(args, t.Scheme, t.Cost, t.Hash)
+	}
+	res, err := s.write(ctx, "add imported hashes", addImportedHashesScript, []string{s.keys.importedHashes()}, args...)
+	if err != nil {
+		return err
+	}
+	if status(res) != "ok" {
+		return unexpected("add imported hashes", res)
+	}
+	return nil
+}
+
+// ImportedHashes implements store.Store with one HGETALL.
+func (s *Store) ImportedHashes(ctx context.Context) (store.ImportedHashRecord, error) {
+	if s.isClosed() {
+		return store.ImportedHashRecord{}, errClosed
+	}
+	f, err := s.client.HGetAll(ctx, s.keys.importedHashes()).Result()
+	if err != nil {
+		return store.ImportedHashRecord{}, wrapErr("get imported hashes", err)
+	}
+	var r store.ImportedHashRecord
+	r.Remaining, _ = strconv.ParseInt(f["remaining"], 10, 64)
+	if r.Remaining <= 0 {
+		return store.ImportedHashRecord{}, nil
+	}
+	for k, v := range f {
+		scheme, ok := strings.CutPrefix(k, "twin:")
+		if !ok {
+			continue
+		}
+		cost, hash, _ := strings.Cut(v, " ")
+		c, err := strconv.ParseInt(cost, 10, 64)
+		if err != nil || hash == "" {
+			continue
+		}
+		r.Twins = append(r.Twins, store.HashTwin{Scheme: scheme, Cost: c, Hash: hash})
+	}
+	slices.SortFunc(r.Twins, func(a, b store.HashTwin) int { return strings.Compare(a.Scheme, b.Scheme) })
+	return r, nil
+}
+
+// addImportedHashesScript adds to the count and keeps each scheme's costliest twin, removing
+// the record when the count reaches 0.
+//
+// KEYS: the record. ARGV: n, the most twins, then (scheme, cost, hash) per twin.
+var addImportedHashesScript = redis.NewScript(`
+local n = redis.call('HINCRBY', KEYS[1], 'remaining', ARGV[1])
+if n <= 0 then
+  redis.call('DEL', KEYS[1])
+  return {'ok'}
+end
+local have = redis.call('HLEN', KEYS[1]) - 1
+for i = 3, #ARGV, 3 do
+  local f = 'twin:' .. ARGV[i]
+  local cur = redis.call('HGET', KEYS[1], f)
+  if cur then
+    if tonumber(string.match(cur, '^(%d+) ')) < tonumber(ARGV[i + 1]) then
+      redis.call('HSET', KEYS[1], f, ARGV[i + 1] .. ' ' .. ARGV[i + 2])
+    end
+  elseif have < tonumber(ARGV[2]) then
+    redis.call('HSET', KEYS[1], f, ARGV[i + 1] .. ' ' .. ARGV[i + 2])
+    have = have + 1
+  end
+end
+return {'ok'}
 `)

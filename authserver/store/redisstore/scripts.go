@@ -119,6 +119,8 @@ local function endall(base, zkey, chan, uid, keep, reason, now)
       ended[#ended + 1] = sid
     end
   end
+  -- The tokens of the system the user was imported from are sessions too (legacy.go).
+  redis.call('DEL', base .. 'legacy')
   return ended
 end
 `
