@@ -229,4 +229,3 @@ type ImportedHashes interface {
 	// ImportedHashes returns the record; with none stored it is the zero record.
 	ImportedHashes(ctx context.Context) (ImportedHashRecord, error)
 }
-
