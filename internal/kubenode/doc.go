@@ -28,6 +28,10 @@
 // writes the sysctls back, removes the directories that appeared and the state directory.
 // Every component dies with the process that started it, so a killed test leaves only what
 // outlives its children, and the record to undo it: Down (`hack/node down`), or the next
-// Start, undoes it from there. One node runs per host: the state directory is locked, and
-// Start refuses when the bridge or the cgroup root belong to another.
+// Start, undoes it from there. One node runs per host: Start takes a host-wide lock
+// (/run/lock/latch-node.lock) and the state directory's. When a node of another test process,
+// or of this one, holds the host, Start waits for it to stop (Options.Wait, 15 minutes by
+// default, saying so every 30 s): `go test ./...` runs the packages that start nodes side by
+// side. It refuses at once when the node is any other process's (hack/node up), and when the
+// bridge or the cgroup root belong to a node no state directory recorded.
 package kubenode

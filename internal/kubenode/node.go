@@ -54,8 +54,13 @@ type Options struct {
 	BuildImages bool
 	// Progress receives one line per step with the seconds since Start; nil is os.Stderr.
 	Progress io.Writer
-	// Timeout bounds Start; 0 is 5 minutes.
+	// Timeout bounds Start once the host is free; 0 is 5 minutes.
 	Timeout time.Duration
+	// Wait bounds how long Start waits for the node of another test process, or of another
+	// Start in this process, to stop (one node runs per host, and `go test ./...` runs the
+	// packages that start one side by side); 0 is DefaultWait, negative refuses at once. A
+	// node of any other process (hack/node up) is refused at once.
+	Wait time.Duration
 	// failAt makes Start fail after the step of that name ("prepared", "runtime",
 	// "kubelet"), so a test sees what a failure half-way leaves.
 	failAt string
@@ -68,6 +73,7 @@ type Node struct {
 	out     io.Writer
 	start   time.Time
 	lock    *os.File
+	host    *os.File // the host lock, held from Start to the end of Stop
 	before  *hostState
 	pki     *pki
 	cfg     *rest.Config
@@ -96,8 +102,10 @@ const (
 // StorageClass exists. It must run as root. On failure it undoes everything it did, and
 // the error carries the failing component's last log lines.
 //
-// Only one node runs per host: Start fails when another holds the state directory, and when
-// the node's bridge or cgroup root exists without a state directory that recorded them.
+// Only one node runs per host. When a node of another test process (or of this process) runs,
+// Start first waits for it to stop, up to o.Wait, saying so on o.Progress; it fails at once
+// when the running node is another process's (hack/node up), and when the node's bridge or
+// cgroup root exists without a state directory that recorded them.
 // When the state directory holds what a crashed node left, Start first cleans that up, as
 // Down would.
 func Start(ctx context.Context, o Options) (*Node, error) {
@@ -107,8 +115,9 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
+	if o.Wait == 0 {
+		o.Wait = DefaultWait
+	}
 	dir := o.StateDir
 	if dir == "" {
 		dir = DefaultStateDir
@@ -121,8 +130,15 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	if out == nil {
 		out = os.Stderr
 	}
-	n := &Node{l: layout{dir}, out: out, start: time.Now(), procs: map[string]*childproc.Process{}}
+	host, err := lockHost(ctx, dir, o.Wait, out)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	n := &Node{l: layout{dir}, out: out, start: time.Now(), procs: map[string]*childproc.Process{}, host: host}
 	if n.lock, err = lockDir(dir, out); err != nil {
+		_ = host.Close()
 		return nil, err
 	}
 	if err := n.up(ctx, o); err != nil {
@@ -917,6 +933,9 @@ func (n *Node) Stop() error {
 		}
 		if n.lock != nil {
 			_ = n.lock.Close()
+		}
+		if n.host != nil {
+			_ = n.host.Close()
 		}
 		n.stopErr = err
 		n.say("stopped")

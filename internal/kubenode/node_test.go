@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -115,12 +116,25 @@ func TestNode(t *testing.T) {
 	cs := n.Client()
 
 	t.Run("one node per host", func(t *testing.T) {
-		if _, err := Start(ctx, Options{StateDir: dir}); err == nil || !strings.Contains(err.Error(), "already running") {
+		if _, err := Start(ctx, Options{StateDir: dir, Wait: -1}); err == nil || !strings.Contains(err.Error(), "already running") {
 			t.Errorf("a second Start on the running node's directory: %v, want it refused as already running", err)
 		}
 		other := filepath.Join(t.TempDir(), "other")
-		if _, err := Start(ctx, Options{StateDir: other}); err == nil || !strings.Contains(err.Error(), "bridge "+bridgeName+" exists") {
-			t.Errorf("a second node from another directory: %v, want it refused for the bridge", err)
+		if _, err := Start(ctx, Options{StateDir: other, Wait: -1}); err == nil || !strings.Contains(err.Error(), "already running on this host") {
+			t.Errorf("a second node from another directory: %v, want it refused as already running", err)
+		}
+		// The default is to wait for it, within Wait and the context.
+		begin := time.Now()
+		if _, err := Start(ctx, Options{StateDir: other, Wait: 2 * time.Second, Progress: &testLog{t: t}}); err == nil || !strings.Contains(err.Error(), "still runs after 2s") || time.Since(begin) < 2*time.Second {
+			t.Errorf("a second node waiting 2 s: %v after %s, want it to give up after 2 s", err, time.Since(begin))
+		}
+		wctx, wcancel := context.WithTimeout(ctx, time.Second)
+		defer wcancel()
+		if _, err := Start(wctx, Options{StateDir: other}); err == nil || !strings.Contains(err.Error(), "waiting for the host: context deadline exceeded") {
+			t.Errorf("a second node whose context ends while it waits: %v", err)
+		}
+		if _, err := os.Stat(other); !os.IsNotExist(err) {
+			t.Errorf("a refused Start left %s (%v)", other, err)
 		}
 		if st, err := Status(dir); err != nil || !st.Running || st.PID != os.Getpid() {
 			t.Errorf("Status(%s) = %+v, %v; want running by this process", dir, st, err)
@@ -453,6 +467,83 @@ func createLatch(ctx context.Context, cs kubernetes.Interface, image string) err
 		},
 	}, metav1.CreateOptions{})
 	return err
+}
+
+// TestStartsWaitForEachOther starts a node while another runs (go test ./... runs the packages
+// that start nodes side by side, and one node runs per host): the second Start waits for the
+// first node to stop, then comes up.
+func TestStartsWaitForEachOther(t *testing.T) {
+	before := viewHost(t)
+	first := StartT(t, Options{StateDir: testDir(), Timeout: 4 * time.Minute})
+	second := testDir() + "-second"
+	type started struct {
+		n   *Node
+		err error
+		at  time.Time
+	}
+	done := make(chan started, 1)
+	progress := &lineRecorder{t: t}
+	go func() {
+		n, err := Start(t.Context(), Options{StateDir: second, Timeout: 4 * time.Minute, Wait: 3 * time.Minute, Progress: progress})
+		done <- started{n, err, time.Now()}
+	}()
+	time.Sleep(3 * time.Second) // the second Start is waiting by now
+	select {
+	case s := <-done:
+		t.Fatalf("the second Start returned while the first node runs: %v", s.err)
+	default:
+	}
+	if !progress.contains("waiting for the node of another test to stop") {
+		t.Errorf("the waiting Start did not say it waits; it said %q", progress.String())
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	var s started
+	select {
+	case s = <-done:
+	case <-time.After(5 * time.Minute):
+		t.Fatal("the second Start did not return within 5 minutes of the first node's stop")
+	}
+	if s.err != nil {
+		t.Fatalf("the second Start, after the first node stopped: %v", s.err)
+	}
+	t.Cleanup(func() { _ = s.n.Stop() })
+	t.Logf("the second node was Ready %.1f s after the first stopped", s.at.Sub(stopped).Seconds())
+	if _, err := s.n.Client().CoreV1().Nodes().Get(t.Context(), NodeName, metav1.GetOptions{}); err != nil {
+		t.Error(err)
+	}
+	if err := s.n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	assertHostRestored(t, before, second)
+}
+
+// lineRecorder keeps what a Start reports, and logs it.
+type lineRecorder struct {
+	t   *testing.T
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (r *lineRecorder) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.t.Log(strings.TrimRight(string(p), "\n"))
+	return r.buf.Write(p)
+}
+
+func (r *lineRecorder) contains(s string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Contains(r.buf.String(), s)
+}
+
+func (r *lineRecorder) String() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.buf.String()
 }
 
 // A directory that is neither empty nor a node's is not taken for a state directory: Start and
