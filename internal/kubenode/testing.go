@@ -2,6 +2,7 @@ package kubenode
 
 import (
 	"bytes"
+	"io"
 	"sync"
 	"testing"
 )
@@ -50,3 +51,7 @@ func (w *testLog) Write(p []byte) (int, error) {
 		w.t.Log(line[:len(line)-1])
 	}
 }
+
+// TestLog is a writer of whole lines to t's log, for the Progress of a node started by other
+// test helpers (devcluster.StartT).
+func TestLog(t testing.TB) io.Writer { return &testLog{t: t} }
