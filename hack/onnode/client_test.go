@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -28,9 +29,11 @@ type realmClient struct {
 }
 
 func newRealmClient(base string) *realmClient {
+	// A connection kube-proxy sends to a pod that is gone gets no answer at all: the dial gives
+	// up after 2 s, as a client would, and tries again.
 	return &realmClient{base: base, http: &http.Client{
 		Timeout:   10 * time.Second,
-		Transport: &http.Transport{DisableKeepAlives: true},
+		Transport: &http.Transport{DisableKeepAlives: true, DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext},
 	}}
 }
 

@@ -527,7 +527,7 @@ func checkDrain(ctx context.Context, t *testing.T, c *devcluster.Cluster, realm 
 	dctx, dcancel := context.WithTimeout(ctx, 90*time.Second)
 	defer dcancel()
 	cmd := exec.CommandContext(dctx, kubectl, "--kubeconfig", c.Node.Kubeconfig(), "drain", kubenode.NodeName,
-		"--pod-selector", r.Status.Selector, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout", "25s")
+		"--pod-selector", r.Status.Selector, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout", "12s")
 	out, err := cmd.CombinedOutput()
 	drained := time.Since(began)
 	if err == nil {
