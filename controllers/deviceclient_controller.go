@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+
 	corev1 "k8s.io/api/core/v1"
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -230,6 +232,15 @@ func (r *DeviceClientReconciler) registrationHolder(ctx context.Context, realm *
 }
 
 func (r *DeviceClientReconciler) connectRealm(ctx context.Context, s *clientScope) error {
+	if s.realm.Spec.ExternalRedis() == nil && !apimeta.IsStatusConditionTrue(s.realm.Status.Conditions, authv1.ConditionRedisReady) {
+		// The managed Redis's Service name does not resolve before it exists, and the
+		// cluster's DNS caches the "no such host" (kube-dns: 30 s): a lookup now would hold
+		// back the realm's own servers, which start at the same moment, for that long. The
+		// realm's RedisReady turning true brings this client back (deviceclient_watches.go).
+		s.realmProblem = &problem{authv1.ReasonRealmNotReady, fmt.Sprintf("waiting for the realm's managed Redis (%s)", redisReadyMessage(s.realm))}
+		s.stopped = true
+		return nil
+	}
 	acc, err := r.realmAccess(ctx, s.realm)
 	if err != nil {
 		return err
@@ -304,4 +315,12 @@ func (r *DeviceClientReconciler) resyncPeriod() time.Duration {
 		return r.ResyncPeriod
 	}
 	return DefaultClientResyncPeriod
+}
+
+// redisReadyMessage is the realm's RedisReady condition's message, or that it has none yet.
+func redisReadyMessage(realm *authv1.AuthRealm) string {
+	if c := apimeta.FindStatusCondition(realm.Status.Conditions, authv1.ConditionRedisReady); c != nil {
+		return c.Message
+	}
+	return "the realm has no RedisReady condition yet"
 }

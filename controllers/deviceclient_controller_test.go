@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	kerrors "k8s.io/apimachinery/pkg/api/errors"
@@ -872,4 +873,29 @@ func TestDeviceClientRedisDown(t *testing.T) {
 	cr.srv.Restart()
 	waitGone(t, dc)
 	cr.mustRefuse(t, tok, "the token of a client deleted during an outage")
+}
+
+// TestDeviceClientWaitsForManagedRedis: a client of a realm whose managed Redis is not ready
+// yet does not reach for it (its Service name would not resolve, and the cluster's DNS would
+// cache that for the realm's servers starting at the same moment); it says what it waits for,
+// and goes on as soon as the realm's RedisReady turns true.
+func TestDeviceClientWaitsForManagedRedis(t *testing.T) {
+	t.Parallel()
+	ns := newNamespace(t)
+	realm := createRealm(t, newRealm(ns, "managed"))
+	dc := createClient(t, newDeviceClient(ns, "early", "managed"))
+	cur := waitClient(t, dc, authv1.ConditionRegistered, metav1.ConditionFalse, authv1.ReasonRealmNotReady)
+	if msg := conditionMessage(cur, authv1.ConditionRegistered); !strings.Contains(msg, "waiting for the realm's managed Redis") {
+		t.Errorf("Registered says %q, want what it waits for", msg)
+	}
+	// What the StatefulSet controller would report once the Redis pod is ready (envtest runs
+	// none): the realm's RedisReady turns true, and the client now tries the Redis, which does
+	// not exist here.
+	sts := &appsv1.StatefulSet{}
+	get(t, ns, redisName(realm), sts)
+	sts.Status.Replicas, sts.Status.ReadyReplicas, sts.Status.AvailableReplicas = 1, 1, 1
+	if err := k8s.Status().Update(t.Context(), sts); err != nil {
+		t.Fatal(err)
+	}
+	waitClient(t, dc, authv1.ConditionRegistered, metav1.ConditionUnknown, authv1.ReasonRedisUnavailable)
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
+
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/util/workqueue"
@@ -13,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
@@ -65,7 +68,7 @@ func (r *DeviceClientReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WithOptions(controller.Options{RateLimiter: rateLimiter, MaxConcurrentReconciles: cmp.Or(r.Workers, DefaultClientWorkers)}).
 		For(&authv1.DeviceClient{}, builder.WithPredicates(specChanged)).
 		Owns(&corev1.Secret{}, builder.OnlyMetadata).
-		Watches(&authv1.AuthRealm{}, handler.EnqueueRequestsFromMapFunc(r.clientsOfRealm), builder.WithPredicates(specChanged)).
+		Watches(&authv1.AuthRealm{}, handler.EnqueueRequestsFromMapFunc(r.clientsOfRealm), builder.WithPredicates(predicate.Or(specChanged, redisReadyChanged))).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.clientsUsingSecret), builder.OnlyMetadata).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.clientsInNamespace), builder.WithPredicates(predicate.LabelChangedPredicate{})).
 		Watches(&authv1.DeviceClient{}, handler.EnqueueRequestsFromMapFunc(r.otherClaimants)).
@@ -141,4 +144,21 @@ func (r *DeviceClientReconciler) listRequests(ctx context.Context, opts ...clien
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 	return reqs
+}
+
+// redisReadyChanged passes a realm whose RedisReady condition changed status: the clients
+// that waited for its managed Redis (connectRealm) go on at once.
+var redisReadyChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, okOld := e.ObjectOld.(*authv1.AuthRealm)
+		cur, okNew := e.ObjectNew.(*authv1.AuthRealm)
+		if !okOld || !okNew {
+			return false
+		}
+		return apimeta.IsStatusConditionTrue(old.Status.Conditions, authv1.ConditionRedisReady) !=
+			apimeta.IsStatusConditionTrue(cur.Status.Conditions, authv1.ConditionRedisReady)
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
 }
