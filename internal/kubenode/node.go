@@ -130,6 +130,12 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	if out == nil {
 		out = os.Stderr
 	}
+	// A directory that cannot be a node's is refused before waiting for the host.
+	if _, err := os.Stat(dir); err == nil {
+		if err := checkStateDir(dir); err != nil {
+			return nil, err
+		}
+	}
 	host, err := lockHost(ctx, dir, o.Wait, out)
 	if err != nil {
 		return nil, err

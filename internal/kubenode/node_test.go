@@ -130,7 +130,7 @@ func TestNode(t *testing.T) {
 		}
 		wctx, wcancel := context.WithTimeout(ctx, time.Second)
 		defer wcancel()
-		if _, err := Start(wctx, Options{StateDir: other}); err == nil || !strings.Contains(err.Error(), "waiting for the host: context deadline exceeded") {
+		if _, err := Start(wctx, Options{StateDir: other, Progress: &testLog{t: t}}); err == nil || !strings.Contains(err.Error(), "waiting for the host: context deadline exceeded") {
 			t.Errorf("a second node whose context ends while it waits: %v", err)
 		}
 		if _, err := os.Stat(other); !os.IsNotExist(err) {
