@@ -281,11 +281,11 @@ func (c *Cluster) install(ctx context.Context, helm string, o Options) error {
 	return nil
 }
 
-// applySamples creates the namespace and the samples' objects in it: every object but the
-// DeviceClients, then, once the realm is settled, the DeviceClients. Created together, the
-// operator's first reconcile of a client dials the realm's Redis by its Service name before
-// that Service exists, and CoreDNS caches the NXDOMAIN for 30 s, which the realm's servers
-// are then answered too: the samples took ~42 s to be Ready instead of ~10.
+// applySamples creates the namespace and the samples' objects in it, at once, as `kubectl
+// apply -f` would: the operator must cope. (Before a DeviceClient waited for its realm's
+// managed Redis, its first reconcile resolved the realm's Redis before that Service existed,
+// CoreDNS cached the NXDOMAIN for 30 s, and the realm's servers got it too: the samples took
+// ~42 s to be Ready instead of ~7.)
 func (c *Cluster) applySamples(ctx context.Context, samples []string) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.Namespace}}
 	if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -339,16 +339,7 @@ func (c *Cluster) applySamples(ctx context.Context, samples []string) error {
 		}
 		return nil
 	}
-	if err := create(first); err != nil {
-		return err
-	}
-	if len(clients) > 0 {
-		if err := c.waitSettled(ctx); err != nil {
-			return err
-		}
-		c.say("realm %s Ready; applying its clients", c.Realm)
-	}
-	return create(clients)
+	return create(append(first, clients...))
 }
 
 // GetRealm reads the realm.
@@ -395,23 +386,6 @@ func (c *Cluster) realmSettled(ctx context.Context) error {
 	}
 	if len(list.Items) != int(want) {
 		return fmt.Errorf("%d server pods (%s), want %d", len(list.Items), podPhases(list.Items), want)
-	}
-	return nil
-}
-
-// waitSettled waits for the realm alone to be settled.
-func (c *Cluster) waitSettled(ctx context.Context) error {
-	began, said := time.Now(), time.Now()
-	err := childproc.Poll(ctx, 300*time.Millisecond, func(ctx context.Context) error {
-		err := c.realmSettled(ctx)
-		if err != nil && time.Since(said) >= 10*time.Second {
-			c.say("waiting %.0f s for the realm: %v", time.Since(began).Seconds(), err)
-			said = time.Now()
-		}
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("%w\n%s", err, c.events(context.WithoutCancel(ctx), c.Namespace))
 	}
 	return nil
 }

@@ -4,8 +4,8 @@
 // whatever the test binary is built with), `helm install`s charts/latch with that image,
 // waits for the operator's pod to be Ready under the chart's ServiceAccount, applies the
 // samples (by default the full realm of config/samples: every dialect, two replicas, a
-// managed Redis on a claim of the node's StorageClass; then, once the realm is Ready, its
-// device and app clients) and waits for the realm and the clients to be Ready.
+// managed Redis on a claim of the node's StorageClass; and its device and app clients) and
+// waits for the realm and the clients to be Ready.
 //
 // A Cluster then gives the kube clients, the realm's Service URL (its ClusterIP, which
 // kube-proxy's iptables rules route from the host as from a pod), the server pods and their
