@@ -262,7 +262,7 @@ func buildDeployment(r *authv1.AuthRealm, image string, files []secretFile, conf
 					AutomountServiceAccountToken:  ptr.To(false),
 					EnableServiceLinks:            ptr.To(false),
 					SecurityContext:               restrictedPodSecurity(defaultUID),
-					TerminationGracePeriodSeconds: ptr.To[int64](30),
+					TerminationGracePeriodSeconds: ptr.To[int64](serverGracePeriod),
 					ImagePullSecrets:              s.ImagePullSecrets,
 					NodeSelector:                  s.Scheduling.NodeSelector,
 					Tolerations:                   s.Scheduling.Tolerations,
@@ -286,12 +286,27 @@ func buildDeployment(r *authv1.AuthRealm, image string, files []secretFile, conf
 						StartupProbe:    probe("/healthz", 5, 30),
 						LivenessProbe:   probe("/healthz", 5, 3),
 						ReadinessProbe:  probe("/readyz", 2, 2),
+						// A terminating pod leaves the Service's endpoints at once, but kube-proxy
+						// (and any load balancer) takes a moment to stop sending it connections;
+						// the server stops listening at SIGTERM, so without this pause a rolling
+						// update refused a few new connections on every pod it replaced.
+						Lifecycle: &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+							Sleep: &corev1.SleepAction{Seconds: preStopPauseSeconds},
+						}},
 					}},
 				},
 			},
 		},
 	}
 }
+
+// preStopPauseSeconds is how long a terminating server keeps serving before its SIGTERM, for
+// the endpoint change to reach every proxy; serverGracePeriod covers it plus the server's
+// own drain (listen.shutdownTimeout, 25 s by default) and a margin.
+const (
+	preStopPauseSeconds = 5
+	serverGracePeriod   = preStopPauseSeconds + 25 + 5
+)
 
 // buildPodDisruptionBudget keeps all but one server up during voluntary disruptions; it is
 // only wanted when there is more than one replica, or a single pod could never be drained.

@@ -142,6 +142,7 @@ func TestBuildDeploymentHardened(t *testing.T) {
 		"all capabilities dropped":   len(c.SecurityContext.Capabilities.Drop) == 1 && c.SecurityContext.Capabilities.Drop[0] == "ALL",
 		"liveness on /healthz":       c.LivenessProbe.HTTPGet.Path == "/healthz" && c.LivenessProbe.HTTPGet.Port == intstr.FromString("admin"),
 		"readiness on /readyz":       c.ReadinessProbe.HTTPGet.Path == "/readyz",
+		"a pause before SIGTERM":     c.Lifecycle.PreStop.Sleep.Seconds == preStopPauseSeconds && *pod.TerminationGracePeriodSeconds > preStopPauseSeconds+25,
 		"config hash on template":    d.Spec.Template.Annotations[configHashAnnotation] == "abc",
 		"two replicas":               *d.Spec.Replicas == 2,
 		"no unavailability in roll":  d.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() == 0,

@@ -188,7 +188,7 @@ func TestLatchOnNode(t *testing.T) {
 		if ro.OldHash == ro.NewHash {
 			t.Errorf("the edit did not change the config hash (%s)", ro.OldHash)
 		}
-		judge(t, "the rollout", rep)
+		judge(t, "the rollout", rep, true)
 		checkAll(t, "after the realm edit")
 	})
 	// The socket held across the roll was on a pod that is gone: its server closed it (the
@@ -225,7 +225,7 @@ func TestLatchOnNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		step("server pod %s deleted and replaced in %.1f s; %s", victim, time.Since(began).Seconds(), rep)
-		judge(t, "the pod's replacement", rep)
+		judge(t, "the pod's replacement", rep, true)
 		checkAll(t, "after the pod's replacement")
 	})
 
@@ -256,7 +256,7 @@ func TestLatchOnNode(t *testing.T) {
 			t.Fatal(err)
 		}
 		step("managed Redis pod %s deleted, back and Ready (realm Ready) in %.1f s; %s", pod.Name, time.Since(began).Seconds(), rep)
-		judge(t, "Redis's restart", rep)
+		judge(t, "Redis's restart", rep, false)
 		checkAll(t, "after Redis restarted")
 		// And new sessions are written to it.
 		if _, err := accountLogin(ctx, rc, "/login", "user0@example.com", password, nil); err != nil {
@@ -267,20 +267,27 @@ func TestLatchOnNode(t *testing.T) {
 }
 
 // judge fails the test on every request the realm answered without a valid session while
-// the cluster changed, and logs those it answered with a server error or did not answer: a server stops listening on SIGTERM
-// while kube-proxy may still send it new connections for a moment (the rendered Deployment
-// has no preStop delay), which a client sees as a refused connection and retries.
-func judge(t *testing.T, during string, rep pollReport) {
+// the cluster changed. While servers come and go (served: a rollout, a deleted pod, a drain)
+// every request must also be answered, and without a server error: a terminating server
+// keeps serving through its preStop pause until kube-proxy has stopped sending it
+// connections (before that pause, 2 to 11 of ~150 requests per rollout were refused). While
+// Redis restarts, the servers answer 500 for what needs Redis (they fail closed), and those
+// are only logged.
+func judge(t *testing.T, during string, rep pollReport, served bool) {
 	t.Helper()
 	if len(rep.Failures) > 0 {
 		t.Errorf("during %s, %d requests were answered without a valid session:\n%s", during, len(rep.Failures), strings.Join(rep.Failures, "\n"))
 	}
+	report := t.Logf
+	if served {
+		report = t.Errorf
+	}
 	if len(rep.ServerErrors) > 0 {
-		t.Logf("during %s, %d of %d requests were answered with a server error:\n%s",
+		report("during %s, %d of %d requests were answered with a server error:\n%s",
 			during, len(rep.ServerErrors), rep.total(), strings.Join(rep.ServerErrors, "\n"))
 	}
 	if len(rep.Unanswered) > 0 {
-		t.Logf("during %s, %d of %d requests got no answer (connection refused, reset or timed out):\n%s",
+		report("during %s, %d of %d requests got no answer (connection refused, reset or timed out):\n%s",
 			during, len(rep.Unanswered), rep.total(), strings.Join(rep.Unanswered, "\n"))
 	}
 }
@@ -566,5 +573,5 @@ func checkDrain(ctx context.Context, t *testing.T, c *devcluster.Cluster, realm 
 	}
 	rep := p.stop()
 	step("drain held back by the PDB, uncordoned and two servers Ready again in %.1f s; %s", time.Since(began).Seconds(), rep)
-	judge(t, "the drain", rep)
+	judge(t, "the drain", rep, true)
 }
