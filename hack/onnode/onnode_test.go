@@ -3,6 +3,8 @@ package onnode
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -135,6 +137,10 @@ func TestLatchOnNode(t *testing.T) {
 	for _, d := range devices {
 		sessions = append(sessions, d)
 	}
+	t.Run("kubectl latch runs latch admin in a server pod through pods/exec", func(t *testing.T) {
+		checkKubectlLatch(ctx, t, c, realm, "user0@example.com")
+	})
+
 	socketURL := "ws" + strings.TrimPrefix(svcURL, "http") + reactAuthPrefix + "/socket"
 	held, _, err := reactauthtest.DialURL(t, socketURL, nil)
 	if err != nil {
@@ -574,4 +580,65 @@ func checkDrain(ctx context.Context, t *testing.T, c *devcluster.Cluster, realm 
 	rep := p.stop()
 	step("drain held back by the PDB, uncordoned and two servers Ready again in %.1f s; %s", time.Since(began).Seconds(), rep)
 	judge(t, "the drain", rep, true)
+}
+
+// checkKubectlLatch runs the real kubectl plugin against the node, as the node's admin: it
+// finds a ready server pod of the realm, execs latch admin in it (the streaming envtest could
+// not show), and the answer lists the user's sessions; the pod's log, where the plugin sends
+// the audit, names the Kubernetes identity that acted.
+func checkKubectlLatch(ctx context.Context, t *testing.T, c *devcluster.Cluster, realm *authv1.AuthRealm, login string) {
+	t.Helper()
+	root, err := kubenode.FindRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	plugin := filepath.Join(t.TempDir(), "kubectl-latch")
+	build := exec.CommandContext(ctx, "go", "build", "-o", plugin, "./cmd/kubectl-latch")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/kubectl-latch: %v\n%s", err, out)
+	}
+	cmd := exec.CommandContext(ctx, plugin, "-n", realm.Namespace, "--realm", realm.Name, "-o", "json", "sessions", "list", "--user", login)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+c.Node.Kubeconfig())
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("kubectl latch sessions list: %v\n%s%s", err, out, stderr.String())
+	}
+	var sessions []struct{ ID, Dialect string }
+	if err := json.Unmarshal(out, &sessions); err != nil {
+		t.Fatalf("kubectl latch sessions list: %v: %s", err, out)
+	}
+	dialects := map[string]int{}
+	for _, s := range sessions {
+		dialects[s.Dialect]++
+	}
+	if dialects["account"] != 2 || dialects["deviseToken"] != 1 {
+		t.Errorf("kubectl latch sessions list --user %s: %+v, want its two account sessions and its deviseToken one", login, sessions)
+	}
+	// The audit event is in one server pod's log, naming who acted as the API server knows them.
+	err = childproc.Poll(ctx, 300*time.Millisecond, func(ctx context.Context) error {
+		pods, err := c.ServerPods(ctx)
+		if err != nil {
+			return err
+		}
+		for _, p := range pods {
+			b, err := c.Kube.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{}).DoRaw(ctx)
+			if err != nil {
+				continue
+			}
+			for line := range strings.Lines(string(b)) {
+				if strings.Contains(line, `"event":"admin.sessions.list"`) && strings.Contains(line, `"actor":"`) &&
+					!strings.Contains(line, `"actor":"kubeconfig-user:`) {
+					t.Logf("audit in %s: %s", p.Name, strings.TrimSpace(line))
+					return nil
+				}
+			}
+		}
+		return errors.New("no server pod's log holds the admin.sessions.list audit event with a verified actor")
+	})
+	if err != nil {
+		t.Error(err)
+	}
 }
