@@ -1,7 +1,6 @@
 package onnode
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -83,10 +82,10 @@ func TestLatchOnNode(t *testing.T) {
 			t.Errorf("processes: %d latch servers, %d operators, %d redis-server; want 2, 1, 1", len(servers), len(operators), len(redises))
 		}
 		for _, p := range append(servers, operators...) {
-			checkProcess(t, p, 65532)
+			kubenode.CheckRestrictedProcess(t, p, 65532)
 		}
 		for _, p := range redises {
-			checkProcess(t, p, 999)
+			kubenode.CheckRestrictedProcess(t, p, 999)
 		}
 		// From the host, the Service's ClusterIP (kube-proxy) and each pod's IP (the bridge)
 		// answer; the samples' clients were registered by the operator through Redis.
@@ -392,47 +391,6 @@ func processes(prefix string) []string {
 		}
 	}
 	return pids
-}
-
-// checkProcess checks a pod's process as the kernel sees it: its uid, no capabilities,
-// no_new_privs, a seccomp filter, a read-only root.
-func checkProcess(t *testing.T, pid string, uid int) {
-	t.Helper()
-	f, err := os.Open("/proc/" + pid + "/status")
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer f.Close()
-	status := map[string]string{}
-	for s := bufio.NewScanner(f); s.Scan(); {
-		if k, v, ok := strings.Cut(s.Text(), ":"); ok {
-			status[k] = strings.TrimSpace(v)
-		}
-	}
-	want := map[string]string{
-		"Uid":        fmt.Sprintf("%d\t%d\t%d\t%d", uid, uid, uid, uid),
-		"CapEff":     "0000000000000000",
-		"CapPrm":     "0000000000000000",
-		"CapBnd":     "0000000000000000",
-		"NoNewPrivs": "1",
-		"Seccomp":    "2",
-	}
-	for k, v := range want {
-		if status[k] != v {
-			t.Errorf("process %s (%s): %s = %q, want %q", pid, status["Name"], k, status[k], v)
-		}
-	}
-	mi, _ := os.ReadFile("/proc/" + pid + "/mountinfo")
-	for line := range strings.SplitSeq(string(mi), "\n") {
-		if f := strings.Fields(line); len(f) > 5 && f[4] == "/" {
-			if !slices.Contains(strings.Split(f[5], ","), "ro") {
-				t.Errorf("process %s (%s): its root is mounted %s, want ro", pid, status["Name"], f[5])
-			}
-			return
-		}
-	}
-	t.Errorf("process %s: no root mount in its mountinfo", pid)
 }
 
 func podReady(p *corev1.Pod) bool {

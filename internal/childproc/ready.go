@@ -65,12 +65,16 @@ func Poll(ctx context.Context, interval time.Duration, check func(context.Contex
 var probeClient = &http.Client{Timeout: 2 * time.Second}
 
 // GetOK is a readiness check: a GET of url answers 200 (a /readyz).
-func GetOK(ctx context.Context, url string) error {
+func GetOK(ctx context.Context, url string) error { return GetOKWith(ctx, probeClient, url) }
+
+// GetOKWith is GetOK through client (one that trusts a component's self-signed certificate,
+// say); the client should bound each attempt as GetOK's does.
+func GetOKWith(ctx context.Context, client *http.Client, url string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := probeClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 // Progress goes to the test's log unless o.Progress is set.
 func StartT(t testing.TB, o Options) *Cluster {
 	t.Helper()
+	kubenode.HoldHostT(t)
 	if o.Progress == nil {
 		o.Progress = kubenode.TestLog(t)
 	}

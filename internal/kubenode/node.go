@@ -500,21 +500,7 @@ func freePorts(n int) ([]int, error) {
 var insecureGet = &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 
 func getOK(client *http.Client, url string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_ = resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("GET %s: %s", url, resp.Status)
-		}
-		return nil
-	}
+	return func(ctx context.Context) error { return childproc.GetOKWith(ctx, client, url) }
 }
 
 // controlPlane starts etcd, kube-apiserver, then kube-controller-manager and kube-scheduler,

@@ -47,6 +47,9 @@ var wideDirs = []string{"/var/lib", "/var/log", "/run", "/opt"}
 
 func viewHost(t *testing.T) hostView {
 	t.Helper()
+	// No other test process's node may come or go between this view and the one it is
+	// compared with.
+	HoldHostT(t)
 	s, err := snapshotHost()
 	if err != nil {
 		t.Fatal(err)
@@ -279,43 +282,7 @@ func checkProcess(t *testing.T, prog string, uid int) {
 		t.Errorf("no process %s", prog)
 		return
 	}
-	status := map[string]string{}
-	f, err := os.Open("/proc/" + pid + "/status")
-	if err != nil {
-		t.Error(err)
-		return
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if k, v, ok := strings.Cut(s.Text(), ":"); ok {
-			status[k] = strings.TrimSpace(v)
-		}
-	}
-	want := map[string]string{
-		"Uid":        fmt.Sprintf("%d\t%d\t%d\t%d", uid, uid, uid, uid),
-		"CapEff":     "0000000000000000",
-		"CapPrm":     "0000000000000000",
-		"CapBnd":     "0000000000000000",
-		"NoNewPrivs": "1",
-		"Seccomp":    "2",
-	}
-	for k, v := range want {
-		if status[k] != v {
-			t.Errorf("%s (pid %s): %s = %q, want %q", prog, pid, k, status[k], v)
-		}
-	}
-	// The container's root is the first mount of its mount namespace at /.
-	mi, _ := os.ReadFile("/proc/" + pid + "/mountinfo")
-	for line := range strings.SplitSeq(string(mi), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 5 && f[4] == "/" {
-			if !slices.Contains(strings.Split(f[5], ","), "ro") {
-				t.Errorf("%s (pid %s): root mounted %s, want read-only", prog, pid, f[5])
-			}
-			break
-		}
-	}
+	CheckRestrictedProcess(t, pid, uid)
 }
 
 func waitFor(ctx context.Context, t *testing.T, what string, check func() error) {

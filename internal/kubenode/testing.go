@@ -1,10 +1,17 @@
 package kubenode
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
 	"io"
+	"os"
+	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // StartT starts a node for a test, which fails at once if the node does not come up, and
@@ -13,6 +20,7 @@ import (
 // go to the test's log unless o.Progress is set.
 func StartT(t testing.TB, o Options) *Node {
 	t.Helper()
+	HoldHostT(t)
 	if o.Progress == nil {
 		o.Progress = &testLog{t: t}
 	}
@@ -55,3 +63,99 @@ func (w *testLog) Write(p []byte) (int, error) {
 // TestLog is a writer of whole lines to t's log, for the Progress of a node started by other
 // test helpers (devcluster.StartT).
 func TestLog(t testing.TB) io.Writer { return &testLog{t: t} }
+
+// CheckRestrictedProcess checks a pod's process as the kernel sees it, as the restricted
+// security context asks: its uid, no capabilities, no_new_privs, a seccomp filter and a
+// read-only root (the first mount at / of its mount namespace).
+func CheckRestrictedProcess(t testing.TB, pid string, uid int) {
+	t.Helper()
+	f, err := os.Open("/proc/" + pid + "/status")
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	defer f.Close()
+	status := map[string]string{}
+	for s := bufio.NewScanner(f); s.Scan(); {
+		if k, v, ok := strings.Cut(s.Text(), ":"); ok {
+			status[k] = strings.TrimSpace(v)
+		}
+	}
+	want := map[string]string{
+		"Uid":        fmt.Sprintf("%d\t%d\t%d\t%d", uid, uid, uid, uid),
+		"CapEff":     "0000000000000000",
+		"CapPrm":     "0000000000000000",
+		"CapBnd":     "0000000000000000",
+		"NoNewPrivs": "1",
+		"Seccomp":    "2",
+	}
+	for k, v := range want {
+		if status[k] != v {
+			t.Errorf("process %s (%s): %s = %q, want %q", pid, status["Name"], k, status[k], v)
+		}
+	}
+	mi, _ := os.ReadFile("/proc/" + pid + "/mountinfo")
+	for line := range strings.SplitSeq(string(mi), "\n") {
+		if f := strings.Fields(line); len(f) > 5 && f[4] == "/" {
+			if !slices.Contains(strings.Split(f[5], ","), "ro") {
+				t.Errorf("process %s (%s): its root is mounted %s, want ro", pid, status["Name"], f[5])
+			}
+			return
+		}
+	}
+	t.Errorf("process %s: no root mount in its mountinfo", pid)
+}
+
+// testHostLock is held by a test process for as long as one of its tests uses a node. The
+// node's own lock (hostlock.go) covers a node's life; this one covers a test's, which is
+// longer: a test that records the host before its node and compares it after must not see
+// another package's node come or go meanwhile (go test ./... runs packages side by side).
+const testHostLock = "/run/lock/latch-node-tests.lock"
+
+// testHostWait bounds how long a test waits for another's to finish with the host.
+const testHostWait = 20 * time.Minute
+
+var testHost struct {
+	sync.Mutex
+	f       *os.File
+	holders int
+}
+
+// HoldHostT makes t's test process the only one using a node on this host until t ends,
+// waiting (with a log line every 30 s) while another test process holds it. Tests of one
+// process may hold it together; StartT and devcluster.StartT take it, and a test that looks
+// at the host before it starts a node takes it first.
+func HoldHostT(t testing.TB) {
+	t.Helper()
+	testHost.Lock()
+	defer testHost.Unlock()
+	if testHost.holders == 0 {
+		f, err := os.OpenFile(testHostLock, os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			t.Fatalf("kubenode: the tests' host lock: %v", err)
+		}
+		began, said := time.Now(), time.Now()
+		for syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			if time.Since(began) > testHostWait {
+				_ = f.Close()
+				t.Fatalf("kubenode: another test process has used the host's node for more than %s (%s)", testHostWait, testHostLock)
+			}
+			if time.Since(said) > 30*time.Second {
+				t.Logf("waiting for another test process to finish with the host's node (%.0f s so far)", time.Since(began).Seconds())
+				said = time.Now()
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		testHost.f = f
+	}
+	testHost.holders++
+	t.Cleanup(func() {
+		testHost.Lock()
+		defer testHost.Unlock()
+		if testHost.holders--; testHost.holders == 0 {
+			_ = syscall.Flock(int(testHost.f.Fd()), syscall.LOCK_UN)
+			_ = testHost.f.Close()
+			testHost.f = nil
+		}
+	})
+}
