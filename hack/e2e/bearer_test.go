@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
-	"github.com/latchauth/latch/hack/devstack"
+	"github.com/latchauth/latch/internal/devcluster"
 )
 
 // bearerReply is the bearerToken dialect's envelope.
@@ -46,12 +46,12 @@ func bearerCall(t *testing.T, method, url string, body any, h http.Header) (int,
 // introspects and revokes it on the other.
 func testBearerToken(t *testing.T, e *env) {
 	ctx := t.Context()
-	tok, err := e.stack.DeviceToken(ctx, devstack.DevNamespace, devstack.DevDeviceClient)
+	tok, err := e.cluster.DeviceToken(ctx, devcluster.DevDeviceClient)
 	must(t, "read the minted device token", err)
 	dc := &authv1.DeviceClient{}
-	must(t, "get the DeviceClient", e.stack.Client().Get(ctx, types.NamespacedName{Namespace: devstack.DevNamespace, Name: devstack.DevDeviceClient}, dc))
+	must(t, "get the DeviceClient", e.cluster.Client.Get(ctx, types.NamespacedName{Namespace: devcluster.DevNamespace, Name: devcluster.DevDeviceClient}, dc))
 	if dc.Status.DeviceID == "" {
-		t.Fatalf("DeviceClient %s reports no deviceID: %+v", devstack.DevDeviceClient, dc.Status)
+		t.Fatalf("DeviceClient %s reports no deviceID: %+v", devcluster.DevDeviceClient, dc.Status)
 	}
 
 	// The operator registered the token's hash in the realm's Redis; both replicas know it.

@@ -19,13 +19,13 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/authserver/token"
-	"github.com/latchauth/latch/internal/childproc"
+	"github.com/latchauth/latch/internal/kubenode"
 )
 
-// adminTimeout bounds one `latch admin` run (an import of a few users is under a second).
-const adminTimeout = time.Minute
+// adminTimeout bounds one `kubectl latch` run (an import of a few users is under a second; the
+// first run builds the plugin).
+const adminTimeout = 2 * time.Minute
 
 // deviseCost is the bcrypt cost of the export's hashes: devise_token_auth's default token_cost.
 // devise's password stretches default to 12, which the -race servers take seconds to check;
@@ -115,30 +115,16 @@ func writeDeviseExport(t *testing.T, path string, users []deviseUser) {
 	must(t, "write the export", os.WriteFile(path, b.Bytes(), 0o600))
 }
 
-// latchAdmin runs `latch admin --config configFile --actor … --audit-log … -o json args…`, the
-// binary the replicas run, to its end within adminTimeout, and returns its standard output.
-func latchAdmin(t *testing.T, configFile, auditLog string, args ...string) []byte {
+// kubectlLatch runs the real `kubectl latch -n <dev namespace> --realm dev -o json args…` as
+// the node's admin, to its end within adminTimeout, and returns its standard output: `latch
+// admin` in a server pod, through pods/exec, where the realm's Redis resolves.
+func kubectlLatch(t *testing.T, e *env, args ...string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), adminTimeout)
 	defer cancel()
-	var stdout, stderr bytes.Buffer
-	argv := append([]string{"admin", "--config", configFile, "--actor", "e2e-migration@example.com", "--audit-log", auditLog, "-o", "json"}, args...)
-	p, err := childproc.Start(childproc.Spec{
-		Path: servertest.Binary(t), Args: argv, Stdout: &stdout, Stderr: &stderr, WaitDelay: 5 * time.Second,
-	})
-	must(t, "start latch admin", err)
-	select {
-	case <-p.Done():
-		err = p.Err()
-	case <-ctx.Done():
-		p.Kill()
-		<-p.Done()
-		err = ctx.Err()
-	}
-	if err != nil {
-		t.Fatalf("latch %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(argv, " "), err, stdout.Bytes(), stderr.String())
-	}
-	return stdout.Bytes()
+	out, err := e.cluster.KubectlLatch(ctx, append([]string{"-n", e.cluster.Namespace, "--realm", e.cluster.Realm.Name, "-o", "json"}, args...)...)
+	must(t, "kubectl latch", err)
+	return out
 }
 
 // rtaPlanStep is one step of redux-token-auth.mjs's resume mode.
@@ -227,7 +213,7 @@ func wantSession(t *testing.T, e *env, s rtaStep, u deviseUser) {
 
 // testReduxTokenAuthImported is the cutover from devise_token_auth as a redux-token-auth app
 // lives it. A devise export (bcrypt passwords, the tokens column with a token of a known
-// client) is imported with `latch admin import` run against the replicas' config; then the
+// client) is imported with `kubectl latch import` (latch admin in a server pod); then the
 // real package, started anew with the pre-cutover token devise left in its localStorage,
 // validates it on replica 0 and comes out signed in, its headers exchanged for a session of
 // Latch in that same response, which then validates on replica 1 and rotates. A copy of the
@@ -235,10 +221,6 @@ func wantSession(t *testing.T, e *env, s rtaStep, u deviseUser) {
 // password; a user who signed in with the password first keeps the devise app's session too.
 func testReduxTokenAuthImported(t *testing.T, e *env) {
 	buffer := e.cfg.Protocols.DeviseToken.BatchRequestBuffer.Duration
-	rep := e.stack.Replicas()[0]
-	// Where the replica's config is (what devstack's ServerConfig reads): `latch admin` works on
-	// the realm through it, as in a server pod.
-	configFile := filepath.Join(rep.Dir, "config.json")
 	dir := t.TempDir()
 	expiry := time.Now().Add(14 * 24 * time.Hour).Unix() // devise_token_auth's token_lifespan
 	grace := deviseUser{Email: "grace.devise@example.com", Password: "devise-era-" + deviseRandom(), Name: "Grace Hopper", Confirmed: true,
@@ -254,9 +236,8 @@ func testReduxTokenAuthImported(t *testing.T, e *env) {
 	generated := time.Since(begin)
 
 	// The import, as an operator runs it.
-	auditLog := filepath.Join(dir, "audit.log")
 	began := time.Now()
-	out := latchAdmin(t, configFile, auditLog, "import", file)
+	out := kubectlLatch(t, e, "import", file, "--format", "devise-csv")
 	imported := time.Since(began)
 	var res struct {
 		Counts map[string]int `json:"counts"`
@@ -269,11 +250,11 @@ func testReduxTokenAuthImported(t *testing.T, e *env) {
 			t.Fatalf("import: counts %v, errors %v; want %v", res.Counts, res.Errors, want)
 		}
 	}
-	audit, err := os.ReadFile(auditLog)
-	must(t, "read the audit log", err)
-	if !bytes.Contains(audit, []byte(`"event":"admin.import"`)) || !bytes.Contains(audit, []byte(`"actor":"e2e-migration@example.com"`)) {
-		t.Fatalf("the audit log lacks the import event with its actor:\n%s", audit)
-	}
+	// The audit event, in the pod's log, names who imported as the API server knows them.
+	actx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	_, err := e.cluster.AuditEvent(actx, "admin.import", `"actor":"`+kubenode.AdminUser+`"`)
+	must(t, "the import's audit event", err)
 
 	// Grace's app starts after the cutover with what devise left in its localStorage.
 	steps := rtaResume(t, e, "Grace's app with the pre-cutover token", grace.stored(), []rtaPlanStep{
@@ -302,9 +283,9 @@ func testReduxTokenAuthImported(t *testing.T, e *env) {
 	var sessions []struct {
 		ID, Dialect string
 	}
-	must(t, "decode sessions list", json.Unmarshal(latchAdmin(t, configFile, auditLog, "sessions", "list", "--user", grace.Email), &sessions))
+	must(t, "decode sessions list", json.Unmarshal(kubectlLatch(t, e, "sessions", "list", "--user", grace.Email), &sessions))
 	if len(sessions) != 1 || sessions[0].ID != exchanged.header("client") || sessions[0].Dialect != "deviseToken" {
-		t.Fatalf("latch admin sessions list --user %s: %+v, want the one deviseToken session %s", grace.Email, sessions, exchanged.header("client"))
+		t.Fatalf("kubectl latch sessions list --user %s: %+v, want the one deviseToken session %s", grace.Email, sessions, exchanged.header("client"))
 	}
 
 	// A copy of the pre-cutover storage, past the buffer: the token was exchanged once, so this
@@ -361,7 +342,7 @@ func testReduxTokenAuthImported(t *testing.T, e *env) {
 	wantRTA(t, e, edsgerIn, "POST", "/sign_in", 200, "SIGNIN_REQUEST_SUCCEEDED", true)
 	wantSession(t, e, edsgerIn, edsger)
 
-	t.Logf("devise export of 3 users written in %s (bcrypt cost %d), imported by latch admin in %s; redux-token-auth from the pre-cutover token: "+
+	t.Logf("devise export of 3 users written in %s (bcrypt cost %d), imported by kubectl latch in %s; redux-token-auth from the pre-cutover token: "+
 		"exchanged on replica 0 in %d ms, echoed on replica 1 in %d ms, rotated in %d ms; the spent token refused in %d ms; "+
 		"devise passwords signed in in %d, %d, %d ms; Alan's token exchanged after his password sign-in in %d ms",
 		generated.Round(time.Millisecond), deviseCost, imported.Round(time.Millisecond),

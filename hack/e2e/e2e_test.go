@@ -1,12 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"maps"
 	"net"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +15,7 @@ import (
 
 	"github.com/latchauth/latch/authserver/config"
 	"github.com/latchauth/latch/authserver/servertest"
-	"github.com/latchauth/latch/hack/devstack"
-	"github.com/latchauth/latch/internal/childproc"
+	"github.com/latchauth/latch/internal/devcluster"
 )
 
 func TestMain(m *testing.M) { servertest.Main(m) }
@@ -29,26 +27,33 @@ type account struct {
 	Email, Password, FirstName, LastName string
 }
 
-// env is what every part of the test needs: the stack, its two replicas and their config.
+// env is what every part of the test needs: the cluster, the realm's Service, its two server
+// pods and their config.
 type env struct {
-	stack *devstack.Stack
-	// urls are the replicas' public base URLs, replica 0 first.
+	cluster *devcluster.Cluster
+	// service is the realm's Service URL (its ClusterIP, through kube-proxy): what the browser
+	// uses, as people do, and what stays when the pods roll.
+	service string
+	// urls are the server pods' URLs by pod IP, one per replica (by pod name), for the checks
+	// that a session made on one replica works on the other. A roll replaces them.
 	urls []string
-	// cfg is the config the replicas run at the start (both run the same).
+	// cfg is the config the servers run at the start, as the operator rendered it.
 	cfg  *config.Config
 	user *account
 	// pageURL is the test page, on the origin the realm allows.
 	pageURL string
 }
 
-// TestEndToEnd brings the whole system up as `make run` does and drives it with the real
-// clients. Its parts run in order on one stack and one user, each needing the ones before.
+// TestEndToEnd brings the system up as `make run` does, on a real node: the working tree's
+// images, helm install, the operator pod, the dev realm (config/dev) and its clients. It
+// then drives it with the real clients. Its parts run in order on one cluster and one user,
+// each needing the ones before.
 func TestEndToEnd(t *testing.T) {
 	begin := time.Now()
 	ctx := t.Context()
 
 	// The page server's port is taken first: its origin must be in the realm's allowedOrigins
-	// when the stack applies the realm (CORS of the login POST, Origin of the socket).
+	// when the realm is applied (CORS of the login POST, Origin of the socket).
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +61,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Cleanup(func() { _ = ln.Close() })
 	origin := "http://" + ln.Addr().String()
 
-	// The clients' installs (minutes the first time, nothing after) run while the stack starts.
+	// The clients' installs (minutes the first time, nothing after) run while the node starts.
 	installCtx, cancelInstall := context.WithCancel(ctx)
 	var installs sync.WaitGroup
 	var installErr error
@@ -68,7 +73,12 @@ func TestEndToEnd(t *testing.T) {
 	// A failed start must not leave an install running past the test.
 	t.Cleanup(func() { cancelInstall(); installs.Wait() })
 
-	st := startStack(t, origin)
+	progressf("starting the node and Latch on it (images, helm install, operator, dev realm, 2 server pods, managed Redis)...")
+	c := devcluster.StartT(t, devcluster.Options{
+		Namespace: devcluster.DevNamespace, Samples: devcluster.DevSamples,
+		Customize: allowOrigin(origin),
+	})
+	progressf("cluster ready in %.1fs", time.Since(begin).Seconds())
 	installs.Wait()
 	if installErr != nil {
 		t.Fatal(installErr)
@@ -80,25 +90,23 @@ func TestEndToEnd(t *testing.T) {
 	}
 	servePage(t, ln, pageDir)
 
-	reps := st.Replicas()
-	if len(reps) != 2 {
-		t.Fatalf("the dev realm runs %d replicas, want 2: %+v", len(reps), reps)
-	}
-	cfg, err := reps[0].ServerConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
+	service, err := c.ServiceURL(ctx)
+	must(t, "the realm's Service", err)
+	urls := podURLs(t, c)
+	cfg, err := c.ServerConfig(ctx)
+	must(t, "the servers' config", err)
 	if p := cfg.Protocols; p.ReactAuth == nil || p.DeviseToken == nil || p.BearerToken == nil || p.KeyToken == nil {
 		t.Fatalf("the dev realm does not enable every dialect this test drives: %+v", p)
 	}
 	e := &env{
-		stack:   st,
-		urls:    []string{reps[0].PublicURL, reps[1].PublicURL},
+		cluster: c,
+		service: service,
+		urls:    urls,
 		cfg:     cfg,
 		user:    &account{Email: "ada.e2e@example.com", Password: "correct-horse-battery-staple", FirstName: "Ada", LastName: "Lovelace"},
 		pageURL: origin + "/index.html",
 	}
-	t.Logf("stack and clients ready in %s: replicas %s and %s, page %s", time.Since(begin).Round(100*time.Millisecond), e.urls[0], e.urls[1], e.pageURL)
+	t.Logf("cluster and clients ready in %s: Service %s, pods %s and %s, page %s", time.Since(begin).Round(100*time.Millisecond), e.service, e.urls[0], e.urls[1], e.pageURL)
 
 	// Each part needs the ones before (the user the first registers, above all), so the first
 	// failure ends the test.
@@ -122,6 +130,18 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
+// podURLs are the realm's two ready server pods' URLs, by pod name.
+func podURLs(t *testing.T, c *devcluster.Cluster) []string {
+	t.Helper()
+	byName, err := c.PodURLs(t.Context())
+	must(t, "the server pods' URLs", err)
+	names := slices.Sorted(maps.Keys(byName))
+	if len(names) != 2 {
+		t.Fatalf("the dev realm runs %d ready server pods %v, want 2", len(names), names)
+	}
+	return []string{byName[names[0]], byName[names[1]]}
+}
+
 // installClients installs what the clients need and the machine lacks: node and npm, Debian's
 // chromium, and the pinned npm packages.
 func installClients(ctx context.Context) error {
@@ -138,59 +158,7 @@ func installClients(ctx context.Context) error {
 	return errors.Join(chromiumErr, npmErr)
 }
 
-// startStack starts the `make run` stack on free ports, the page's origin added to the dev
-// realm's allowed origins, with its output in a file whose end is printed if the test fails.
-// The stack stops at cleanup; a data race any of its processes reported (they are built with
-// -race when the test is) then fails the test.
-func startStack(t *testing.T, origin string) *devstack.Stack {
-	t.Helper()
-	root, err := devstack.FindRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tools, err := devstack.FindTools(root, os.Stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(t.TempDir(), "stack.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Registered before the stop, so it runs after it, on the whole output.
-	t.Cleanup(func() {
-		_ = logFile.Close()
-		b, err := os.ReadFile(logPath)
-		if err != nil {
-			t.Error(err)
-		}
-		if bytes.Contains(b, []byte("DATA RACE")) {
-			t.Error("a process of the stack reported a data race (see its output below)")
-		}
-		if t.Failed() {
-			t.Logf("last lines of the stack's output:\n%s", childproc.LastLines(string(b), 200))
-		}
-	})
-	latch := servertest.Binary(t)
-	progressf("starting the stack (redis, control plane, chart, operator, dev realm, 2 replicas)...")
-	begin := time.Now()
-	st, err := devstack.Start(t.Context(), devstack.Options{
-		Root: root, LatchBinary: latch, Tools: tools, Log: logFile,
-		Customize: allowOrigin(origin),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := st.Stop(); err != nil {
-			t.Errorf("stop the stack: %v", err)
-		}
-	})
-	progressf("stack ready in %.1fs", time.Since(begin).Seconds())
-	return st
-}
-
-// allowOrigin adds origin to the AuthRealm's allowed origins as the stack applies it.
+// allowOrigin adds origin to the AuthRealm's allowed origins as the cluster applies it.
 func allowOrigin(origin string) func(*unstructured.Unstructured) error {
 	return func(u *unstructured.Unstructured) error {
 		if u.GetKind() != "AuthRealm" {
@@ -208,8 +176,11 @@ func allowOrigin(origin string) func(*unstructured.Unstructured) error {
 func prefix(p string) string { return strings.TrimSuffix(p, "/") }
 
 // wsURL is the reactAuth socket URL of a replica.
-func (e *env) wsURL(replica int) string {
-	return "ws" + strings.TrimPrefix(e.urls[replica], "http") + prefix(e.cfg.Protocols.ReactAuth.Prefix) + "/socket"
+func (e *env) wsURL(replica int) string { return e.socketURL(e.urls[replica]) }
+
+// socketURL is the reactAuth socket URL of a server's base URL.
+func (e *env) socketURL(base string) string {
+	return "ws" + strings.TrimPrefix(base, "http") + prefix(e.cfg.Protocols.ReactAuth.Prefix) + "/socket"
 }
 
 func (e *env) devise(replica int, path string) string {

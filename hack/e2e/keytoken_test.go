@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/latchauth/latch/hack/devstack"
+	"github.com/latchauth/latch/internal/devcluster"
 )
 
 // keyCreds are keyToken's credentials: key and token for Basic auth, refresh to renew them.
@@ -23,7 +23,7 @@ type keyCreds struct {
 func keyLogin(t *testing.T, e *env, replica int) keyCreds {
 	t.Helper()
 	r := call(t, http.MethodPost, e.keyAPI(replica, "/users/token"), map[string]string{
-		"client": devstack.DevAppClient, "email": e.user.Email, "password": e.user.Password,
+		"client": devcluster.DevAppClient, "email": e.user.Email, "password": e.user.Password,
 	}, nil)
 	var c keyCreds
 	r.decode(t, &c)
@@ -36,7 +36,7 @@ func keyLogin(t *testing.T, e *env, replica int) keyCreds {
 func keyRefresh(t *testing.T, e *env, replica int, c keyCreds) (int, keyCreds) {
 	t.Helper()
 	r := call(t, http.MethodPost, e.keyAPI(replica, "/users/token/refresh"), map[string]string{
-		"client": devstack.DevAppClient, "key": c.Key, "refresh": c.Refresh,
+		"client": devcluster.DevAppClient, "key": c.Key, "refresh": c.Refresh,
 	}, nil)
 	var n keyCreds
 	r.decode(t, &n)
@@ -85,7 +85,7 @@ func testKeyToken(t *testing.T, e *env) {
 	}
 
 	// Logout on replica 0 ends the session on both replicas, refresh token included.
-	r := call(t, http.MethodDelete, e.keyAPI(0, "/users/token"), map[string]string{"client": devstack.DevAppClient}, basic(n.Key, n.Token))
+	r := call(t, http.MethodDelete, e.keyAPI(0, "/users/token"), map[string]string{"client": devcluster.DevAppClient}, basic(n.Key, n.Token))
 	if r.Status != http.StatusNoContent {
 		t.Fatalf("DELETE users/token on replica 0: %d %s", r.Status, r.Body)
 	}

@@ -10,11 +10,13 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/controller-runtime/pkg/client"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/authserver/dialect/reactauth/reactauthtest"
+	"github.com/latchauth/latch/internal/childproc"
+	"github.com/latchauth/latch/internal/devcluster"
+	"github.com/latchauth/latch/internal/kubectllatch"
 )
 
 // What browser.mjs reports.
@@ -68,16 +70,17 @@ const knownClientPageError = "Cannot read properties of null (reading 'session')
 // browserTimeout bounds each wait inside browser.mjs (a page state, a socket frame).
 const browserTimeout = 30 * time.Second
 
-// testReactAuthAcrossRealmEdit signs in with @fantaptik/react-auth in headless Chromium (page 1
-// on replica 0; page 2, another tab, on replica 1), then edits the realm (a deviseToken
-// lifespan) and waits for both replicas to roll to the new config while sessions of every
-// dialect stay live (the browser's tabs reconnect and resume), and finally logs out through
-// page 1's socket: page 2 hears the close pushed by replica 1 and returns to guest.
+// testReactAuthAcrossRealmEdit signs in with @fantaptik/react-auth in headless Chromium (two
+// tabs of one profile, each with its own socket through the realm's Service), then edits the
+// realm (a deviseToken lifespan) and waits for the Deployment controller to replace both
+// server pods while sessions of every dialect stay live (the tabs' sockets reconnect through
+// the Service to the new pods and resume), and finally logs out through page 1's socket: page
+// 2, and a socket held on each new pod, hear the close the servers push.
 func testReactAuthAcrossRealmEdit(t *testing.T, e *env) {
 	shot := filepath.Join(t.TempDir(), "react-auth-authenticated.png")
 	b := startScript(t, jsDir, "browser.mjs", map[string]any{
 		"pageURL":     e.pageURL,
-		"replicas":    e.urls,
+		"replicas":    []string{e.service, e.service},
 		"prefix":      prefix(e.cfg.Protocols.ReactAuth.Prefix),
 		"username":    e.user.Email,
 		"password":    e.user.Password,
@@ -91,6 +94,7 @@ func testReactAuthAcrossRealmEdit(t *testing.T, e *env) {
 	t.Logf("screenshot of the authenticated page: %s", shot)
 	checkAuthenticated(t, e, auth)
 	session := auth.Session
+	t.Logf("the tabs' sockets, bound to the session, per pod: %v", boundSockets(t, e, 2))
 
 	// Live sessions of the other dialects, to see them survive the roll.
 	devise := call(t, http.MethodPost, e.devise(0, "/sign_in"), map[string]string{"email": e.user.Email, "password": e.user.Password}, nil)
@@ -105,7 +109,7 @@ func testReactAuthAcrossRealmEdit(t *testing.T, e *env) {
 
 	newLifespan := editRealm(t, e)
 
-	// Every session of before the roll still works, on either replica.
+	// Every session of before the roll still works, on either new pod.
 	if r := call(t, http.MethodGet, e.devise(1, "/validate_token"), nil, deviseHeaders(devise.Header)); r.Status != http.StatusOK {
 		t.Errorf("after the roll, the deviseToken session: validate_token %d %s", r.Status, r.Body)
 	}
@@ -115,8 +119,7 @@ func testReactAuthAcrossRealmEdit(t *testing.T, e *env) {
 	if code, b := bearerCall(t, http.MethodGet, e.bearerAPI(1, "/auth"), nil, bearer(bt.Content.Token)); code != http.StatusOK || b.Content.Type != "user" {
 		t.Errorf("after the roll, the bearerToken user token: %d %+v", code, b)
 	}
-	// And both replicas serve the new config: a new devise session expires after the new
-	// lifespan.
+	// And both pods serve the new config: a new devise session expires after the new lifespan.
 	for r := range e.urls {
 		s := call(t, http.MethodPost, e.devise(r, "/sign_in"), map[string]string{"email": e.user.Email, "password": e.user.Password}, nil)
 		if s.Status != http.StatusOK {
@@ -131,15 +134,35 @@ func testReactAuthAcrossRealmEdit(t *testing.T, e *env) {
 		}
 	}
 
-	// The browser: each tab lost its socket when its replica restarted, reconnected, resumed
-	// the same session and stayed signed in. Then log out on page 1.
+	// A socket of our own on each new pod, resumed on the browser's session: whichever pod the
+	// tabs reconnected to, one of these is on the other, so a push from a pod that did not
+	// receive the logout is seen.
+	held := make([]*reactauthtest.Socket, len(e.urls))
+	for r := range e.urls {
+		rs, resp, err := reactauthtest.DialURL(t, e.wsURL(r), nil)
+		if err != nil {
+			t.Fatalf("socket on replica %d: %v (%v)", r, err, resp)
+		}
+		if !rs.Resume(session) {
+			t.Fatalf("replica %d does not resume the browser's session after the roll", r)
+		}
+		held[r] = rs
+	}
+
+	// The browser: each tab lost its socket when its pod stopped, reconnected through the
+	// Service, resumed the same session and stayed signed in. Then log out on page 1.
 	b.send(t, map[string]any{"cmd": "logout", "reconnected": true})
 	var done doneEvent
 	b.next(t, 2*time.Minute, "done", &done)
 	b.wait(t, 30*time.Second)
 	checkDone(t, e, session, done)
+	for r, rs := range held {
+		rs.WaitClose(30 * time.Second)
+		t.Logf("replica %d pushed close to the socket held on it", r)
+		rs.Close()
+	}
 
-	// The server agrees: the session is over on both replicas.
+	// The server agrees: the session is over on both pods.
 	for r := range e.urls {
 		rs, resp, err := reactauthtest.DialURL(t, e.wsURL(r), nil)
 		if err != nil {
@@ -153,8 +176,27 @@ func testReactAuthAcrossRealmEdit(t *testing.T, e *env) {
 	t.Logf("both tabs returned to guest %d ms after the click on Log out", done.GuestMs)
 }
 
+// boundSockets are the sockets bound to a session on each server pod (its admin port's
+// latch_socket_bound_connections), by pod URL; the test fails unless they add up to want.
+func boundSockets(t *testing.T, e *env, want int) map[string]float64 {
+	t.Helper()
+	per := map[string]float64{}
+	total := 0.0
+	for _, u := range e.urls {
+		host := strings.TrimSuffix(strings.TrimPrefix(u, "http://"), fmt.Sprintf(":%d", devcluster.ServerPort))
+		m, err := childproc.Scrape(t.Context(), fmt.Sprintf("http://%s:%d/metrics", host, devcluster.AdminPort))
+		must(t, "scrape a server pod's metrics", err)
+		per[u] = m.Sum("latch_socket_bound_connections", nil)
+		total += per[u]
+	}
+	if total != float64(want) {
+		t.Fatalf("the server pods hold %v sockets bound to a session, want %d", per, want)
+	}
+	return per
+}
+
 // checkAuthenticated checks both tabs are signed in to the same session of the test's user,
-// each through a socket on its own replica whose socket/resume the server accepted.
+// each through a socket of its own on the Service whose socket/resume the server accepted.
 func checkAuthenticated(t *testing.T, e *env, auth authenticatedEvent) {
 	t.Helper()
 	if auth.Session == "" || len(auth.Pages) != 2 || len(auth.States) != 2 {
@@ -170,8 +212,8 @@ func checkAuthenticated(t *testing.T, e *env, auth authenticatedEvent) {
 			continue
 		}
 		s := p.Sockets[0]
-		if s.URL != e.wsURL(i) || s.Resumed == nil || !*s.Resumed || s.Closed {
-			t.Errorf("page %d: socket %+v, want one open on %s whose socket/resume succeeded", i+1, s, e.wsURL(i))
+		if s.URL != e.socketURL(e.service) || s.Resumed == nil || !*s.Resumed || s.Closed {
+			t.Errorf("page %d: socket %+v, want one open on %s whose socket/resume succeeded", i+1, s, e.socketURL(e.service))
 		}
 		// The Id enveloper's request: {"data":{type,session,user},"id":uuid}.
 		if len(s.Sent) == 0 || !strings.Contains(s.Sent[0], `"type":"fantaptik/react-auth/socket/resume"`) || !strings.Contains(s.Sent[0], `"id":"`) {
@@ -184,52 +226,44 @@ func checkAuthenticated(t *testing.T, e *env, auth authenticatedEvent) {
 	}
 }
 
-// editRealm changes the dev realm's deviseToken lifespan, waits for the roll to finish and
-// checks it: both replicas restarted (new processes, same ports) from the new pod template,
-// whose config hash the realm reports, with the new lifespan in their config. It returns the
-// new lifespan.
+// editRealm changes the dev realm's deviseToken lifespan and waits for the Deployment
+// controller's rollout, then checks it: both server pods replaced by pods of the new template,
+// whose config hash the realm reports, and the new lifespan in the config the operator
+// rendered. The test's pod URLs become the new pods'. It returns the new lifespan.
 func editRealm(t *testing.T, e *env) time.Duration {
 	t.Helper()
-	ctx := t.Context()
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	oldLifespan := e.cfg.Protocols.DeviseToken.TokenLifespan.Duration
 	newLifespan := 48 * time.Hour
-	if e.cfg.Protocols.DeviseToken.TokenLifespan.Duration == newLifespan {
+	if oldLifespan == newLifespan {
 		newLifespan = 72 * time.Hour
 	}
-	before := e.stack.Replicas()
-	realm := &authv1.AuthRealm{}
-	must(t, "get the realm", e.stack.Client().Get(ctx, e.stack.Realm, realm))
-	patch := fmt.Sprintf(`{"spec":{"protocols":{"deviseToken":{"tokenLifespan":%q}}}}`, newLifespan.String())
-	must(t, "edit the realm", e.stack.Client().Patch(ctx, realm, client.RawPatch(types.MergePatchType, []byte(patch))))
-	begin := time.Now()
-	wait, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	must(t, "wait for the roll", e.stack.WaitReady(wait))
-	t.Logf("realm edited (deviseToken.tokenLifespan %s -> %s); both replicas rolled in %s",
-		e.cfg.Protocols.DeviseToken.TokenLifespan.Duration, newLifespan, time.Since(begin).Round(100*time.Millisecond))
-
-	must(t, "get the realm", e.stack.Client().Get(ctx, e.stack.Realm, realm))
-	after := e.stack.Replicas()
-	if len(after) != len(before) {
-		t.Fatalf("replicas after the roll: %+v, before: %+v", after, before)
+	ro, err := e.cluster.EditRealm(ctx, func(r *authv1.AuthRealm) {
+		r.Spec.Protocols.DeviseToken.TokenLifespan = &metav1.Duration{Duration: newLifespan}
+	})
+	must(t, "edit the realm and wait for the rollout", err)
+	t.Logf("realm edited (deviseToken.tokenLifespan %s -> %s); the Deployment controller replaced pods %v with %v in %s",
+		oldLifespan, newLifespan, ro.OldPods, ro.NewPods, ro.Took.Round(100*time.Millisecond))
+	if ro.NewHash == ro.OldHash || len(ro.NewPods) != len(ro.OldPods) {
+		t.Fatalf("rollout %+v: want a new config hash and as many pods", ro)
 	}
-	for i, r := range after {
-		b := before[i]
-		if r.PID == b.PID || r.ConfigHash == b.ConfigHash || r.ConfigHash != realm.Status.ConfigHash {
-			t.Errorf("replica %d: pid %d -> %d, config hash %s -> %s (the realm's: %s); want a new process on the new config",
-				i, b.PID, r.PID, b.ConfigHash, r.ConfigHash, realm.Status.ConfigHash)
+	pods, err := e.cluster.ServerPods(ctx)
+	must(t, "list the server pods", err)
+	for _, p := range pods {
+		if slices.Contains(ro.OldPods, p.Name) || p.Annotations[kubectllatch.ConfigHashAnnotation] != ro.NewHash {
+			t.Errorf("pod %s (config hash %q) after the roll; want only new pods of the realm's config hash %s", p.Name, p.Annotations[kubectllatch.ConfigHashAnnotation], ro.NewHash)
 		}
-		if r.PublicURL != b.PublicURL {
-			t.Errorf("replica %d moved from %s to %s", i, b.PublicURL, r.PublicURL)
-		}
-		c, err := r.ServerConfig()
-		must(t, "read a replica's config", err)
-		if got := c.Protocols.DeviseToken.TokenLifespan.Duration; got != newLifespan {
-			t.Errorf("replica %d runs deviseToken.tokenLifespan %s, want %s", i, got, newLifespan)
-		}
+	}
+	cfg, err := e.cluster.ServerConfig(ctx)
+	must(t, "read the servers' config", err)
+	if got := cfg.Protocols.DeviseToken.TokenLifespan.Duration; got != newLifespan {
+		t.Errorf("the servers' config has deviseToken.tokenLifespan %s, want %s", got, newLifespan)
 	}
 	if t.Failed() {
 		t.FailNow()
 	}
+	e.urls = podURLs(t, e.cluster)
 	return newLifespan
 }
 
@@ -251,8 +285,8 @@ func checkDone(t *testing.T, e *env, session string, done doneEvent) {
 			continue
 		}
 		last := p.Sockets[len(p.Sockets)-1]
-		if last.URL != e.wsURL(i) || last.Resumed == nil || !*last.Resumed {
-			t.Errorf("page %d: last socket %+v, want one on %s whose socket/resume succeeded", i+1, last, e.wsURL(i))
+		if last.URL != e.socketURL(e.service) || last.Resumed == nil || !*last.Resumed {
+			t.Errorf("page %d: last socket %+v, want one on %s whose socket/resume succeeded", i+1, last, e.socketURL(e.service))
 		}
 		// A restart ends no session: no close push before the logout, on any socket.
 		for j, s := range p.Sockets[:len(p.Sockets)-1] {

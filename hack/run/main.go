@@ -19,9 +19,7 @@ import (
 )
 
 // The dev realm and its clients (config/dev), applied in namespace.
-const namespace = "latch-dev"
-
-var manifests = []string{"config/dev/realm.yaml", "config/dev/clients.yaml"}
+const namespace = devcluster.DevNamespace
 
 func main() {
 	timeout := flag.Duration("timeout", 20*time.Minute, "how long the start may take, a cold image build included")
@@ -45,7 +43,7 @@ func run(timeout time.Duration, out io.Writer) int {
 	defer stop()
 	begin := time.Now()
 	startCtx, cancel := context.WithTimeout(ctx, timeout)
-	c, err := devcluster.Start(startCtx, devcluster.Options{Namespace: namespace, Samples: manifests, Progress: out})
+	c, err := devcluster.Start(startCtx, devcluster.Options{Namespace: namespace, Samples: devcluster.DevSamples, Progress: out})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(out, "run | FAILED: %v\n", err)

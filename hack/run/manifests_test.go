@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
+	"github.com/latchauth/latch/internal/devcluster"
 )
 
 // The dev manifests are what `make run` shows, so they must say what the README says they do:
@@ -19,7 +20,7 @@ import (
 func TestDevManifests(t *testing.T) {
 	var realms []authv1.AuthRealm
 	var clients []authv1.DeviceClient
-	for _, m := range manifests {
+	for _, m := range devcluster.DevSamples {
 		b, err := os.ReadFile(filepath.Join("..", "..", m))
 		if err != nil {
 			t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/distribution/reference"
@@ -58,6 +59,9 @@ type Options struct {
 	Samples []string
 	// HelmArgs are added to `helm install` (e.g. "--set", "logLevel=debug").
 	HelmArgs []string
+	// Customize, if set, may change each object of the samples before it is created (say, add
+	// an origin to the realm's allowedOrigins).
+	Customize func(*unstructured.Unstructured) error
 	// Timeout bounds everything after the node is up (install, samples, Ready); 0 is 5 minutes.
 	Timeout time.Duration
 	// Progress receives one line per step; nil is os.Stderr. It is also the node's, unless
@@ -88,6 +92,11 @@ type Cluster struct {
 	root  string
 	out   io.Writer
 	start time.Time
+	// The kubectl-latch binary KubectlLatch built, once; cleanups run at Stop.
+	pluginOnce sync.Once
+	plugin     string
+	pluginErr  error
+	cleanups   []func()
 }
 
 // Start brings a node up and installs Latch on it (see the package comment). On failure it
@@ -169,7 +178,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err := c.install(ctx, helm, o); err != nil {
 		return nil, err
 	}
-	if err := c.applySamples(ctx, o.Samples); err != nil {
+	if err := c.applySamples(ctx, o.Samples, o.Customize); err != nil {
 		return nil, err
 	}
 	if err := c.WaitReady(ctx); err != nil {
@@ -184,7 +193,12 @@ func (c *Cluster) say(format string, args ...any) {
 }
 
 // Stop stops the node, restoring the host.
-func (c *Cluster) Stop() error { return c.Node.Stop() }
+func (c *Cluster) Stop() error {
+	for _, f := range c.cleanups {
+		f()
+	}
+	return c.Node.Stop()
+}
 
 // findHelm is hack/tools.sh's helm: $HELM, or installed by the script.
 func findHelm(root string, progress io.Writer) (string, error) {
@@ -286,7 +300,7 @@ func (c *Cluster) install(ctx context.Context, helm string, o Options) error {
 // managed Redis, its first reconcile resolved the realm's Redis before that Service existed,
 // CoreDNS cached the NXDOMAIN for 30 s, and the realm's servers got it too: the samples took
 // ~42 s to be Ready instead of ~7.)
-func (c *Cluster) applySamples(ctx context.Context, samples []string) error {
+func (c *Cluster) applySamples(ctx context.Context, samples []string, customize func(*unstructured.Unstructured) error) error {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: c.Namespace}}
 	if err := c.Client.Create(ctx, ns); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
@@ -313,6 +327,11 @@ func (c *Cluster) applySamples(ctx context.Context, samples []string) error {
 				continue
 			}
 			u.SetNamespace(c.Namespace)
+			if customize != nil {
+				if err := customize(u); err != nil {
+					return fmt.Errorf("%s: customize %s %s: %w", s, u.GetKind(), u.GetName(), err)
+				}
+			}
 			key := types.NamespacedName{Namespace: c.Namespace, Name: u.GetName()}
 			switch u.GetKind() {
 			case "AuthRealm":
@@ -450,8 +469,12 @@ func (c *Cluster) ServerPods(ctx context.Context) ([]corev1.Pod, error) {
 	return pods, nil
 }
 
-// ServerPort is the servers' public port (the Service's "http").
-const ServerPort = 8080
+// The servers' ports: ServerPort is the public one (the Service's "http"), AdminPort serves
+// /metrics and the probes.
+const (
+	ServerPort = 8080
+	AdminPort  = 9090
+)
 
 // ServiceURL is the realm's Service by its ClusterIP, http://IP:8080: kube-proxy routes it
 // from the host (its iptables OUTPUT rules) as from a pod, to the ready server pods.

@@ -34,6 +34,9 @@ const (
 	APIServerPort = 6443
 	// kubeletPort is the kubelet's API on NodeIP (logs, exec, port-forward).
 	kubeletPort = 10250
+	// AdminUser is the admin kubeconfig's user (its client certificate's CN, in the group
+	// system:masters): who the API server says acts through Kubeconfig.
+	AdminUser = "latch-node-admin"
 )
 
 // layout is where everything of a node lives, all under its state directory.
@@ -53,7 +56,7 @@ func (l layout) kubeconfig(c string) string {
 	return l.path("kubeconfig", c+".kubeconfig")
 }
 
-// Kubeconfig is the admin kubeconfig's path (user latch-node-admin, group system:masters).
+// Kubeconfig is the admin kubeconfig's path (user AdminUser, group system:masters).
 func (l layout) adminKubeconfig() string { return l.path("kubeconfig", "admin.kubeconfig") }
 
 func apiServerURL() string {

@@ -397,7 +397,7 @@ func (n *Node) prepare() error {
 			dns: []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc." + ClusterDomain, "localhost", NodeName},
 			ips: []net.IP{nodeIP, apiServiceIP, net.ParseIP("127.0.0.1")}},
 		{name: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", orgs: []string{"system:masters"}, client: true},
-		{name: "admin", cn: "latch-node-admin", orgs: []string{"system:masters"}, client: true},
+		{name: "admin", cn: AdminUser, orgs: []string{"system:masters"}, client: true},
 		{name: "kube-controller-manager", cn: "system:kube-controller-manager", client: true},
 		{name: "kube-scheduler", cn: "system:kube-scheduler", client: true},
 		{name: "kube-proxy", cn: "system:kube-proxy", client: true},

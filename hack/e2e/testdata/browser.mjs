@@ -1,9 +1,10 @@
 // browser.mjs opens the test page (page/app.jsx, bundled) in headless Chromium through
 // playwright-core and uses @fantaptik/react-auth the way a person would: it types the
 // credentials into the package's LoginForm and clicks Login, and later clicks Log out. Two pages
-// of one browser profile (two tabs, sharing localStorage) talk to two replicas: page 1's HTTP and
-// socket go to replica 0, page 2's to replica 1. The package's LoginForm tells the other tab of
-// the login, so page 2 opens its own socket on replica 1 and resumes the same session there.
+// of one browser profile (two tabs, sharing localStorage) talk to the servers of cfg.replicas,
+// page i to the i-th (the Go test gives both the realm's Service, as people reach it). The
+// package's LoginForm tells the other tab of the login, so page 2 opens its own socket and
+// resumes the same session there.
 //
 // The script watches the pages' WebSocket frames (what the package sends and what the server
 // answers) without touching them, and reports what it saw; the Go test asserts on the report.
@@ -66,7 +67,7 @@ try {
   await p1.page.locator('.login-form button', { hasText: 'Login' }).click();
 
   // Both pages become authenticated (page 2 from page 1's localStorage note), and each one's
-  // socket resumes the session on its own replica.
+  // socket resumes the session.
   for (const p of pages) {
     await p.page.locator('#authenticated').waitFor();
     await waitFor(`page ${p.index + 1}: a successful socket/resume`, () => lastSocket(p)?.resumed === true);
@@ -94,7 +95,7 @@ try {
   await p1.page.locator('#logout').click();
   for (const p of pages) {
     await p.page.locator('#guest').waitFor();
-    // Page 2 learns of the logout only from the server's push on its own socket (replica 1).
+    // Page 2 learns of the logout only from the server's push on its own socket.
     await waitFor(`page ${p.index + 1}: the close push`, () => p.sockets.some((s) => s.closePushes.length > 0));
   }
   const guestMs = Date.now() - logoutAt;
