@@ -273,19 +273,3 @@ func (p *poller) stop() pollReport {
 	return pollReport{p.ok, p.failures, p.serverErrors, p.unanswered}
 }
 
-// answer checks s, trying again for up to 15 s while the request is not answered or answered
-// with a server error (a client retrying), and returns those attempts.
-func answer(ctx context.Context, rc *realmClient, s session) (retried []string, err error) {
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err = s.check(ctx, rc)
-		if err == nil || isAnswer(err) || time.Now().After(deadline) || ctx.Err() != nil {
-			return retried, err
-		}
-		retried = append(retried, err.Error())
-		select {
-		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}

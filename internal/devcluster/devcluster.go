@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -368,8 +369,8 @@ func (c *Cluster) GetRealm(ctx context.Context) (*authv1.AuthRealm, error) {
 }
 
 // realmSettled is nil when the realm's status describes its spec, it is Ready, its servers are
-// all ready, and its Deployment's rollout is complete: every pod of the current template,
-// ready, and no other.
+// all ready, its Deployment's rollout is complete (every pod of the current template, ready,
+// and no other) and its Service takes connections.
 func (c *Cluster) realmSettled(ctx context.Context) error {
 	r, err := c.GetRealm(ctx)
 	if err != nil {
@@ -406,7 +407,18 @@ func (c *Cluster) realmSettled(ctx context.Context) error {
 	if len(list.Items) != int(want) {
 		return fmt.Errorf("%d server pods (%s), want %d", len(list.Items), podPhases(list.Items), want)
 	}
-	return nil
+	// The pods' readiness reaches kube-proxy through an EndpointSlice and its next sync: until
+	// then a connection to the ClusterIP is refused (no endpoints). On a busy machine that came
+	// a second after the realm was Ready, and a test's first request failed.
+	svc, err := c.ServiceURL(ctx)
+	if err != nil {
+		return err
+	}
+	conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", strings.TrimPrefix(svc, "http://"))
+	if err != nil {
+		return fmt.Errorf("the realm's Service does not take connections yet (kube-proxy): %w", err)
+	}
+	return conn.Close()
 }
 
 // WaitReady waits for the realm to be settled (see realmSettled) and every client Ready.
