@@ -272,4 +272,3 @@ func (p *poller) stop() pollReport {
 	defer p.mu.Unlock()
 	return pollReport{p.ok, p.failures, p.serverErrors, p.unanswered}
 }
-
