@@ -128,7 +128,7 @@ kube_ldflags() {
 
 kube_apiserver_dir() { echo "$TOOLS/kube-apiserver-$KUBE_VERSION-$KUBE_BUILD"; }
 kube_node_dir()      { echo "$TOOLS/kube-node-$KUBE_VERSION-$KUBE_BUILD"; }
-KUBE_NODE_CMDS=(kubelet kube-controller-manager kube-scheduler kube-proxy)
+KUBE_NODE_CMDS=(kubelet kube-controller-manager kube-scheduler kube-proxy kubectl)
 
 # build_kube builds the named k8s.io/kubernetes/cmd programs in one go build of one wrapper
 # module (they share most packages, so together they take little longer than the largest)

@@ -469,10 +469,7 @@ func checkNetworkPolicies(ctx context.Context, t *testing.T, c *devcluster.Clust
 // eviction API itself refuses it (429). Uncordoned, the realm comes back to two servers.
 func checkDrain(ctx context.Context, t *testing.T, c *devcluster.Cluster, realm *authv1.AuthRealm, rc *realmClient, polled []session, step func(string, ...any)) {
 	t.Helper()
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		t.Fatalf("kubectl is needed for the drain (Debian's kubectl package): %v", err)
-	}
+	kubectl := c.Node.Kubectl()
 	pdb, err := c.Kube.PolicyV1().PodDisruptionBudgets(c.Namespace).Get(ctx, realm.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -98,7 +99,9 @@ func describe(ctx context.Context, c *devcluster.Cluster, took time.Duration, ou
 		}
 	}
 	fmt.Fprintf(&b, "  operator  pod %s/%s (ServiceAccount %s, image %s)\n", c.ReleaseNamespace, c.OperatorPod.Name, c.OperatorPod.Spec.ServiceAccountName, c.Image)
-	fmt.Fprintf(&b, "  kubectl   export KUBECONFIG=%s; kubectl get realm,dc,pods -A\n", kc)
+	// The node's kubectl (hack/tools.sh builds it with the node's components): the machine's,
+	// if any, may be outside the API server's supported version skew.
+	fmt.Fprintf(&b, "  kubectl   export KUBECONFIG=%s PATH=%s:$PATH; kubectl get realm,dc,pods -A\n", kc, filepath.Dir(c.Node.Kubectl()))
 	fmt.Fprintf(&b, "\n  Try it: register through the Service, then read the session on each pod:\n")
 	fmt.Fprintf(&b, "    curl -s -c /tmp/latch.cookies -H 'Content-Type: application/json' \\\n")
 	fmt.Fprintf(&b, "      -d '{\"login\":\"ada@example.com\",\"password\":\"correct-horse-battery\",\"firstName\":\"Ada\",\"lastName\":\"Lovelace\"}' \\\n")

@@ -853,6 +853,10 @@ func Resolver() *net.Resolver {
 // helm: KUBECONFIG=$(that) kubectl get pods -A.
 func (n *Node) Kubeconfig() string { return n.l.adminKubeconfig() }
 
+// Kubectl is the path of a kubectl of the node's version (hack/tools.sh builds it with the
+// node's components), to run with --kubeconfig Kubeconfig().
+func (n *Node) Kubectl() string { return n.tools.kubectl() }
+
 // RESTConfig is the admin's client config; callers may change their copy.
 func (n *Node) RESTConfig() *rest.Config { return rest.CopyConfig(n.cfg) }
 

@@ -17,7 +17,8 @@ import (
 type Tools struct {
 	Etcd          string // ETCD
 	KubeAPIServer string // KUBE_APISERVER
-	// KubeNodeBin holds kubelet, kube-controller-manager, kube-scheduler and kube-proxy.
+	// KubeNodeBin holds kubelet, kube-controller-manager, kube-scheduler, kube-proxy and
+	// kubectl, all of the node's version.
 	KubeNodeBin string // KUBE_NODE_BIN
 	// ContainerdBin holds containerd, containerd-shim-runc-v2 and ctr.
 	ContainerdBin string // CONTAINERD_BIN
@@ -71,6 +72,7 @@ func (t Tools) kubelet() string    { return filepath.Join(t.KubeNodeBin, "kubele
 func (t Tools) kcm() string        { return filepath.Join(t.KubeNodeBin, "kube-controller-manager") }
 func (t Tools) scheduler() string  { return filepath.Join(t.KubeNodeBin, "kube-scheduler") }
 func (t Tools) kubeProxy() string  { return filepath.Join(t.KubeNodeBin, "kube-proxy") }
+func (t Tools) kubectl() string    { return filepath.Join(t.KubeNodeBin, "kubectl") }
 func (t Tools) containerd() string { return filepath.Join(t.ContainerdBin, "containerd") }
 func (t Tools) ctr() string        { return filepath.Join(t.ContainerdBin, "ctr") }
 
@@ -85,6 +87,7 @@ func (t Tools) check() error {
 		{"kube-controller-manager (KUBE_NODE_BIN)", t.kcm()},
 		{"kube-scheduler (KUBE_NODE_BIN)", t.scheduler()},
 		{"kube-proxy (KUBE_NODE_BIN)", t.kubeProxy()},
+		{"kubectl (KUBE_NODE_BIN)", t.kubectl()},
 		{"containerd (CONTAINERD_BIN)", t.containerd()},
 		{"containerd-shim-runc-v2 (CONTAINERD_BIN)", filepath.Join(t.ContainerdBin, "containerd-shim-runc-v2")},
 		{"ctr (CONTAINERD_BIN)", t.ctr()},
