@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash -o pipefail
 .SHELLFLAGS := -ec
 
 TOOLS_ENV = eval "$$(hack/tools.sh --print-env | sed 's/^/export /')"
-GO_TEST_FLAGS ?= -race -count=1 -timeout 20m
+GO_TEST_FLAGS ?= -race -count=1 -timeout 30m
 # FUZZTIME counts executions, not seconds: a duration-based -fuzztime hits a race in Go's fuzz
 # coordinator (golang/go#75804, unfixed in 1.26) that fails a clean target on a loaded machine.
 FUZZTIME ?= 10000x
@@ -69,7 +69,7 @@ build: ## Build bin/latch and the kubectl plugin bin/kubectl-latch.
 	go build -o bin/kubectl-latch ./cmd/kubectl-latch
 
 .PHONY: run
-run: build tools ## Bring up the local stack.
+run: build tools ## Bring up Latch on a real single-node Kubernetes here (root; Ctrl-C stops it; README, Quick start).
 	@hack/run.sh
 
 .PHONY: node

@@ -153,7 +153,7 @@ func TestNetworkPolicyOnByDefault(t *testing.T) {
 
 	// The victim still works: clients reach the public port, the servers reach Redis.
 	server := createPod(t, ns, "server", selectorLabels(r))
-	if !policyAdmits(t, serverNP, attacker, publicPort) || !policyAdmits(t, serverNP, attacker, adminPort) {
+	if !policyAdmits(t, serverNP, attacker, authv1.ServerPort) || !policyAdmits(t, serverNP, attacker, authv1.AdminPort) {
 		t.Errorf("without spec.networkPolicy.from, clients must still reach the servers: %+v", serverNP.Spec.Ingress)
 	}
 	if !policyAdmits(t, redisNP, server, redisPort) {
@@ -455,7 +455,7 @@ func renderedServerConfig(t *testing.T, ns, name string) *config.Config {
 	t.Helper()
 	cm := &corev1.ConfigMap{}
 	get(t, ns, name+"-config", cm)
-	cfg, err := config.Parse([]byte(cm.Data[configFile]))
+	cfg, err := config.Parse([]byte(cm.Data[authv1.ServerConfigKey]))
 	if err != nil {
 		t.Fatalf("rendered config: %v", err)
 	}

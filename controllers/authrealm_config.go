@@ -53,8 +53,8 @@ func renderConfig(r *authv1.AuthRealm) renderedConfig {
 		Realm:     r.Namespace + "/" + r.Name,
 		PublicURL: publicURL(s),
 		Listen: config.Listen{
-			Public:        fmt.Sprintf(":%d", publicPort),
-			Admin:         fmt.Sprintf(":%d", adminPort),
+			Public:        fmt.Sprintf(":%d", authv1.ServerPort),
+			Admin:         fmt.Sprintf(":%d", authv1.AdminPort),
 			SecureCookies: s.Sessions.Cookie.IsSecure() || (s.Ingress != nil && s.Ingress.TLSSecretName != ""),
 		},
 		AllowedOrigins: s.AllowedOrigins,

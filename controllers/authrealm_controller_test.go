@@ -164,8 +164,8 @@ func TestRealmCreatesEveryChild(t *testing.T) {
 	if !topologies["kubernetes.io/hostname"] || !topologies["topology.kubernetes.io/zone"] {
 		t.Errorf("pods must spread across nodes and zones: %+v", pod.TopologySpreadConstraints)
 	}
-	if d.Spec.Template.Annotations[configHashAnnotation] == "" {
-		t.Errorf("pod template lacks %s", configHashAnnotation)
+	if d.Spec.Template.Annotations[authv1.ConfigHashAnnotation] == "" {
+		t.Errorf("pod template lacks %s", authv1.ConfigHashAnnotation)
 	}
 	if strings.Join(c.Args, " ") != "server --config /etc/latch/config/config.json" {
 		t.Errorf("args = %v", c.Args)
@@ -298,7 +298,7 @@ func TestKeysSecretCreatedOnce(t *testing.T) {
 
 	d := &appsv1.Deployment{}
 	get(t, ns, "keys", d)
-	hash := d.Spec.Template.Annotations[configHashAnnotation]
+	hash := d.Spec.Template.Annotations[authv1.ConfigHashAnnotation]
 	updateRealm(t, r, func(cur *authv1.AuthRealm) {
 		cur.Spec.Protocols.DeviseToken.MaxDevices = 3
 	})
@@ -306,7 +306,7 @@ func TestKeysSecretCreatedOnce(t *testing.T) {
 		if err := k8s.Get(t.Context(), keyOf(d), d); err != nil {
 			return err
 		}
-		if d.Spec.Template.Annotations[configHashAnnotation] == hash {
+		if d.Spec.Template.Annotations[authv1.ConfigHashAnnotation] == hash {
 			return errors.New("not reconciled yet")
 		}
 		return nil
@@ -335,7 +335,7 @@ func TestSpecChangeRollsPods(t *testing.T) {
 	createRealm(t, r)
 	d := &appsv1.Deployment{}
 	get(t, ns, "roll", d)
-	hash0 := d.Spec.Template.Annotations[configHashAnnotation]
+	hash0 := d.Spec.Template.Annotations[authv1.ConfigHashAnnotation]
 
 	waitHashChange := func(from string) string {
 		t.Helper()
@@ -344,7 +344,7 @@ func TestSpecChangeRollsPods(t *testing.T) {
 			if err := k8s.Get(t.Context(), keyOf(d), d); err != nil {
 				return err
 			}
-			h = d.Spec.Template.Annotations[configHashAnnotation]
+			h = d.Spec.Template.Annotations[authv1.ConfigHashAnnotation]
 			if h == from {
 				return errors.New("pod template hash unchanged")
 			}

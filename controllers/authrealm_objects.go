@@ -36,8 +36,8 @@ func objectMeta(r *authv1.AuthRealm, name, component string) metav1.ObjectMeta {
 func buildConfigMap(r *authv1.AuthRealm, configJSON []byte) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: objectMeta(r, configMapName(r), "config"),
-		Data:       map[string]string{configFile: string(configJSON)},
+		ObjectMeta: objectMeta(r, authv1.ServerConfigMapName(r.Name), "config"),
+		Data:       map[string]string{authv1.ServerConfigKey: string(configJSON)},
 	}
 }
 
@@ -94,8 +94,8 @@ func buildService(r *authv1.AuthRealm) *corev1.Service {
 		Spec: corev1.ServiceSpec{
 			Selector: selectorLabels(r),
 			Ports: []corev1.ServicePort{
-				{Name: "http", Port: publicPort, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
-				{Name: "admin", Port: adminPort, TargetPort: intstr.FromString("admin"), Protocol: corev1.ProtocolTCP},
+				{Name: "http", Port: authv1.ServerPort, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP},
+				{Name: "admin", Port: authv1.AdminPort, TargetPort: intstr.FromString("admin"), Protocol: corev1.ProtocolTCP},
 			},
 		},
 	}
@@ -179,7 +179,7 @@ func buildDeployment(r *authv1.AuthRealm, image string, files []secretFile, conf
 	if podAnnotations == nil {
 		podAnnotations = map[string]string{}
 	}
-	podAnnotations[configHashAnnotation] = configHash
+	podAnnotations[authv1.ConfigHashAnnotation] = configHash
 
 	resources := defaultServerResources()
 	if s.Resources != nil {
@@ -196,7 +196,7 @@ func buildDeployment(r *authv1.AuthRealm, image string, files []secretFile, conf
 
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
-			LocalObjectReference: corev1.LocalObjectReference{Name: configMapName(r)},
+			LocalObjectReference: corev1.LocalObjectReference{Name: authv1.ServerConfigMapName(r.Name)},
 		}}},
 		{Name: "secrets", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{
 			Sources: secretProjections(files),
@@ -274,10 +274,10 @@ func buildDeployment(r *authv1.AuthRealm, image string, files []secretFile, conf
 						Name:            "server",
 						Image:           image,
 						ImagePullPolicy: pullPolicy,
-						Args:            []string{"server", "--config", configDir + "/" + configFile},
+						Args:            []string{"server", "--config", configDir + "/" + authv1.ServerConfigKey},
 						Ports: []corev1.ContainerPort{
-							{Name: "http", ContainerPort: publicPort, Protocol: corev1.ProtocolTCP},
-							{Name: "admin", ContainerPort: adminPort, Protocol: corev1.ProtocolTCP},
+							{Name: "http", ContainerPort: authv1.ServerPort, Protocol: corev1.ProtocolTCP},
+							{Name: "admin", ContainerPort: authv1.AdminPort, Protocol: corev1.ProtocolTCP},
 						},
 						Env:             env,
 						Resources:       resources,
@@ -431,8 +431,8 @@ func buildNetworkPolicy(r *authv1.AuthRealm) *networkingv1.NetworkPolicy {
 			PodSelector: metav1.LabelSelector{MatchLabels: selectorLabels(r)},
 			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
 			Ingress: []networkingv1.NetworkPolicyIngressRule{
-				{From: np.From, Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: ptr.To(intstr.FromInt32(publicPort))}}},
-				{From: np.MetricsFrom, Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: ptr.To(intstr.FromInt32(adminPort))}}},
+				{From: np.From, Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: ptr.To(intstr.FromInt32(authv1.ServerPort))}}},
+				{From: np.MetricsFrom, Ports: []networkingv1.NetworkPolicyPort{{Protocol: &tcp, Port: ptr.To(intstr.FromInt32(authv1.AdminPort))}}},
 			},
 		},
 	}

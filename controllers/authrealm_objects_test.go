@@ -143,7 +143,7 @@ func TestBuildDeploymentHardened(t *testing.T) {
 		"liveness on /healthz":       c.LivenessProbe.HTTPGet.Path == "/healthz" && c.LivenessProbe.HTTPGet.Port == intstr.FromString("admin"),
 		"readiness on /readyz":       c.ReadinessProbe.HTTPGet.Path == "/readyz",
 		"a pause before SIGTERM":     c.Lifecycle.PreStop.Sleep.Seconds == preStopPauseSeconds && *pod.TerminationGracePeriodSeconds > preStopPauseSeconds+25,
-		"config hash on template":    d.Spec.Template.Annotations[configHashAnnotation] == "abc",
+		"config hash on template":    d.Spec.Template.Annotations[authv1.ConfigHashAnnotation] == "abc",
 		"two replicas":               *d.Spec.Replicas == 2,
 		"no unavailability in roll":  d.Spec.Strategy.RollingUpdate.MaxUnavailable.IntValue() == 0,
 		"GOMEMLIMIT from the limit":  len(c.Env) > 0 && c.Env[0].Name == "GOMEMLIMIT",
@@ -178,7 +178,7 @@ func TestBuildOptionalChildren(t *testing.T) {
 		t.Errorf("default pdb = %+v", pdb.Spec)
 	}
 	np := buildNetworkPolicy(r)
-	if len(np.Spec.Ingress) != 2 || np.Spec.Ingress[0].Ports[0].Port.IntValue() != publicPort || np.Spec.Ingress[1].Ports[0].Port.IntValue() != adminPort {
+	if len(np.Spec.Ingress) != 2 || np.Spec.Ingress[0].Ports[0].Port.IntValue() != authv1.ServerPort || np.Spec.Ingress[1].Ports[0].Port.IntValue() != authv1.AdminPort {
 		t.Errorf("network policy = %+v", np.Spec.Ingress)
 	}
 	sm := buildServiceMonitor(r)

@@ -7,6 +7,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 
+	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/internal/kubectllatch"
 )
 
@@ -42,12 +43,12 @@ func TestKubectlLatchFindsTheOperatorsServerPods(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := kubectllatch.Target{Namespace: "team", Pod: pod.Name, Container: "server", Binary: "/latch", ConfigPath: configDir + "/" + configFile}
+	want := kubectllatch.Target{Namespace: "team", Pod: pod.Name, Container: "server", Binary: "/latch", ConfigPath: configDir + "/" + authv1.ServerConfigKey}
 	if got != want {
 		t.Errorf("plugin target %+v, want %+v", got, want)
 	}
-	if pod.Annotations[kubectllatch.ConfigHashAnnotation] != "hash-1" {
-		t.Errorf("the pod template has no %s annotation of its config hash: %v", kubectllatch.ConfigHashAnnotation, pod.Annotations)
+	if pod.Annotations[authv1.ConfigHashAnnotation] != "hash-1" {
+		t.Errorf("the pod template has no %s annotation of its config hash: %v", authv1.ConfigHashAnnotation, pod.Annotations)
 	}
 	if p := pod.Spec.ShareProcessNamespace; p != nil && *p {
 		t.Error("the server pods share a process namespace: PID 1 is no longer latch server")

@@ -11,26 +11,21 @@ import (
 func deploymentName(r *authv1.AuthRealm) string     { return r.Name }
 func serviceName(r *authv1.AuthRealm) string        { return r.Name }
 func serviceAccountName(r *authv1.AuthRealm) string { return r.Name }
-func configMapName(r *authv1.AuthRealm) string      { return r.Name + "-config" }
 func keysSecretName(r *authv1.AuthRealm) string     { return r.Name + "-keys" }
 func redisName(r *authv1.AuthRealm) string          { return r.Name + "-redis" }
 
 // endpointURL is the in-cluster URL of the realm's public port.
 func endpointURL(r *authv1.AuthRealm) string {
-	return fmt.Sprintf("http://%s.%s.svc:%d", serviceName(r), r.Namespace, publicPort)
+	return fmt.Sprintf("http://%s.%s.svc:%d", serviceName(r), r.Namespace, authv1.ServerPort)
 }
 
 const (
-	publicPort = 8080
-	adminPort  = 9090
-	redisPort  = 6379
+	// The servers' ports, the config ConfigMap's name and key and the config-hash annotation
+	// are in api/v1alpha1 (rendered.go): kubectl latch and the node's tests rely on them too.
+	redisPort = 6379
 
 	// fieldOwner is the server-side apply field manager of every object the operator writes.
 	fieldOwner = "latch-operator"
-
-	// configHashAnnotation on the pod template carries the hash of every input of the pods,
-	// so any change rolls them and nothing else does.
-	configHashAnnotation = "latch.dev/config-hash"
 
 	// Keys of the generated Secret. redis-auth.conf is derived from redis-password: the
 	// managed Redis includes it, so the password is never in a process's arguments.
@@ -40,7 +35,6 @@ const (
 
 	// Paths inside the server container.
 	configDir       = "/etc/latch/config"
-	configFile      = "config.json"
 	secretsDir      = "/etc/latch/secrets"
 	templatesDir    = "/etc/latch/templates"
 	defaultUID      = 65532

@@ -5,9 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +27,7 @@ import (
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/authserver/servertest"
 	"github.com/latchauth/latch/controllers/writecount"
+	"github.com/latchauth/latch/internal/toolenv"
 )
 
 // The suite runs against a real etcd and kube-apiserver (envtest), started here from the
@@ -131,28 +130,15 @@ func zapLevel() zapcore.Level {
 // ensureAssets points envtest at the etcd and kube-apiserver that hack/tools.sh builds,
 // installing them first when this test runs outside `make test`.
 func ensureAssets() error {
-	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
-		return nil
-	}
 	root, err := filepath.Abs("..")
 	if err != nil {
 		return err
 	}
-	install := exec.Command(filepath.Join(root, "hack", "tools.sh"), "envtest")
-	install.Stdout, install.Stderr = os.Stderr, os.Stderr
-	if err := install.Run(); err != nil {
-		return fmt.Errorf("hack/tools.sh envtest failed: %w", err)
-	}
-	out, err := exec.Command(filepath.Join(root, "hack", "tools.sh"), "--print-env").Output()
+	assets, err := toolenv.Find(root, os.Stderr, "KUBEBUILDER_ASSETS", "envtest")
 	if err != nil {
-		return fmt.Errorf("hack/tools.sh --print-env: %w", err)
+		return err
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(line, "KUBEBUILDER_ASSETS="); ok {
-			return os.Setenv("KUBEBUILDER_ASSETS", v)
-		}
-	}
-	return fmt.Errorf("hack/tools.sh --print-env printed no KUBEBUILDER_ASSETS")
+	return os.Setenv("KUBEBUILDER_ASSETS", assets)
 }
 
 // newNamespace creates a namespace for one test and deletes it at the end.

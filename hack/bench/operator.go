@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -37,6 +35,7 @@ import (
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/controllers"
 	"github.com/latchauth/latch/controllers/writecount"
+	"github.com/latchauth/latch/internal/toolenv"
 )
 
 // The operator suite: the real reconcilers, in-process, against envtest's etcd and
@@ -126,7 +125,7 @@ func reconcileDelta(before, after map[string]reconcileTotals) map[string]reconci
 
 func (b *bench) operatorSuite() error {
 	o := b.opts
-	assets, err := envtestAssets(b.ctx, o.repo)
+	assets, err := toolenv.Find(o.repo, os.Stderr, "KUBEBUILDER_ASSETS", "envtest") // etcd and kube-apiserver
 	if err != nil {
 		return err
 	}
@@ -164,28 +163,6 @@ func (b *bench) operatorSuite() error {
 	}
 	b.reportOperator(runs)
 	return nil
-}
-
-// envtestAssets finds etcd and kube-apiserver: KUBEBUILDER_ASSETS (the Makefile exports it), or
-// what hack/tools.sh prints.
-func envtestAssets(ctx context.Context, repo string) (string, error) {
-	if a := os.Getenv("KUBEBUILDER_ASSETS"); a != "" {
-		return a, nil
-	}
-	out, err := exec.CommandContext(ctx, filepath.Join(repo, "hack", "tools.sh"), "--print-env").Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/tools.sh --print-env: %w (run make tools)", err)
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "KUBEBUILDER_ASSETS="); ok {
-			if _, err := os.Stat(filepath.Join(v, "kube-apiserver")); err != nil {
-				return "", fmt.Errorf("no kube-apiserver in %s (run make tools): %w", v, err)
-			}
-			return v, nil
-		}
-	}
-	return "", errors.New("hack/tools.sh --print-env printed no KUBEBUILDER_ASSETS")
 }
 
 func (b *bench) operatorRun(rep int, assets, crds string, rds *redisProc) (operatorRun, error) {

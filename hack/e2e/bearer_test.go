@@ -6,9 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-
-	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/internal/devcluster"
 )
 
@@ -46,10 +43,8 @@ func bearerCall(t *testing.T, method, url string, body any, h http.Header) (int,
 // introspects and revokes it on the other.
 func testBearerToken(t *testing.T, e *env) {
 	ctx := t.Context()
-	tok, err := e.cluster.DeviceToken(ctx, devcluster.DevDeviceClient)
+	tok, dc, err := e.cluster.DeviceToken(ctx, devcluster.DevDeviceClient)
 	must(t, "read the minted device token", err)
-	dc := &authv1.DeviceClient{}
-	must(t, "get the DeviceClient", e.cluster.Client.Get(ctx, types.NamespacedName{Namespace: devcluster.DevNamespace, Name: devcluster.DevDeviceClient}, dc))
 	if dc.Status.DeviceID == "" {
 		t.Fatalf("DeviceClient %s reports no deviceID: %+v", devcluster.DevDeviceClient, dc.Status)
 	}

@@ -122,7 +122,7 @@ func kubectlLatch(t *testing.T, e *env, args ...string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), adminTimeout)
 	defer cancel()
-	out, err := e.cluster.KubectlLatch(ctx, append([]string{"-n", e.cluster.Namespace, "--realm", e.cluster.Realm.Name, "-o", "json"}, args...)...)
+	out, err := e.cluster.KubectlLatch(ctx, args...)
 	must(t, "kubectl latch", err)
 	return out
 }
@@ -251,9 +251,7 @@ func testReduxTokenAuthImported(t *testing.T, e *env) {
 		}
 	}
 	// The audit event, in the pod's log, names who imported as the API server knows them.
-	actx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-	defer cancel()
-	_, err := e.cluster.AuditEvent(actx, "admin.import", `"actor":"`+kubenode.AdminUser+`"`)
+	_, err := e.cluster.AuditEvent(t.Context(), began, "admin.import", `"actor":"`+kubenode.AdminUser+`"`)
 	must(t, "the import's audit event", err)
 
 	// Grace's app starts after the cutover with what devise left in its localStorage.

@@ -3,9 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
-	"maps"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,6 +35,8 @@ type env struct {
 	// urls are the server pods' URLs by pod IP, one per replica (by pod name), for the checks
 	// that a session made on one replica works on the other. A roll replaces them.
 	urls []string
+	// pods are the same pods with their names and admin ports (metrics).
+	pods []devcluster.PodURL
 	// cfg is the config the servers run at the start, as the operator rendered it.
 	cfg  *config.Config
 	user *account
@@ -92,7 +92,6 @@ func TestEndToEnd(t *testing.T) {
 
 	service, err := c.ServiceURL(ctx)
 	must(t, "the realm's Service", err)
-	urls := podURLs(t, c)
 	cfg, err := c.ServerConfig(ctx)
 	must(t, "the servers' config", err)
 	if p := cfg.Protocols; p.ReactAuth == nil || p.DeviseToken == nil || p.BearerToken == nil || p.KeyToken == nil {
@@ -101,11 +100,11 @@ func TestEndToEnd(t *testing.T) {
 	e := &env{
 		cluster: c,
 		service: service,
-		urls:    urls,
 		cfg:     cfg,
 		user:    &account{Email: "ada.e2e@example.com", Password: "correct-horse-battery-staple", FirstName: "Ada", LastName: "Lovelace"},
 		pageURL: origin + "/index.html",
 	}
+	e.findPods(t)
 	t.Logf("cluster and clients ready in %s: Service %s, pods %s and %s, page %s", time.Since(begin).Round(100*time.Millisecond), e.service, e.urls[0], e.urls[1], e.pageURL)
 
 	// Each part needs the ones before (the user the first registers, above all), so the first
@@ -130,16 +129,16 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// podURLs are the realm's two ready server pods' URLs, by pod name.
-func podURLs(t *testing.T, c *devcluster.Cluster) []string {
+// findPods sets e.pods and e.urls to the realm's two ready server pods, by pod name.
+func (e *env) findPods(t *testing.T) {
 	t.Helper()
-	byName, err := c.PodURLs(t.Context())
+	pods, err := e.cluster.PodURLs(t.Context())
 	must(t, "the server pods' URLs", err)
-	names := slices.Sorted(maps.Keys(byName))
-	if len(names) != 2 {
-		t.Fatalf("the dev realm runs %d ready server pods %v, want 2", len(names), names)
+	if len(pods) != 2 {
+		t.Fatalf("the dev realm runs %d ready server pods %v, want 2", len(pods), pods)
 	}
-	return []string{byName[names[0]], byName[names[1]]}
+	e.pods = pods
+	e.urls = []string{pods[0].URL, pods[1].URL}
 }
 
 // installClients installs what the clients need and the machine lacks: node and npm, Debian's

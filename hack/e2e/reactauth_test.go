@@ -15,8 +15,6 @@ import (
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/authserver/dialect/reactauth/reactauthtest"
 	"github.com/latchauth/latch/internal/childproc"
-	"github.com/latchauth/latch/internal/devcluster"
-	"github.com/latchauth/latch/internal/kubectllatch"
 )
 
 // What browser.mjs reports.
@@ -180,14 +178,15 @@ func testReactAuthAcrossRealmEdit(t *testing.T, e *env) {
 // latch_socket_bound_connections), by pod URL; the test fails unless they add up to want.
 func boundSockets(t *testing.T, e *env, want int) map[string]float64 {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
 	per := map[string]float64{}
 	total := 0.0
-	for _, u := range e.urls {
-		host := strings.TrimSuffix(strings.TrimPrefix(u, "http://"), fmt.Sprintf(":%d", devcluster.ServerPort))
-		m, err := childproc.Scrape(t.Context(), fmt.Sprintf("http://%s:%d/metrics", host, devcluster.AdminPort))
+	for _, p := range e.pods {
+		m, err := childproc.Scrape(ctx, p.Admin+"/metrics")
 		must(t, "scrape a server pod's metrics", err)
-		per[u] = m.Sum("latch_socket_bound_connections", nil)
-		total += per[u]
+		per[p.URL] = m.Sum("latch_socket_bound_connections", nil)
+		total += per[p.URL]
 	}
 	if total != float64(want) {
 		t.Fatalf("the server pods hold %v sockets bound to a session, want %d", per, want)
@@ -251,8 +250,8 @@ func editRealm(t *testing.T, e *env) time.Duration {
 	pods, err := e.cluster.ServerPods(ctx)
 	must(t, "list the server pods", err)
 	for _, p := range pods {
-		if slices.Contains(ro.OldPods, p.Name) || p.Annotations[kubectllatch.ConfigHashAnnotation] != ro.NewHash {
-			t.Errorf("pod %s (config hash %q) after the roll; want only new pods of the realm's config hash %s", p.Name, p.Annotations[kubectllatch.ConfigHashAnnotation], ro.NewHash)
+		if slices.Contains(ro.OldPods, p.Name) || p.Annotations[authv1.ConfigHashAnnotation] != ro.NewHash {
+			t.Errorf("pod %s (config hash %q) after the roll; want only new pods of the realm's config hash %s", p.Name, p.Annotations[authv1.ConfigHashAnnotation], ro.NewHash)
 		}
 	}
 	cfg, err := e.cluster.ServerConfig(ctx)
@@ -263,7 +262,7 @@ func editRealm(t *testing.T, e *env) time.Duration {
 	if t.Failed() {
 		t.FailNow()
 	}
-	e.urls = podURLs(t, e.cluster)
+	e.findPods(t)
 	return newLifespan
 }
 

@@ -5,30 +5,19 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/latchauth/latch/internal/toolenv"
 )
 
 // toolEnv is what hack/tools.sh --print-env reports, after installing the tools the images
 // need. Installing them here, not only in `make tools`, means a missing tool is built (or the
 // build fails saying why) instead of an image silently being skipped.
 func toolEnv(repo string) (map[string]string, error) {
-	tools := filepath.Join(repo, "hack", "tools.sh")
-	install := exec.Command(tools, "crane", "coredns", "redis", "ca-certificates")
-	install.Stdout, install.Stderr = os.Stderr, os.Stderr
-	if err := install.Run(); err != nil {
-		return nil, fmt.Errorf("hack/tools.sh crane coredns redis ca-certificates: %w", err)
-	}
-	out, err := exec.Command(tools, "--print-env").Output()
+	env, err := toolenv.Install(repo, os.Stderr, "crane", "coredns", "redis", "ca-certificates")
 	if err != nil {
-		return nil, fmt.Errorf("hack/tools.sh --print-env: %w", err)
-	}
-	env := map[string]string{}
-	for line := range strings.SplitSeq(string(out), "\n") {
-		if k, v, ok := strings.Cut(line, "="); ok {
-			env[k] = v
-		}
+		return nil, err
 	}
 	for _, k := range []string{"CRANE", "COREDNS"} {
 		if st, err := os.Stat(env[k]); err != nil || st.Mode()&0o111 == 0 {

@@ -264,7 +264,7 @@ func (r pollReport) total() int {
 	return r.OK + len(r.Failures) + len(r.ServerErrors) + len(r.Unanswered)
 }
 
-// stop stops the poller and returns what it saw.
+// stop stops the poller and returns what it saw; a second call returns the same.
 func (p *poller) stop() pollReport {
 	p.cancel()
 	<-p.done

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,10 +93,10 @@ func TestLatchOnNode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for name, u := range urls {
-			code, _, b, err := newRealmClient(u).do(ctx, http.MethodGet, accountPrefix+"/session", nil, nil)
+		for _, u := range urls {
+			code, _, b, err := newRealmClient(u.URL).do(ctx, http.MethodGet, accountPrefix+"/session", nil, nil)
 			if err != nil || code != http.StatusUnauthorized {
-				t.Errorf("pod %s at %s: GET /session without a cookie = %d %s %v, want 401", name, u, code, b, err)
+				t.Errorf("pod %s at %s: GET /session without a cookie = %d %s %v, want 401", u.Name, u.URL, code, b, err)
 			}
 		}
 		t.Logf("the realm answers at %s (Service) and %v (pods)", svcURL, urls)
@@ -178,6 +179,7 @@ func TestLatchOnNode(t *testing.T) {
 
 	t.Run("a realm edit rolls the pods with no session lost", func(t *testing.T) {
 		p := startPoller(ctx, rc, polled)
+		defer p.stop() // on a failure too
 		ro, err := c.EditRealm(ctx, func(r *authv1.AuthRealm) {
 			r.Spec.AllowedOrigins = append(r.Spec.AllowedOrigins, "https://edited.example.com")
 		})
@@ -205,6 +207,7 @@ func TestLatchOnNode(t *testing.T) {
 		}
 		victim := pods[0].Name
 		p := startPoller(ctx, rc, polled)
+		defer p.stop() // on a failure too
 		began := time.Now()
 		if err := c.Kube.CoreV1().Pods(c.Namespace).Delete(ctx, victim, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
@@ -239,6 +242,7 @@ func TestLatchOnNode(t *testing.T) {
 	t.Run("managed Redis comes back from its volume with every session", func(t *testing.T) {
 		pod := redisPod(ctx, t, c)
 		p := startPoller(ctx, rc, polled)
+		defer p.stop() // on a failure too
 		began := time.Now()
 		if err := c.Kube.CoreV1().Pods(c.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
@@ -481,13 +485,22 @@ func checkDrain(ctx context.Context, t *testing.T, c *devcluster.Cluster, realm 
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Uncordon once, however the test leaves this step: a cordoned node would fail every
+	// step after it.
+	var uncordonOnce sync.Once
 	uncordon := func() {
-		out, err := exec.Command(kubectl, "--kubeconfig", c.Node.Kubeconfig(), "uncordon", kubenode.NodeName).CombinedOutput()
-		if err != nil {
-			t.Errorf("kubectl uncordon: %v\n%s", err, out)
-		}
+		uncordonOnce.Do(func() {
+			uctx, ucancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer ucancel()
+			out, err := exec.CommandContext(uctx, kubectl, "--kubeconfig", c.Node.Kubeconfig(), "uncordon", kubenode.NodeName).CombinedOutput()
+			if err != nil {
+				t.Errorf("kubectl uncordon: %v\n%s", err, out)
+			}
+		})
 	}
+	defer uncordon()
 	p := startPoller(ctx, rc, polled)
+	defer p.stop() // on a failure too
 	began := time.Now()
 	dctx, dcancel := context.WithTimeout(ctx, 90*time.Second)
 	defer dcancel()
@@ -496,7 +509,6 @@ func checkDrain(ctx context.Context, t *testing.T, c *devcluster.Cluster, realm 
 	out, err := cmd.CombinedOutput()
 	drained := time.Since(began)
 	if err == nil {
-		uncordon()
 		t.Fatalf("kubectl drain evicted every server pod despite the PodDisruptionBudget:\n%s", out)
 	}
 	t.Logf("kubectl drain (%.1f s, %v):\n%s", drained.Seconds(), err, out)
@@ -540,7 +552,8 @@ func checkDrain(ctx context.Context, t *testing.T, c *devcluster.Cluster, realm 
 // the audit, names the Kubernetes identity that acted.
 func checkKubectlLatch(ctx context.Context, t *testing.T, c *devcluster.Cluster, realm *authv1.AuthRealm, login string) {
 	t.Helper()
-	out, err := c.KubectlLatch(ctx, "-n", realm.Namespace, "--realm", realm.Name, "-o", "json", "sessions", "list", "--user", login)
+	began := time.Now()
+	out, err := c.KubectlLatch(ctx, "sessions", "list", "--user", login)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -557,7 +570,7 @@ func checkKubectlLatch(ctx context.Context, t *testing.T, c *devcluster.Cluster,
 	}
 	// The audit event is in one server pod's log, naming who acted as the API server knows
 	// them (kubenode.AdminUser), not the kubeconfig's user name.
-	line, err := c.AuditEvent(ctx, "admin.sessions.list", `"actor":"`+kubenode.AdminUser+`"`)
+	line, err := c.AuditEvent(ctx, began, "admin.sessions.list", `"actor":"`+kubenode.AdminUser+`"`)
 	if err != nil {
 		t.Fatal(err)
 	}

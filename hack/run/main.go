@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -75,18 +74,13 @@ func describe(ctx context.Context, c *devcluster.Cluster, took time.Duration, ou
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(pods))
-	for n := range pods {
-		names = append(names, n)
-	}
-	slices.Sort(names)
 	kc := c.Node.Kubeconfig()
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nready in %.0fs: realm %s with every dialect on a real node, %d server pods, managed Redis\n\n", took.Seconds(), c.Realm, len(names))
+	fmt.Fprintf(&b, "\nready in %.0fs: realm %s with every dialect on a real node, %d server pods, managed Redis\n\n", took.Seconds(), c.Realm, len(pods))
 	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  service\t%s\t(the realm's Service, through kube-proxy)\n", svc)
-	for _, n := range names {
-		fmt.Fprintf(tw, "  pod %s\t%s\n", n, pods[n])
+	for _, p := range pods {
+		fmt.Fprintf(tw, "  pod %s\t%s\n", p.Name, p.URL)
 	}
 	for _, d := range [][2]string{{"account", "/account"}, {"reactAuth", "/react-auth"}, {"deviseToken", "/auth"}, {"bearerToken", "/api"}, {"keyToken", "/"}} {
 		fmt.Fprintf(tw, "  %s\t%s%s\n", d[0], svc, d[1])
@@ -107,13 +101,13 @@ func describe(ctx context.Context, c *devcluster.Cluster, took time.Duration, ou
 	fmt.Fprintf(&b, "      -d '{\"login\":\"ada@example.com\",\"password\":\"correct-horse-battery\",\"firstName\":\"Ada\",\"lastName\":\"Lovelace\"}' \\\n")
 	fmt.Fprintf(&b, "      %s/account/register\n", svc)
 	fmt.Fprintf(&b, "    COOKIE=\"latch_session=$(awk '$6 == \"latch_session\" {print $7}' /tmp/latch.cookies)\"\n")
-	for _, n := range names {
-		fmt.Fprintf(&b, "    curl -s -H \"Cookie: $COOKIE\" %s/account/session\n", pods[n])
+	for _, p := range pods {
+		fmt.Fprintf(&b, "    curl -s -H \"Cookie: $COOKIE\" %s/account/session\n", p.URL)
 	}
-	fmt.Fprintf(&b, "\n  The device token the operator minted for DeviceClient dev-device, and what a server says of it:\n")
-	fmt.Fprintf(&b, "    TOKEN=$(kubectl --kubeconfig %s -n %s get secret dev-device-credentials -o jsonpath='{.data.token}' | base64 -d)\n", kc, namespace)
+	fmt.Fprintf(&b, "\n  The device token the operator minted for DeviceClient %s, and what a server says of it:\n", devcluster.DevDeviceClient)
+	fmt.Fprintf(&b, "    TOKEN=$(kubectl --kubeconfig %s -n %s get secret %s-credentials -o jsonpath='{.data.token}' | base64 -d)\n", kc, namespace, devcluster.DevDeviceClient)
 	fmt.Fprintf(&b, "    curl -s -H \"Authorization: Bearer $TOKEN\" %s/api/auth\n", svc)
-	fmt.Fprintf(&b, "\n  Edit the realm and watch the pods roll: kubectl --kubeconfig %s -n %s edit realm dev\n", kc, namespace)
+	fmt.Fprintf(&b, "\n  Edit the realm and watch the pods roll: kubectl --kubeconfig %s -n %s edit realm %s\n", kc, namespace, devcluster.DevRealm)
 	fmt.Fprintf(&b, "  Administer it: KUBECONFIG=%s bin/kubectl-latch -n %s status\n", kc, namespace)
 	fmt.Fprintf(&b, "  Stop: Ctrl-C (stops the node and restores the host).\n\n")
 	_, err = io.WriteString(out, b.String())

@@ -48,8 +48,8 @@ func TestDevManifests(t *testing.T) {
 			}
 		}
 	}
-	if len(realms) != 1 || realms[0].Name != "dev" {
-		t.Fatalf("realms %v, want one named dev", realms)
+	if len(realms) != 1 || realms[0].Name != devcluster.DevRealm {
+		t.Fatalf("realms %v, want one named %s", realms, devcluster.DevRealm)
 	}
 	s := realms[0].Spec
 	p := s.Protocols
@@ -67,8 +67,8 @@ func TestDevManifests(t *testing.T) {
 	}
 	types := map[authv1.ClientType]bool{}
 	for _, c := range clients {
-		if c.Spec.RealmRef.Name != "dev" {
-			t.Errorf("client %s names realm %q, want dev", c.Name, c.Spec.RealmRef.Name)
+		if c.Spec.RealmRef.Name != devcluster.DevRealm {
+			t.Errorf("client %s names realm %q, want %s", c.Name, c.Spec.RealmRef.Name, devcluster.DevRealm)
 		}
 		types[c.Spec.Type] = true
 	}

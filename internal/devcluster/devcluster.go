@@ -3,7 +3,6 @@ package devcluster
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +33,7 @@ import (
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/internal/childproc"
 	"github.com/latchauth/latch/internal/kubenode"
+	"github.com/latchauth/latch/internal/toolenv"
 )
 
 // DefaultSamples are the config/samples files Start applies when Options.Samples is nil: the
@@ -137,7 +138,7 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if o.Node.Progress == nil {
 		o.Node.Progress = o.Progress
 	}
-	helm, err := findHelm(root, o.Progress)
+	helm, err := toolenv.Find(root, o.Progress, "HELM", "helm")
 	if err != nil {
 		return nil, err
 	}
@@ -199,31 +200,6 @@ func (c *Cluster) Stop() error {
 		f()
 	}
 	return c.Node.Stop()
-}
-
-// findHelm is hack/tools.sh's helm: $HELM, or installed by the script.
-func findHelm(root string, progress io.Writer) (string, error) {
-	if h := os.Getenv("HELM"); h != "" {
-		if _, err := os.Stat(h); err == nil {
-			return h, nil
-		}
-	}
-	script := filepath.Join(root, "hack", "tools.sh")
-	install := exec.Command(script, "helm")
-	install.Stdout, install.Stderr = progress, progress
-	if err := install.Run(); err != nil {
-		return "", fmt.Errorf("hack/tools.sh helm: %w", err)
-	}
-	out, err := exec.Command(script, "--print-env").Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/tools.sh --print-env: %w", err)
-	}
-	for line := range strings.Lines(string(out)) {
-		if h, ok := strings.CutPrefix(strings.TrimSpace(line), "HELM="); ok {
-			return h, nil
-		}
-	}
-	return "", errors.New("hack/tools.sh --print-env names no HELM")
 }
 
 // latchImage is hack/IMAGE split for the chart's values, checked against what the node
@@ -409,12 +385,17 @@ func (c *Cluster) realmSettled(ctx context.Context) error {
 	}
 	// The pods' readiness reaches kube-proxy through an EndpointSlice and its next sync: until
 	// then a connection to the ClusterIP is refused (no endpoints). On a busy machine that came
-	// a second after the realm was Ready, and a test's first request failed.
-	svc, err := c.ServiceURL(ctx)
+	// a second after the realm was Ready, and a test's first request failed. One connection
+	// shows kube-proxy has endpoints for the Service, not yet that it has all of them: enough
+	// that no request is refused.
+	if want == 0 {
+		return nil
+	}
+	addr, err := c.serviceAddr(ctx)
 	if err != nil {
 		return err
 	}
-	conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", strings.TrimPrefix(svc, "http://"))
+	conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return fmt.Errorf("the realm's Service does not take connections yet (kube-proxy): %w", err)
 	}
@@ -481,39 +462,54 @@ func (c *Cluster) ServerPods(ctx context.Context) ([]corev1.Pod, error) {
 	return pods, nil
 }
 
-// The servers' ports: ServerPort is the public one (the Service's "http"), AdminPort serves
-// /metrics and the probes.
-const (
-	ServerPort = 8080
-	AdminPort  = 9090
-)
-
-// ServiceURL is the realm's Service by its ClusterIP, http://IP:8080: kube-proxy routes it
-// from the host (its iptables OUTPUT rules) as from a pod, to the ready server pods.
-func (c *Cluster) ServiceURL(ctx context.Context) (string, error) {
+// serviceAddr is the realm's Service by its ClusterIP and "http" port, IP:8080.
+func (c *Cluster) serviceAddr(ctx context.Context) (string, error) {
 	svc, err := c.Kube.CoreV1().Services(c.Namespace).Get(ctx, c.Realm.Name, metav1.GetOptions{})
 	if err != nil {
 		return "", err
 	}
 	for _, p := range svc.Spec.Ports {
 		if p.Name == "http" {
-			return fmt.Sprintf("http://%s:%d", svc.Spec.ClusterIP, p.Port), nil
+			return net.JoinHostPort(svc.Spec.ClusterIP, strconv.Itoa(int(p.Port))), nil
 		}
 	}
 	return "", fmt.Errorf("service %s has no http port", svc.Name)
 }
 
-// PodURLs are the ready server pods' URLs by pod IP (the node's bridge, which the host is on),
-// by pod name.
-func (c *Cluster) PodURLs(ctx context.Context) (map[string]string, error) {
+// ServiceURL is the realm's Service by its ClusterIP, http://IP:8080: kube-proxy routes it
+// from the host (its iptables OUTPUT rules) as from a pod, to the ready server pods.
+func (c *Cluster) ServiceURL(ctx context.Context) (string, error) {
+	addr, err := c.serviceAddr(ctx)
+	if err != nil {
+		return "", err
+	}
+	return "http://" + addr, nil
+}
+
+// PodURL is how the host reaches one ready server pod: by its IP, on the node's bridge.
+type PodURL struct {
+	// Name is the pod's.
+	Name string
+	// URL is its public port (authv1.ServerPort), http://IP:8080.
+	URL string
+	// Admin is its admin port (authv1.AdminPort: /metrics, the probes), http://IP:9090.
+	Admin string
+}
+
+// PodURLs are the ready server pods' URLs, by pod name.
+func (c *Cluster) PodURLs(ctx context.Context) ([]PodURL, error) {
 	pods, err := c.ServerPods(ctx)
 	if err != nil {
 		return nil, err
 	}
-	urls := map[string]string{}
+	var urls []PodURL
 	for i := range pods {
-		if podReady(&pods[i]) && pods[i].Status.PodIP != "" {
-			urls[pods[i].Name] = fmt.Sprintf("http://%s:%d", pods[i].Status.PodIP, ServerPort)
+		if ip := pods[i].Status.PodIP; podReady(&pods[i]) && ip != "" {
+			urls = append(urls, PodURL{
+				Name:  pods[i].Name,
+				URL:   "http://" + net.JoinHostPort(ip, strconv.Itoa(authv1.ServerPort)),
+				Admin: "http://" + net.JoinHostPort(ip, strconv.Itoa(authv1.AdminPort)),
+			})
 		}
 	}
 	return urls, nil

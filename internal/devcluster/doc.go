@@ -5,11 +5,12 @@
 // waits for the operator's pod to be Ready under the chart's ServiceAccount, applies the
 // samples (by default the full realm of config/samples: every dialect, two replicas, a
 // managed Redis on a claim of the node's StorageClass; and its device and app clients) and
-// waits for the realm and the clients to be Ready.
+// waits for the realm and the clients to be Ready and for the realm's Service to take
+// connections (kube-proxy has its endpoints).
 //
 // A Cluster then gives the kube clients, the realm's Service URL (its ClusterIP, which
 // kube-proxy's iptables rules route from the host as from a pod), the server pods and their
-// URLs (pod IPs on the node's bridge, also reachable from the host), the servers' config as the
+// URLs (pod IPs on the node's bridge, also reachable from the host; public and admin ports), the servers' config as the
 // operator rendered it, a device client's minted token, the real `kubectl latch` and the audit
 // lines it leaves in the pods' logs, an edit of the realm that waits for the Deployment
 // controller's rollout, and Stop, which stops the node and restores the host.

@@ -87,7 +87,7 @@ func createServerPod(t *testing.T, ns string, s podSpec) *corev1.Pod {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: s.name, Namespace: ns,
 			Labels:      map[string]string{serverNameLabel: serverNameValue, instanceLabel: s.realm, "latch.dev/realm": s.realm},
-			Annotations: map[string]string{ConfigHashAnnotation: s.hash},
+			Annotations: map[string]string{authv1.ConfigHashAnnotation: s.hash},
 		},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: serverContainer, Image: s.image, Args: []string{"server", "--config", s.config},

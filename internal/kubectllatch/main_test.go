@@ -3,9 +3,7 @@ package kubectllatch
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -17,6 +15,7 @@ import (
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
 	"github.com/latchauth/latch/authserver/servertest"
+	"github.com/latchauth/latch/internal/toolenv"
 )
 
 // The tests run against a real kube-apiserver and etcd (envtest) with Latch's CRDs and no
@@ -67,26 +66,13 @@ func runSuite(m *testing.M) int {
 // ensureAssets points envtest at the kube-apiserver and etcd hack/tools.sh builds (as the
 // controllers' suite does), installing them when the test runs outside `make test`.
 func ensureAssets() error {
-	if os.Getenv("KUBEBUILDER_ASSETS") != "" {
-		return nil
-	}
-	tools, err := filepath.Abs(filepath.Join("..", "..", "hack", "tools.sh"))
+	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		return err
 	}
-	install := exec.Command(tools, "envtest")
-	install.Stdout, install.Stderr = os.Stderr, os.Stderr
-	if err := install.Run(); err != nil {
-		return fmt.Errorf("hack/tools.sh envtest failed: %w", err)
-	}
-	out, err := exec.Command(tools, "--print-env").Output()
+	assets, err := toolenv.Find(root, os.Stderr, "KUBEBUILDER_ASSETS", "envtest")
 	if err != nil {
-		return fmt.Errorf("hack/tools.sh --print-env: %w", err)
+		return err
 	}
-	for _, line := range strings.Split(string(out), "\n") {
-		if v, ok := strings.CutPrefix(line, "KUBEBUILDER_ASSETS="); ok {
-			return os.Setenv("KUBEBUILDER_ASSETS", v)
-		}
-	}
-	return fmt.Errorf("hack/tools.sh --print-env printed no KUBEBUILDER_ASSETS")
+	return os.Setenv("KUBEBUILDER_ASSETS", assets)
 }

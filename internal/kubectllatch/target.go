@@ -23,9 +23,6 @@ const (
 	serverNameLabel = "app.kubernetes.io/name"
 	serverNameValue = "latch-server"
 	instanceLabel   = "app.kubernetes.io/instance"
-	// ConfigHashAnnotation carries the hash of the pod's inputs; the realm's status reports
-	// the current one, so a pod of the current config is preferred during a rollout.
-	ConfigHashAnnotation = "latch.dev/config-hash"
 	// serverContainer is the container that runs `latch server --config FILE`.
 	serverContainer = "server"
 	// serverBinary is the image's entrypoint (the Dockerfile's ENTRYPOINT ["/latch"]): an exec
@@ -127,8 +124,8 @@ func pickPod(pods []corev1.Pod, configHash string) (*corev1.Pod, error) {
 		return nil, fmt.Errorf("no ready server pod (%s)", strings.Join(notReady, "; "))
 	}
 	sort.SliceStable(ready, func(i, j int) bool {
-		ci := configHash != "" && ready[i].Annotations[ConfigHashAnnotation] == configHash
-		cj := configHash != "" && ready[j].Annotations[ConfigHashAnnotation] == configHash
+		ci := configHash != "" && ready[i].Annotations[authv1.ConfigHashAnnotation] == configHash
+		cj := configHash != "" && ready[j].Annotations[authv1.ConfigHashAnnotation] == configHash
 		if ci != cj {
 			return ci
 		}

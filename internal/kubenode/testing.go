@@ -112,8 +112,26 @@ func CheckRestrictedProcess(t testing.TB, pid string, uid int) {
 // another package's node come or go meanwhile (go test ./... runs packages side by side).
 const testHostLock = "/run/lock/latch-node-tests.lock"
 
-// testHostWait bounds how long a test waits for another's to finish with the host.
-const testHostWait = 20 * time.Minute
+// testHostWait bounds how long a test waits for another's to finish with the host, and
+// testHostWork is what it keeps of its own deadline (go test -timeout) for its node: it gives
+// up waiting, and says why, while a failure can still be reported, rather than being killed
+// by the deadline with its node up and nothing said.
+const (
+	testHostWait = 20 * time.Minute
+	testHostWork = 8 * time.Minute
+)
+
+// hostWait is how long t may wait for the host: testHostWait, less when t's deadline is
+// nearer than that and testHostWork.
+func hostWait(t testing.TB) time.Duration {
+	wait := testHostWait
+	if dt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if deadline, ok := dt.Deadline(); ok {
+			wait = min(wait, max(time.Until(deadline)-testHostWork, 0))
+		}
+	}
+	return wait
+}
 
 var testHost struct {
 	sync.Mutex
@@ -134,11 +152,12 @@ func HoldHostT(t testing.TB) {
 		if err != nil {
 			t.Fatalf("kubenode: the tests' host lock: %v", err)
 		}
-		began, said := time.Now(), time.Now()
+		began, said, wait := time.Now(), time.Now(), hostWait(t)
 		for syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
-			if time.Since(began) > testHostWait {
+			if time.Since(began) > wait {
 				_ = f.Close()
-				t.Fatalf("kubenode: another test process has used the host's node for more than %s (%s)", testHostWait, testHostLock)
+				t.Fatalf("kubenode: another test process has used the host's node for more than %s (%s), as long as this test could wait (%s at most, and %s of its deadline kept for its own node)",
+					wait.Round(time.Second), testHostLock, testHostWait, testHostWork)
 			}
 			if time.Since(said) > 30*time.Second {
 				t.Logf("waiting for another test process to finish with the host's node (%.0f s so far)", time.Since(began).Seconds())

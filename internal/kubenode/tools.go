@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/latchauth/latch/internal/toolenv"
 )
 
 // Tools are the programs the node runs, all installed by hack/tools.sh (built from Go modules
@@ -38,21 +40,9 @@ func FindTools(root string, progress io.Writer) (Tools, error) {
 	get := os.Getenv
 	t := toolsFrom(get)
 	if t.check() != nil {
-		script := filepath.Join(root, "hack", "tools.sh")
-		install := exec.Command(script, toolNames...)
-		install.Stdout, install.Stderr = progress, progress
-		if err := install.Run(); err != nil {
-			return Tools{}, fmt.Errorf("hack/tools.sh %s: %w", strings.Join(toolNames, " "), err)
-		}
-		out, err := exec.Command(script, "--print-env").Output()
+		printed, err := toolenv.Install(root, progress, toolNames...)
 		if err != nil {
-			return Tools{}, fmt.Errorf("hack/tools.sh --print-env: %w", err)
-		}
-		printed := map[string]string{}
-		for line := range strings.SplitSeq(string(out), "\n") {
-			if k, v, ok := strings.Cut(line, "="); ok {
-				printed[k] = v
-			}
+			return Tools{}, err
 		}
 		// What the script printed wins over the environment here: the environment did not
 		// name a complete set, and the script just installed one.

@@ -11,9 +11,7 @@ package charttest
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/go-logr/logr"
@@ -26,6 +24,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	authv1 "github.com/latchauth/latch/api/v1alpha1"
+	"github.com/latchauth/latch/internal/toolenv"
 )
 
 const (
@@ -127,34 +126,17 @@ func setUp() error {
 	if _, err := os.Stat(filepath.Join(chartDir, "Chart.yaml")); err != nil {
 		return fmt.Errorf("chart not found next to the test: %w", err)
 	}
-	if executable(os.Getenv("HELM")) && os.Getenv("KUBEBUILDER_ASSETS") != "" {
-		helmBin = os.Getenv("HELM")
-		return nil
-	}
-	tools := filepath.Join(repoRoot, "hack", "tools.sh")
-	install := exec.Command(tools, "helm", "envtest")
-	install.Stdout, install.Stderr = os.Stderr, os.Stderr
-	if err := install.Run(); err != nil {
-		return fmt.Errorf("hack/tools.sh helm envtest: %w", err)
-	}
-	out, err := exec.Command(tools, "--print-env").Output()
-	if err != nil {
-		return fmt.Errorf("hack/tools.sh --print-env: %w", err)
-	}
-	for line := range strings.SplitSeq(string(out), "\n") {
-		if v, ok := strings.CutPrefix(line, "HELM="); ok {
-			helmBin = v
-		}
-		if v, ok := strings.CutPrefix(line, "KUBEBUILDER_ASSETS="); ok {
-			if err := os.Setenv("KUBEBUILDER_ASSETS", v); err != nil {
-				return err
-			}
-		}
+	if helmBin, err = toolenv.Find(repoRoot, os.Stderr, "HELM", "helm"); err != nil {
+		return err
 	}
 	if !executable(helmBin) {
-		return fmt.Errorf("hack/tools.sh --print-env gave no usable HELM (%q)", helmBin)
+		return fmt.Errorf("no usable helm at %q", helmBin)
 	}
-	return nil
+	assets, err := toolenv.Find(repoRoot, os.Stderr, "KUBEBUILDER_ASSETS", "envtest")
+	if err != nil {
+		return err
+	}
+	return os.Setenv("KUBEBUILDER_ASSETS", assets)
 }
 
 func executable(path string) bool {

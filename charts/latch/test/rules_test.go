@@ -10,31 +10,18 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/latchauth/latch/internal/toolenv"
 	"sigs.k8s.io/yaml"
 )
 
 // promtoolBin finds the pinned promtool: $PROMTOOL under `make test`, else hack/tools.sh
 // builds it (cached). A missing promtool fails the tests that need it: CI skips nothing.
 var promtoolBin = sync.OnceValues(func() (string, error) {
-	if p := os.Getenv("PROMTOOL"); executable(p) {
-		return p, nil
+	p, err := toolenv.Find(repoRoot, os.Stderr, "PROMTOOL", "promtool")
+	if err == nil && !executable(p) {
+		err = fmt.Errorf("no usable promtool at %q", p)
 	}
-	tools := filepath.Join(repoRoot, "hack", "tools.sh")
-	install := exec.Command(tools, "promtool")
-	install.Stdout, install.Stderr = os.Stderr, os.Stderr
-	if err := install.Run(); err != nil {
-		return "", fmt.Errorf("hack/tools.sh promtool: %w", err)
-	}
-	out, err := exec.Command(tools, "--print-env").Output()
-	if err != nil {
-		return "", fmt.Errorf("hack/tools.sh --print-env: %w", err)
-	}
-	for line := range strings.SplitSeq(string(out), "\n") {
-		if p, ok := strings.CutPrefix(line, "PROMTOOL="); ok && executable(p) {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("hack/tools.sh --print-env gave no usable PROMTOOL")
+	return p, err
 })
 
 func promtool(t *testing.T, dir string, args ...string) (string, error) {
