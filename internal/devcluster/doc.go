@@ -10,10 +10,11 @@
 //
 // A Cluster then gives the kube clients, the realm's Service URL (its ClusterIP, which
 // kube-proxy's iptables rules route from the host as from a pod), the server pods and their
-// URLs (pod IPs on the node's bridge, also reachable from the host; public and admin ports), the servers' config as the
-// operator rendered it, a device client's minted token, the real `kubectl latch` and the audit
-// lines it leaves in the pods' logs, an edit of the realm that waits for the Deployment
-// controller's rollout, and Stop, which stops the node and restores the host.
+// public and admin URLs (pod IPs on the node's bridge, also reachable from the host), the
+// servers' config as the operator rendered it, a device client's minted token, the real
+// `kubectl latch` and the audit lines it leaves in the pods' logs, an edit of the realm that
+// waits for the Deployment controller's rollout, and Stop, which stops the node and restores
+// the host.
 //
 // It is what `make run` (hack/run, with the dev realm of config/dev), the on-node fault test
 // (hack/onnode) and the end-to-end test with the real npm clients (hack/e2e) run on: start
